@@ -1,0 +1,113 @@
+"""Creative Taxonomy Explorer — the engine's public facade.
+
+Small `compute_*`-style functions over a library folder; heavy modules (torch, faiss, umap) are
+imported lazily inside them so that `import core` stays instant. The Streamlit pages and the CLI
+call only what is here.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("CTE_DATA_DIR", ROOT / "data"))
+DEFAULT_LIBRARY = DATA_DIR / "default"
+SAMPLE_LIBRARY = DATA_DIR / "sample"
+
+Progress = Callable[[str, int, int], None]
+
+__all__ = [
+    "DATA_DIR", "DEFAULT_LIBRARY", "SAMPLE_LIBRARY", "open_library", "list_libraries", "ingest", "make_demo",
+    "info", "export_ads", "build_taxonomy", "load_tree", "search", "run_benchmark", "compute_trends",
+]
+
+
+def open_library(path: str | os.PathLike | None = None, read_only: bool = False):
+    from .store import Library
+
+    return Library(path or DEFAULT_LIBRARY, read_only=read_only)
+
+
+def list_libraries(data_dir: str | os.PathLike | None = None) -> list[Path]:
+    from .store import DB_NAME
+
+    base = Path(data_dir or DATA_DIR)
+    return sorted(p.parent for p in base.glob(f"*/{DB_NAME}")) if base.exists() else []
+
+
+def ingest(library, source, metadata=None, progress: Progress | None = None, build: bool = True,
+           workers: int | None = None, visual_model: str | None = None, limits=None, build_options: dict | None = None):
+    """Ingest a zip or folder; then (unless build=False) rebuild the taxonomy. Returns the IngestSummary."""
+    from .ingest import ingest as _ingest
+    from .limits import DEFAULT_LIMITS
+
+    summary = _ingest(library, source, metadata=metadata, progress=progress, workers=workers,
+                      visual_model=visual_model, limits=limits or DEFAULT_LIMITS)
+    if build and library.counts()["ads"] >= 2:
+        build_taxonomy(library, progress=progress, **(build_options or {}))
+    return summary
+
+
+def make_demo(library_path: str | os.PathLike | None = None, progress: Progress | None = None, seed: int = 0,
+              n_images: int = 200, build: bool = True, workers: int | None = None):
+    """Generate the sample ads (code in the repo, no binaries committed) and ingest them."""
+    from .demo import generate_sample
+
+    lib_path = Path(library_path or SAMPLE_LIBRARY)
+    src = lib_path / "uploads" / f"sample-seed{seed}"
+    if not (src / "metadata.csv").exists():
+        if progress:
+            progress("generating", 0, n_images)
+        generate_sample(src, seed=seed, n_images=n_images,
+                        progress=(lambda d, t: progress("generating", d, t)) if progress else None)
+    library = open_library(lib_path)
+    summary = ingest(library, src, progress=progress, build=build, workers=workers)
+    return library, summary
+
+
+def info(library) -> dict[str, Any]:
+    from .taxonomy.summary import taxonomy_info
+
+    counts = library.counts()
+    by_reason = dict(library.execute(
+        "SELECT reason, count(*) FROM errors WHERE severity = 'error' GROUP BY reason ORDER BY reason").fetchall())
+    out = {**counts, "errors_by_reason": by_reason, "warnings": library.scalar("SELECT count(*) FROM errors WHERE severity = 'warning'")}
+    out.update(taxonomy_info(library))
+    return out
+
+
+def export_ads(library, fmt: str, out: str | os.PathLike) -> Path:
+    from .export import export_ads as _export
+
+    return _export(library, fmt, out)
+
+
+def build_taxonomy(library, method: str = "auto", axes: dict | None = None, seed: int = 0, progress: Progress | None = None, **kw):
+    from .taxonomy import build_taxonomy as _build
+
+    return _build(library, method=method, axes=axes, seed=seed, progress=progress, **kw)
+
+
+def load_tree(library, build_key: str | None = None):
+    from .taxonomy import load_tree as _load
+
+    return _load(library, build_key)
+
+
+def search(library, query: str, top_k: int = 10, filters: dict | None = None, **kw) -> dict:
+    from .search import search as _search
+
+    return _search(library, query, top_k=top_k, filters=filters, **kw)
+
+
+def run_benchmark(library, queries: str | None = None, root: str | None = None, k: int = 5, **kw) -> dict:
+    from .search.bench import run_benchmark as _bench
+
+    return _bench(library, queries=queries, root=root, k=k, **kw)
+
+
+def compute_trends(library, period: str = "month", **kw) -> dict:
+    from .trends import compute_trends as _trends
+
+    return _trends(library, period=period, **kw)

@@ -1,0 +1,266 @@
+"""Command line: python -m core {ingest,info,export,demo,build,tree,search,bench,trends}."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import core  # noqa: E402  (the facade; heavy modules load lazily)
+
+
+class _Bars:
+    """One tqdm bar per stage, on stderr so that --json output stays clean."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.bar = None
+        self.stage = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage:
+            if self.bar is not None:
+                self.bar.close()
+            self.stage = stage
+            self.bar = tqdm(total=max(total, 1), desc=f"{stage:>10}", unit="item", file=sys.stderr, leave=True)
+        if self.bar.total != max(total, 1):
+            self.bar.total = max(total, 1)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _axes(text: str | None) -> dict | None:
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        key, _, val = part.partition("=")
+        out[key.strip()] = float(val)
+    return out
+
+
+def _print_summary(summary) -> None:
+    d = summary.to_dict()
+    print(f"Added {d['ads_added']} ads ({d['creatives_added']} new creatives) from {d['files_seen']} media files "
+          f"in {d['seconds']:.1f} s; {d['already_present']} already in the library; {d['duplicates']} byte-identical duplicates.")
+    if d["skipped"]:
+        print(f"Skipped {len(d['skipped'])} files ({d['errors']} errors):")
+        for s in d["skipped"]:
+            print(f"  - {s['file']}: [{s['reason']}] {s['message']}")
+    if d["warnings"]:
+        print(f"{len(d['warnings'])} metadata warnings:")
+        for w in d["warnings"][:50]:
+            print(f"  - {w['message']}")
+        if len(d["warnings"]) > 50:
+            print(f"  … and {len(d['warnings']) - 50} more (see `python -m core info`).")
+
+
+def cmd_ingest(a) -> int:
+    lib = core.open_library(a.library)
+    bars = _Bars(a.quiet)
+    try:
+        summary = core.ingest(lib, a.source, metadata=a.metadata, progress=bars, build=not a.no_build,
+                              workers=a.workers, visual_model=a.visual_model,
+                              build_options={"method": a.method, "seed": a.seed})
+    finally:
+        bars.close()
+    if a.json:
+        print(json.dumps(summary.to_dict(), indent=1, default=str))
+    else:
+        _print_summary(summary)
+    return 0
+
+
+def cmd_info(a) -> int:
+    lib = core.open_library(a.library, read_only=True)
+    data = core.info(lib)
+    if a.json:
+        print(json.dumps(data, indent=1, default=str))
+    else:
+        for k, v in data.items():
+            print(f"{k:>18}: {v}")
+    return 0
+
+
+def cmd_export(a) -> int:
+    lib = core.open_library(a.library, read_only=True)
+    out = core.export_ads(lib, a.format, a.out)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_demo(a) -> int:
+    bars = _Bars(a.quiet)
+    try:
+        lib, summary = core.make_demo(a.library or core.SAMPLE_LIBRARY, progress=bars, seed=a.seed, build=not a.no_build)
+    finally:
+        bars.close()
+    _print_summary(summary)
+    print(f"sample library at {lib.path}")
+    return 0
+
+
+def cmd_build(a) -> int:
+    lib = core.open_library(a.library)
+    bars = _Bars(a.quiet)
+    try:
+        tree = core.build_taxonomy(lib, method=a.method, axes=_axes(a.axes), seed=a.seed, progress=bars)
+    finally:
+        bars.close()
+    print(json.dumps(core.info(lib), indent=1, default=str) if a.json else tree.to_text(max_depth=1))
+    return 0
+
+
+def cmd_tree(a) -> int:
+    lib = core.open_library(a.library, read_only=True)
+    tree = core.load_tree(lib)
+    if tree is None:
+        print("no taxonomy yet: run `python -m core build`", file=sys.stderr)
+        return 1
+    print(tree.to_json() if a.json else tree.to_text())
+    return 0
+
+
+def cmd_search(a) -> int:
+    from core.search import parse_filters
+
+    lib = core.open_library(a.library, read_only=True)
+    res = core.search(lib, a.query, top_k=a.top_k, filters=parse_filters(a.filter or []))
+    if a.json:
+        print(json.dumps(res, indent=1, default=str))
+        return 0
+    print(f"verdict: {res['verdict']}")
+    for n in res["nodes"]:
+        print(f"  node {n['id']:<12} {n['score']:.3f}  {n['path']}  ({n['why']})")
+    for i, ad in enumerate(res["ads"], 1):
+        dup = f" (+{len(ad['duplicates'])} identical)" if ad.get("duplicates") else ""
+        print(f"{i:>3}. {ad['score']:.3f}  {ad['file']}{dup}\n      {ad.get('node_path') or ''}  · {ad['why']}")
+    return 0
+
+
+def cmd_bench(a) -> int:
+    lib = core.open_library(a.library)
+    res = core.run_benchmark(lib, queries=a.queries, root=a.root, k=a.k)
+    print(json.dumps(res, indent=1, default=str) if a.json else _bench_table(res))
+    return 0
+
+
+def _bench_table(res: dict) -> str:
+    keys = ["n", "recall@1", "recall@5", "recall@10", "mrr", "node_recall@5"]
+    lines = ["style".ljust(18) + "".join(k.rjust(14) for k in keys)]
+    rows = [("all", res)] + sorted(res.get("by_style", {}).items())
+    for name, r in rows:
+        lines.append(name.ljust(18) + "".join(_fmt(r.get(k)).rjust(14) for k in keys))
+    lat = res.get("latency_ms", {})
+    lines.append(f"latency p50 {lat.get('p50', 0):.1f} ms, p95 {lat.get('p95', 0):.1f} ms")
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
+def cmd_trends(a) -> int:
+    lib = core.open_library(a.library, read_only=True)
+    res = core.compute_trends(lib, period=a.period)
+    print(json.dumps(res, indent=1, default=str))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m core", description="Creative Taxonomy Explorer engine")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def lib_arg(sp, default=core.DEFAULT_LIBRARY):
+        sp.add_argument("--library", default=str(default), help=f"library folder (default {default})")
+
+    s = sub.add_parser("ingest", help="ingest a .zip or folder of ads")
+    s.add_argument("source")
+    lib_arg(s)
+    s.add_argument("--metadata", action="append", help="a metadata CSV with a `file` column (repeatable)")
+    s.add_argument("--no-build", action="store_true", help="skip the taxonomy build after ingest")
+    s.add_argument("--workers", type=int, default=None)
+    s.add_argument("--visual-model", default=None, help="a Hugging Face id or local path of a CLIP/SigLIP/DINOv2 checkpoint")
+    s.add_argument("--method", default="auto")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("info", help="library statistics")
+    lib_arg(s)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("export", help="one row per ad with metadata and taxonomy")
+    lib_arg(s)
+    s.add_argument("--format", choices=["csv", "json"], required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("demo", help="generate and ingest the sample library")
+    lib_arg(s, core.SAMPLE_LIBRARY)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--no-build", action="store_true")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("build", help="build the taxonomy")
+    lib_arg(s)
+    s.add_argument("--method", default="auto", help="auto | hdbscan | ward | graph")
+    s.add_argument("--axes", default=None, help="e.g. visual=1,text=1,layout=0.5,performance=0")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_build)
+
+    s = sub.add_parser("tree", help="print the current taxonomy")
+    lib_arg(s)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_tree)
+
+    s = sub.add_parser("search", help="search the library")
+    s.add_argument("query")
+    lib_arg(s)
+    s.add_argument("--top-k", type=int, default=10)
+    s.add_argument("--filter", action="append", help="KEY=VALUE (repeatable)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("bench", help="search benchmark: self-test, or --queries JSONL --root DIR")
+    lib_arg(s)
+    s.add_argument("--queries")
+    s.add_argument("--root")
+    s.add_argument("--k", type=int, default=5)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("trends", help="creative approaches over time")
+    lib_arg(s)
+    s.add_argument("--period", default="month", help="month | week | quarter")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_trends)
+
+    a = p.parse_args(argv)
+    try:
+        return a.func(a)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Per-creative signal computation, run in worker processes (one model copy each, 1 thread each).
+
+`analyze_creative` is a pure function of the media file: decode → visual embedding + labels,
+OCR, pHash, colours, layout words, thumbnail. It returns plain data (or an error) so that the
+parent process alone writes to the library.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .limits import DEFAULT_LIMITS, IngestLimits
+
+_MODELS: dict = {}
+
+
+@dataclass
+class CreativeTask:
+    sha256: str
+    path: str          # absolute path of the stored media file
+    kind: str          # image | video
+    name: str          # the ad's file name, for messages
+    visual_model: str | None = None
+
+
+@dataclass
+class CreativeResult:
+    sha256: str
+    ok: bool
+    error_code: str = ""
+    error_message: str = ""
+    width: int = 0
+    height: int = 0
+    frames: int = 1
+    duration_s: float | None = None
+    fps: float | None = None
+    phash: int | None = None
+    colors: dict = field(default_factory=dict)
+    ocr_text: str = ""
+    ocr_boxes: list = field(default_factory=list)   # [(text, score, x0, y0, x1, y1, t_s)]
+    text_area_share: float = 0.0
+    labels: list = field(default_factory=list)      # [(label, p)]
+    layout_words: list = field(default_factory=list)
+    visual: np.ndarray | None = None
+    thumb: bytes = b""
+    extra: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)     # stage → seconds, for the benchmark
+
+
+def init_worker(visual_model: str | None = None, threads: int = 1) -> None:
+    """Pool initializer: load the models once per process."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    import torch
+
+    torch.set_num_threads(threads)
+    from .signals.ocr import OcrEngine
+    from .signals.visual import load_visual_encoder
+
+    _MODELS["visual"] = load_visual_encoder(visual_model, threads=threads)
+    _MODELS["ocr"] = OcrEngine(threads=threads)
+
+
+def _models():
+    if not _MODELS:
+        init_worker()
+    return _MODELS["visual"], _MODELS["ocr"]
+
+
+def analyze_creative(task: CreativeTask, limits: IngestLimits = DEFAULT_LIMITS) -> CreativeResult:
+    from .media import MediaError
+
+    try:
+        if task.kind == "video":
+            return _analyze_video(task, limits)
+        return _analyze_image(task, limits)
+    except MediaError as e:
+        return CreativeResult(task.sha256, ok=False, error_code=e.code, error_message=e.message)
+    except Exception as e:  # a decoder bug on one hostile file must not stop the ingest
+        return CreativeResult(task.sha256, ok=False, error_code="analysis_failed",
+                              error_message=f"'{task.name}' could not be analysed ({type(e).__name__}: {e}); check the file opens in an image viewer and upload it again.")
+
+
+def _analyze_image(task: CreativeTask, limits: IngestLimits) -> CreativeResult:
+    from .media import decode_image
+
+    t0 = time.perf_counter()
+    decoded = decode_image(Path(task.path).read_bytes(), name=task.name, limits=limits)
+    res = CreativeResult(task.sha256, ok=True, width=decoded.width, height=decoded.height, frames=decoded.frames)
+    res.seconds["decode"] = time.perf_counter() - t0
+    _fill_from_frame(res, decoded.image)
+    return res
+
+
+def _analyze_video(task: CreativeTask, limits: IngestLimits) -> CreativeResult:
+    from .media import probe_video, video_frame_at
+
+    t0 = time.perf_counter()
+    probe = probe_video(task.path, limits=limits)
+    frame = video_frame_at(task.path, probe.duration_s / 2 if probe.duration_s else 0.0)
+    res = CreativeResult(task.sha256, ok=True, width=probe.width, height=probe.height, frames=probe.frames,
+                         duration_s=probe.duration_s, fps=probe.fps)
+    res.extra["codec"] = probe.codec
+    res.extra["keyframe_times_s"] = [round(probe.duration_s / 2, 3) if probe.duration_s else 0.0]
+    res.seconds["decode"] = time.perf_counter() - t0
+    _fill_from_frame(res, frame, t_s=res.extra["keyframe_times_s"][0])
+    res.layout_words.append("video")
+    return res
+
+
+def _fill_from_frame(res: CreativeResult, image, t_s: float | None = None) -> None:
+    from .media import make_thumbnail
+    from .signals.colors import color_summary, phash
+    from .signals.layout import layout_words
+
+    visual, ocr = _models()
+    t = time.perf_counter()
+    res.visual, res.labels = visual.encode(image)
+    res.seconds["visual"] = time.perf_counter() - t
+    t = time.perf_counter()
+    o = ocr.read(image)
+    res.seconds["ocr"] = time.perf_counter() - t
+    t = time.perf_counter()
+    res.ocr_text, res.text_area_share = o.text, o.text_area_share
+    res.ocr_boxes = [(b.text, b.score, *b.box, t_s) for b in o.boxes]
+    res.phash = phash(image)
+    res.colors = color_summary(image)
+    res.layout_words = layout_words(image, o.text_area_share, len(o.text))
+    res.thumb = make_thumbnail(image)
+    res.seconds["signals"] = time.perf_counter() - t

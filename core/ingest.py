@@ -1,0 +1,387 @@
+"""Ingest a folder or zip of ads into a library: incremental, idempotent, resumable.
+
+Plan: enumerate the source safely → parse metadata CSVs → hash every media file → store each new
+creative's bytes under its content hash → compute signals for new creatives in worker processes →
+write creatives, ads and their text embeddings in small transactions → rebuild the FAISS files.
+
+An ad is identified by (file, content hash, metadata row key), so re-ingesting a source adds
+nothing, a second source adds only its new ads, and an ingest killed at any moment resumes on the
+next run: whatever was committed is skipped, the rest is computed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .compute import CreativeResult, CreativeTask, analyze_creative, init_worker
+from .documents import ad_document
+from .limits import DEFAULT_LIMITS, IngestLimits
+from .store import Library
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+COMMIT_EVERY = 24          # creatives per transaction: small enough to lose little on a kill
+NOT_ERRORS = {"unsupported_type", "hidden_or_system"}  # not ads at all: reported, not counted as errors
+
+
+@dataclass
+class IngestSummary:
+    job_id: int
+    source: str
+    files_seen: int = 0
+    ads_added: int = 0
+    creatives_added: int = 0
+    already_present: int = 0
+    duplicates: int = 0                # ads whose bytes equal another ad's: one creative, computed once
+    skipped: list[dict] = field(default_factory=list)   # {file, reason, message}
+    warnings: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    stage_seconds: dict = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[dict]:
+        return [s for s in self.skipped if s["reason"] not in NOT_ERRORS]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["errors"] = len(self.errors)
+        d["errors_by_reason"] = dict(Counter(s["reason"] for s in self.errors))
+        return d
+
+
+@dataclass
+class _PlannedAd:
+    file: str
+    meta_key: str
+    fields: dict
+    attributes: dict
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.PathLike] | None = None,
+           progress: Progress | None = None, workers: int | None = None, visual_model: str | None = None,
+           limits: IngestLimits = DEFAULT_LIMITS, text_encoder=None) -> IngestSummary:
+    from .metadata import parse_metadata_csv
+    from .sources import open_source
+
+    progress = progress or _noop
+    t_start = time.perf_counter()
+    source = Path(source).resolve()
+    job_id = _start_job(library, str(source))
+    summary = IngestSummary(job_id=job_id, source=str(source))
+    stage_t: dict[str, float] = defaultdict(float)
+
+    def skip(file: str, reason: str, message: str, row: int | None = None) -> None:
+        summary.skipped.append({"file": file, "reason": reason, "message": message})
+        sev = "notice" if reason in NOT_ERRORS else "error"
+        library.execute("INSERT INTO errors (job_id, file, row_number, reason, message, severity) VALUES (?, ?, ?, ?, ?, ?)",
+                        [job_id, file, row, reason, message, sev])
+
+    try:
+        progress("scanning", 0, 1)
+        t = time.perf_counter()
+        entries, skipped = open_source(source, limits)
+        for s in skipped:
+            skip(s.rel_path, s.reason, s.message)
+        media = [e for e in entries if e.kind in ("image", "video")]
+        csvs = [e for e in entries if e.kind == "csv"]
+        summary.files_seen = len(media)
+
+        # -- metadata: CSVs inside the source (paths relative to each CSV) and --metadata files
+        meta_by_file: dict[str, list] = defaultdict(list)
+        csv_inputs = [(e.read_bytes(), e.rel_path) for e in csvs]
+        for m in metadata or []:
+            csv_inputs.append((Path(m).read_bytes(), Path(m).name))  # an outside CSV: paths relative to the source root
+        for data, rel in csv_inputs:
+            rows, warnings = parse_metadata_csv(data, rel if rel in {e.rel_path for e in csvs} else Path(rel).name)
+            for w in warnings:
+                _warn(library, summary, job_id, w.csv, w.row, w.message)
+            for r in rows:
+                meta_by_file[r.file].append(r)
+        media_names = {e.rel_path for e in media}
+        for f, rows in meta_by_file.items():
+            if f not in media_names:
+                for r in rows:
+                    _warn(library, summary, job_id, f, r.row_number,
+                          f"metadata row {r.row_number} names '{f}', which is not in the upload; the row was not used.")
+        stage_t["scan"] += time.perf_counter() - t
+
+        # -- hash and plan
+        existing = library.ad_keys()
+        known_creatives = dict(library.execute("SELECT sha256, id FROM creatives").fetchall())
+        to_compute: dict[str, CreativeTask] = {}
+        ads_by_sha: dict[str, list[_PlannedAd]] = defaultdict(list)
+        seen_sha: set[str] = set()
+        library.execute("UPDATE jobs SET stage = 'hashing', total = ? WHERE id = ?", [len(media), job_id])
+        for i, entry in enumerate(media):
+            progress("hashing", i, len(media))
+            t = time.perf_counter()
+            try:
+                data = entry.read_bytes()
+            except Exception as e:  # SourceError from a lying zip header, or an unreadable file
+                skip(entry.rel_path, getattr(e, "reason", "unreadable"), str(getattr(e, "message", e)))
+                continue
+            if not data:
+                skip(entry.rel_path, "empty_file", f"'{entry.rel_path}' is empty (0 bytes); re-export it and upload again.")
+                continue
+            sha = hashlib.sha256(data).hexdigest()
+            planned = _planned_ads(entry.rel_path, meta_by_file.get(entry.rel_path, []))
+            new = [p for p in planned if (p.file, sha, p.meta_key) not in existing]
+            summary.already_present += len(planned) - len(new)
+            if not new:
+                stage_t["hash"] += time.perf_counter() - t
+                continue
+            shared = sha in seen_sha or sha in known_creatives
+            summary.duplicates += len(new) if shared else len(new) - 1
+            seen_sha.add(sha)
+            ads_by_sha[sha].extend(new)
+            if sha not in known_creatives and sha not in to_compute:
+                ext = Path(entry.rel_path).suffix.lower()
+                rel = library.media_rel_path(sha, ext)
+                library.write_file_atomic(rel, data)
+                to_compute[sha] = CreativeTask(sha, str(library.path / rel), entry.kind, entry.rel_path, visual_model)
+            stage_t["hash"] += time.perf_counter() - t
+        progress("hashing", len(media), len(media))
+
+        # -- ads of creatives already in the library: only a document and a text vector to make
+        writer = _Writer(library, job_id, summary, text_encoder, stage_t)
+        for sha, cid in known_creatives.items():
+            if sha in ads_by_sha:
+                writer.add_existing(cid, ads_by_sha.pop(sha))
+        writer.flush()
+
+        # -- new creatives: signals in worker processes, written as they come back
+        total = len(to_compute)
+        library.execute("UPDATE jobs SET stage = 'analysing', total = ?, done = 0 WHERE id = ?", [total, job_id])
+        progress("analysing", 0, total)
+        done = 0
+        for result in _run_tasks(list(to_compute.values()), workers, limits):
+            done += 1
+            task = to_compute[result.sha256]
+            for k, v in result.seconds.items():
+                stage_t[k] += v
+            if result.ok:
+                writer.add_new(task, result, ads_by_sha.pop(result.sha256, []))
+            else:
+                for ad in ads_by_sha.pop(result.sha256, []):
+                    skip(ad.file, result.error_code, result.error_message.replace(f"'{task.name}'", f"'{ad.file}'"))
+                _remove_media(library, task)
+            if writer.pending >= COMMIT_EVERY:
+                writer.flush()
+                library.execute("UPDATE jobs SET done = ?, updated_at = current_timestamp WHERE id = ?", [done, job_id])
+            progress("analysing", done, total)
+        writer.flush()
+
+        t = time.perf_counter()
+        progress("indexing", 0, 1)
+        from .vectors import rebuild_indexes
+
+        rebuild_indexes(library)
+        stage_t["index"] += time.perf_counter() - t
+        progress("indexing", 1, 1)
+        summary.seconds = time.perf_counter() - t_start
+        summary.stage_seconds = {k: round(v, 3) for k, v in stage_t.items()}
+        _finish_job(library, job_id, "done", summary)
+        return summary
+    except BaseException as e:
+        summary.seconds = time.perf_counter() - t_start
+        _finish_job(library, job_id, "interrupted" if isinstance(e, KeyboardInterrupt) else "failed", summary, error=repr(e))
+        raise
+
+
+def _planned_ads(file: str, rows: list) -> list[_PlannedAd]:
+    if not rows:
+        return [_PlannedAd(file, "", {}, {})]
+    if len(rows) == 1:
+        return [_PlannedAd(file, "", rows[0].fields, rows[0].attributes)]
+    # several metadata rows for one file are several ads (a re-run with new copy)
+    return [_PlannedAd(file, f"row{r.row_number}", r.fields, r.attributes) for r in rows]
+
+
+def _warn(library: Library, summary: IngestSummary, job_id: int, file: str, row: int | None, message: str) -> None:
+    summary.warnings.append({"file": file, "row": row, "message": message})
+    library.execute("INSERT INTO errors (job_id, file, row_number, reason, message, severity) VALUES (?, ?, ?, 'metadata', ?, 'warning')",
+                    [job_id, file, row, message])
+
+
+def _run_tasks(tasks: list[CreativeTask], workers: int | None, limits: IngestLimits):
+    """Yield results in a deterministic order (task order) while workers run ahead."""
+    if not tasks:
+        return
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    visual_model = tasks[0].visual_model
+    if workers <= 1 or len(tasks) < 4:
+        init_worker(visual_model, threads=max(1, (os.cpu_count() or 1) // 2))
+        for task in tasks:
+            yield analyze_creative(task, limits)
+        return
+    ctx = mp.get_context("spawn")  # fork after torch/duckdb threads exist is unsafe
+    with ctx.Pool(workers, initializer=init_worker, initargs=(visual_model, 1)) as pool:
+        yield from pool.imap(_analyze_star, [(t, limits) for t in tasks], chunksize=1)
+
+
+def _analyze_star(args) -> CreativeResult:
+    return analyze_creative(*args)
+
+
+def _remove_media(library: Library, task: CreativeTask) -> None:
+    try:
+        Path(task.path).unlink()
+    except OSError:
+        pass
+
+
+class _Writer:
+    """Batches new creatives and ads; embeds their documents; commits them in one transaction."""
+
+    def __init__(self, library: Library, job_id: int, summary: IngestSummary, text_encoder, stage_t):
+        self.library, self.job_id, self.summary, self.stage_t = library, job_id, summary, stage_t
+        self._text_encoder = text_encoder
+        self.creatives: list[tuple[CreativeTask, CreativeResult, list[_PlannedAd]]] = []
+        self.existing: list[tuple[int, list[_PlannedAd]]] = []
+
+    @property
+    def pending(self) -> int:
+        return len(self.creatives) + len(self.existing)
+
+    @property
+    def text_encoder(self):
+        if self._text_encoder is None:
+            from .models import text_encoder
+
+            self._text_encoder = text_encoder()
+        return self._text_encoder
+
+    def add_new(self, task, result, ads) -> None:
+        self.creatives.append((task, result, ads))
+
+    def add_existing(self, creative_id: int, ads) -> None:
+        self.existing.append((creative_id, ads))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        t = time.perf_counter()
+        lib = self.library
+        rows = []  # (creative ref, ad, document)
+        for task, res, ads in self.creatives:
+            for ad in ads:
+                doc = ad_document(ad.fields, res.ocr_text, res.labels, res.colors.get("words"), res.layout_words)
+                rows.append((task.sha256, ad, doc))
+        for cid, ads in self.existing:
+            sig = lib.execute("SELECT ocr_text, labels, color_words, layout_words, sha256 FROM creatives WHERE id = ?", [cid]).fetchone()
+            for ad in ads:
+                doc = ad_document(ad.fields, sig[0] or "", json.loads(sig[1] or "[]"), _split(sig[2]), _split(sig[3]))
+                rows.append((sig[4], ad, doc))
+        vecs = self.text_encoder.encode([r[2] for r in rows]) if rows else np.zeros((0, 0))
+        label_vecs = _label_vectors(self.text_encoder, [res.labels for _, res, _ in self.creatives])
+        self.stage_t["text"] += time.perf_counter() - t
+        t = time.perf_counter()
+        with lib.transaction() as cur:
+            for (task, res, _), lvec in zip(self.creatives, label_vecs):
+                ext = Path(task.path).suffix.lower()
+                thumb_rel = f"thumbs/{task.sha256[:2]}/{task.sha256}.jpg"
+                lib.write_file_atomic(thumb_rel, res.thumb)
+                cur.execute(
+                    """INSERT INTO creatives (sha256, kind, media_path, thumb_path, ext, bytes, width, height, frames, duration_s, fps,
+                           phash, colors, color_words, ocr_text, text_area_share, labels, layout_words, extra, visual, label_vec, visual_model)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                    [task.sha256, task.kind, str(Path(task.path).relative_to(lib.path).as_posix()), thumb_rel, ext,
+                     Path(task.path).stat().st_size, res.width, res.height, res.frames, res.duration_s, res.fps,
+                     res.phash, json.dumps(res.colors), ", ".join(res.colors.get("words", [])), res.ocr_text, res.text_area_share,
+                     json.dumps([[str(lbl), float(p)] for lbl, p in res.labels]), ", ".join(res.layout_words), json.dumps(res.extra),
+                     res.visual.astype(np.float32).tolist(), lvec.tolist(), _models_name(task)],
+                )
+                cid = cur.execute("SELECT id FROM creatives WHERE sha256 = ?", [task.sha256]).fetchone()[0]
+                cur.executemany("INSERT INTO ocr_boxes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                [[cid, i, *box] for i, box in enumerate(res.ocr_boxes)])
+                self.summary.creatives_added += 1
+            for (sha, ad, doc), vec in zip(rows, vecs):
+                cid = cur.execute("SELECT id FROM creatives WHERE sha256 = ?", [sha]).fetchone()[0]
+                f = ad.fields
+                ad_id = cur.execute(
+                    f"""INSERT INTO ads (file, creative_id, source, meta_key, {", ".join(_AD_COLS)}, document, text_vec, job_id)
+                        VALUES (?, ?, ?, ?, {", ".join("?" for _ in _AD_COLS)}, ?, ?, ?) RETURNING id""",
+                    [ad.file, cid, self.summary.source, ad.meta_key, *[_ad_value(f, c) for c in _AD_COLS], doc, vec.tolist(), self.job_id],
+                ).fetchone()[0]
+                if ad.attributes:
+                    cur.executemany("INSERT INTO attributes VALUES (?, ?, ?)", [[ad_id, k, str(v)] for k, v in ad.attributes.items()])
+                self.summary.ads_added += 1
+        self.stage_t["write"] += time.perf_counter() - t
+        self.creatives, self.existing = [], []
+
+
+_AD_COLS = ("headline", "copy", "cta", "tags", "format", "placement", "campaign", "date", "end_date",
+            "spend", "impressions", "clicks", "conversions", "revenue", "ctr")
+
+
+def _ad_value(fields: dict, col: str):
+    v = fields.get(col)
+    if col == "tags":
+        return list(v) if v else []
+    return v
+
+
+def _split(s: str | None) -> list[str]:
+    return [w.strip() for w in (s or "").split(",") if w.strip()]
+
+
+def _models_name(task: CreativeTask) -> str:
+    return task.visual_model or "efficientnet-lite0"
+
+
+_LABEL_CACHE: dict[str, np.ndarray] = {}
+
+
+def _label_vectors(encoder, label_lists) -> list[np.ndarray]:
+    """Probability-weighted text embeddings of the object labels: a weak visual channel for text search."""
+    need = sorted({str(lbl) for labels in label_lists for lbl, _ in labels} - set(_LABEL_CACHE))
+    if need:
+        for lbl, v in zip(need, encoder.encode([f"a photo of a {n}" for n in need])):
+            _LABEL_CACHE[lbl] = v
+    dim = getattr(encoder, "dim", 384)
+    out = []
+    for labels in label_lists:
+        v = np.zeros(dim, dtype=np.float32)
+        for lbl, p in labels:
+            v += float(p) * _LABEL_CACHE[str(lbl)]
+        n = np.linalg.norm(v)
+        out.append(v / n if n > 0 else v)
+    return out
+
+
+def _start_job(library: Library, source: str) -> int:
+    # a job left 'running' by a process that no longer exists was killed: say so, then carry on
+    for jid, pid in library.execute("SELECT id, pid FROM jobs WHERE status = 'running'").fetchall():
+        if pid is None or not _alive(pid) or pid == os.getpid():
+            library.execute("UPDATE jobs SET status = 'interrupted', updated_at = current_timestamp WHERE id = ?", [jid])
+    return library.execute("INSERT INTO jobs (source, status, stage, pid) VALUES (?, 'running', 'scanning', ?) RETURNING id",
+                           [source, os.getpid()]).fetchone()[0]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def _finish_job(library: Library, job_id: int, status: str, summary: IngestSummary, error: str | None = None) -> None:
+    d = summary.to_dict()
+    if error:
+        d["error"] = error
+    library.execute("UPDATE jobs SET status = ?, stage = ?, summary = ?, updated_at = current_timestamp WHERE id = ?",
+                    [status, status, json.dumps(d, default=str), job_id])

@@ -1,0 +1,53 @@
+"""Layout words an ad strategist would use: format by aspect, text density, photo vs graphic."""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+
+def format_word(width: int, height: int) -> str:
+    r = width / max(1, height)
+    if r >= 3:
+        return "wide banner"
+    if r >= 1.25:
+        return "landscape"
+    if r > 0.85:
+        return "square"
+    if r > 0.62:
+        return "portrait"
+    return "vertical story"
+
+
+def graphic_share(image: Image.Image) -> float:
+    """Share of pixels in the 8 most common exact colours: flat graphics score high, photos low."""
+    small = np.asarray(image.convert("RGB").resize((96, 96), Image.NEAREST)).reshape(-1, 3)
+    packed = (small[:, 0].astype(np.int32) << 16) | (small[:, 1].astype(np.int32) << 8) | small[:, 2]
+    _, counts = np.unique(packed // 4, return_counts=True)  # tolerate compression noise
+    return float(np.sort(counts)[::-1][:8].sum() / len(packed))
+
+
+def split_screen(image: Image.Image) -> bool:
+    """A strong straight seam down the middle: before/after and side-by-side comparisons."""
+    g = np.asarray(image.convert("L").resize((128, 128), Image.BILINEAR), dtype=np.float32)
+    cols = np.abs(np.diff(g, axis=1)).mean(axis=0)
+    mid = cols[54:74]
+    return bool(mid.max() > 4 * np.median(cols) and mid.max() > 12)
+
+
+def layout_words(image: Image.Image, text_area_share: float, ocr_chars: int) -> list[str]:
+    w, h = image.size
+    words = [format_word(w, h)]
+    if text_area_share >= 0.25 or ocr_chars >= 120:
+        words.append("text-heavy")
+    elif ocr_chars == 0:
+        words.append("no text")
+    flat = graphic_share(image)
+    if flat > 0.6 and text_area_share > 0.05:
+        words.append("text-only graphic" if flat > 0.8 else "graphic design")
+    elif flat > 0.5:
+        words.append("illustration")
+    else:
+        words.append("photo")
+    if split_screen(image):
+        words.append("split screen")
+    return words
