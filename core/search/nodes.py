@@ -1,0 +1,172 @@
+"""The taxonomy as the search sees it: node text, node vectors, which ads sit under which node.
+
+Nodes are scored two ways and the two are added after z-scoring over nodes:
+- text: the query against the node's label/description/keywords/tags (BM25) and its vectors
+  (label_vec, text_centroid); a leaf inherits part of its ancestors' text match, so a query that
+  names a family lifts its micro-patterns;
+- evidence: the best flat-search score among the node's own ads, so a poorly labelled node that
+  holds the right ad is still returned.
+Only the deepest nodes (the ones ads are assigned to) are ranked: they are where a strategist
+lands, and their path names the family and sub-cluster above them.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fusion import zscore
+from .lexical import Lexical, words
+
+TEXT_WEIGHTS = {"label_vec": 1.0, "centroid": 0.7, "bm25": 0.8}
+ANCESTOR_SHARE = 0.5      # a leaf's text score += this × its parent's (and its square × grandparent's)
+EVIDENCE_WEIGHT = 1.0
+TEXT_WEIGHT = 0.6
+
+
+@dataclass
+class Taxonomy:
+    build_key: str
+    ids: list[str]
+    parents: np.ndarray           # node index of the parent, -1 for none
+    labels: list[str]
+    paths: list[str]              # "Family › Sub › Micro"
+    texts: list[str]              # what the node BM25 indexes
+    label_vecs: np.ndarray | None
+    centroids: np.ndarray | None
+    lex: Lexical
+    leaf_of_row: np.ndarray       # deepest node index of each corpus row, -1 when unassigned
+    node_path_of_row: list
+    order: np.ndarray             # rows sorted by leaf (assigned rows only)
+    starts: np.ndarray            # reduceat boundaries in `order`
+    leaf_index: np.ndarray        # node index of each reduceat segment
+
+    def node_text(self, i: int) -> str:
+        return self.texts[i]
+
+
+def _parse_json(v, default):
+    if v is None:
+        return default
+    if isinstance(v, (list, dict)):
+        return v
+    try:
+        return json.loads(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def _terms(items) -> list[str]:
+    out = []
+    for it in items or []:
+        if isinstance(it, (list, tuple)) and it:
+            out.append(str(it[0]))
+        elif isinstance(it, dict):
+            out.append(str(it.get("tag") or it.get("word") or it.get("name") or ""))
+        elif it is not None:
+            out.append(str(it))
+    return [t for t in out if t]
+
+
+def _matrix(vals, n: int) -> np.ndarray | None:
+    dims = {len(v) for v in vals if v is not None and len(v)}
+    if len(dims) != 1:
+        return None
+    d = dims.pop()
+    m = np.zeros((n, d), dtype=np.float32)
+    for i, v in enumerate(vals):
+        if v is not None and len(v) == d:
+            m[i] = v
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return m / np.maximum(norms, 1e-12)
+
+
+def load_taxonomy(library, ad_ids: np.ndarray) -> Taxonomy | None:
+    run = library.current_run("taxonomy")
+    if not run:
+        return None
+    key = run["key"]
+    rows = library.execute(
+        """SELECT id, parent_id, level, label, keywords, description, tags, text_centroid, label_vec
+           FROM nodes WHERE build_key = ? AND level > 0 ORDER BY level, id""", [key]).fetchall()
+    if not rows:
+        return None
+    ids = [r[0] for r in rows]
+    index = {nid: i for i, nid in enumerate(ids)}
+    parents = np.asarray([index.get(r[1], -1) for r in rows], dtype=np.int64)
+    labels = [r[3] or r[0] for r in rows]
+    paths = []
+    for i in range(len(rows)):
+        chain, j = [], i
+        while j >= 0 and len(chain) < 8:
+            chain.append(labels[j])
+            j = parents[j]
+        paths.append(" › ".join(reversed(chain)))
+    texts = []
+    for r in rows:
+        kws = _terms(_parse_json(r[4], []))
+        tags = _terms(_parse_json(r[6], []))
+        texts.append(". ".join(p for p in [r[3] or "", r[5] or "", ", ".join(kws), ", ".join(tags)] if p))
+    lex = Lexical.build("words", texts)
+    assign = library.execute(
+        "SELECT ad_id, leaf_id, family_id, node_path FROM assignments WHERE build_key = ?", [key]).fetchall()
+    pos = {int(a): i for i, a in enumerate(ad_ids.tolist())}
+    leaf_of_row = np.full(len(ad_ids), -1, dtype=np.int64)
+    node_path_of_row: list = [None] * len(ad_ids)
+    for ad_id, leaf, fam, path in assign:
+        i = pos.get(int(ad_id))
+        if i is None:
+            continue
+        node = index.get(leaf) if leaf else None
+        if node is None and fam:
+            node = index.get(fam)
+        if node is not None:
+            leaf_of_row[i] = node
+            node_path_of_row[i] = path or paths[node]
+    assigned = np.flatnonzero(leaf_of_row >= 0)
+    order = assigned[np.argsort(leaf_of_row[assigned], kind="stable")]
+    if len(order):
+        leaves_sorted = leaf_of_row[order]
+        starts = np.flatnonzero(np.r_[True, leaves_sorted[1:] != leaves_sorted[:-1]])
+        leaf_index = leaves_sorted[starts]
+    else:
+        starts = leaf_index = np.zeros(0, dtype=np.int64)
+    return Taxonomy(key, ids, parents, labels, paths, texts, _matrix([r[8] for r in rows], len(rows)),
+                    _matrix([r[7] for r in rows], len(rows)), lex, leaf_of_row, node_path_of_row, order, starts, leaf_index)
+
+
+def text_scores(tax: Taxonomy, query: str, qvec: np.ndarray | None) -> tuple[np.ndarray, dict]:
+    """Per-node text match (z-summed), leaves inheriting from ancestors; and the raw parts for `why`."""
+    n = len(tax.ids)
+    parts = {"bm25": tax.lex.scores(query)[:n]}
+    if qvec is not None:
+        for name, m in (("label_vec", tax.label_vecs), ("centroid", tax.centroids)):
+            if m is not None and m.shape[1] == qvec.shape[0]:
+                parts[name] = m @ qvec
+    own = sum(TEXT_WEIGHTS[k] * zscore(v) for k, v in parts.items())
+    total = own.copy()
+    p = tax.parents
+    share = ANCESTOR_SHARE
+    anc = p.copy()
+    for _ in range(3):
+        has = anc >= 0
+        total[has] += share * own[anc[has]]
+        anc = np.where(has, p[np.maximum(anc, 0)], -1)
+        share *= ANCESTOR_SHARE
+    return total, parts
+
+
+def score_leaves(tax: Taxonomy, fused_rows: np.ndarray, text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(leaf node indices, scores): best member evidence + text match, each z-scored over leaves."""
+    if not len(tax.order):
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    evidence = np.maximum.reduceat(fused_rows[tax.order], tax.starts)
+    leaves = tax.leaf_index
+    score = EVIDENCE_WEIGHT * zscore(evidence) + TEXT_WEIGHT * zscore(text[leaves])
+    return leaves, score
+
+
+def matched_words(tax: Taxonomy, i: int, query: str) -> list[str]:
+    node_words = set(words(tax.texts[i]))
+    return [w for w in dict.fromkeys(words(query)) if w in node_words]
