@@ -67,13 +67,16 @@ def make_demo(library_path: str | os.PathLike | None = None, progress: Progress 
 
 
 def info(library) -> dict[str, Any]:
-    from .taxonomy.summary import taxonomy_info
-
     counts = library.counts()
     by_reason = dict(library.execute(
         "SELECT reason, count(*) FROM errors WHERE severity = 'error' GROUP BY reason ORDER BY reason").fetchall())
     out = {**counts, "errors_by_reason": by_reason, "warnings": library.scalar("SELECT count(*) FROM errors WHERE severity = 'warning'")}
-    out.update(taxonomy_info(library))
+    if library.current_run("taxonomy") is None:
+        out.update({"levels": 0, "clusters_by_level": [], "outlier_share": 0.0, "build_id": None})
+    else:
+        from .taxonomy.summary import taxonomy_info
+
+        out.update(taxonomy_info(library))
     return out
 
 

@@ -78,7 +78,8 @@ def analyze_creative(task: CreativeTask, limits: IngestLimits = DEFAULT_LIMITS) 
             return _analyze_video(task, limits)
         return _analyze_image(task, limits)
     except MediaError as e:
-        return CreativeResult(task.sha256, ok=False, error_code=e.code, error_message=e.message)
+        # the decoder only sees our content-hash file name; the person needs their own
+        return CreativeResult(task.sha256, ok=False, error_code=e.code, error_message=e.message.replace(Path(task.path).name, task.name))
     except Exception as e:  # a decoder bug on one hostile file must not stop the ingest
         return CreativeResult(task.sha256, ok=False, error_code="analysis_failed",
                               error_message=f"'{task.name}' could not be analysed ({type(e).__name__}: {e}); check the file opens in an image viewer and upload it again.")

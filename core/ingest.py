@@ -109,11 +109,11 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
             for w in warnings:
                 _warn(library, summary, job_id, w.csv, w.row, w.message)
             for r in rows:
-                meta_by_file[r.file].append(r)
+                meta_by_file[r.file].append((rel, r))
         media_names = {e.rel_path for e in media}
         for f, rows in meta_by_file.items():
             if f not in media_names:
-                for r in rows:
+                for _, r in rows:
                     _warn(library, summary, job_id, f, r.row_number,
                           f"metadata row {r.row_number} names '{f}', which is not in the upload; the row was not used.")
         stage_t["scan"] += time.perf_counter() - t
@@ -156,6 +156,12 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
         progress("hashing", len(media), len(media))
 
         # -- ads of creatives already in the library: only a document and a text vector to make
+        if text_encoder is None and ads_by_sha:
+            from .models import text_encoder as _shared_text_encoder
+
+            t = time.perf_counter()
+            text_encoder = _shared_text_encoder()
+            stage_t["load_text_model"] += time.perf_counter() - t
         writer = _Writer(library, job_id, summary, text_encoder, stage_t)
         for sha, cid in known_creatives.items():
             if sha in ads_by_sha:
@@ -167,7 +173,12 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
         library.execute("UPDATE jobs SET stage = 'analysing', total = ?, done = 0 WHERE id = ?", [total, job_id])
         progress("analysing", 0, total)
         done = 0
-        for result in _run_tasks(list(to_compute.values()), workers, limits):
+        n_workers = _worker_count(workers, len(to_compute))
+        if n_workers > 1:
+            import torch
+
+            torch.set_num_threads(1)  # the workers own the cores; the parent only embeds short documents
+        for result in _run_tasks(list(to_compute.values()), n_workers, limits):
             done += 1
             task = to_compute[result.sha256]
             for k, v in result.seconds.items():
@@ -202,12 +213,26 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
 
 
 def _planned_ads(file: str, rows: list) -> list[_PlannedAd]:
-    if not rows:
-        return [_PlannedAd(file, "", {}, {})]
-    if len(rows) == 1:
-        return [_PlannedAd(file, "", rows[0].fields, rows[0].attributes)]
-    # several metadata rows for one file are several ads (a re-run with new copy)
-    return [_PlannedAd(file, f"row{r.row_number}", r.fields, r.attributes) for r in rows]
+    """The ads one media file stands for.
+
+    Rows about the file from different CSVs describe one ad and are merged (earlier CSV wins on a
+    clash); several rows in one CSV are several ads (the same creative re-run with new copy).
+    """
+    by_csv: dict[str, list] = defaultdict(list)
+    for csv, r in rows:
+        by_csv[csv].append(r)
+    fields: dict = {}
+    attrs: dict = {}
+    for csv in sorted(by_csv):
+        if len(by_csv[csv]) == 1:
+            r = by_csv[csv][0]
+            fields.update({k: v for k, v in r.fields.items() if v not in (None, "", []) and k not in fields})
+            attrs.update({k: v for k, v in r.attributes.items() if k not in attrs})
+    multi = next((csv for csv in sorted(by_csv) if len(by_csv[csv]) > 1), None)
+    if multi is None:
+        return [_PlannedAd(file, "", fields, attrs)]
+    return [_PlannedAd(file, f"{multi}#{r.row_number}", {**fields, **{k: v for k, v in r.fields.items() if v not in (None, "", [])}},
+                       {**attrs, **r.attributes}) for r in by_csv[multi]]
 
 
 def _warn(library: Library, summary: IngestSummary, job_id: int, file: str, row: int | None, message: str) -> None:
@@ -216,13 +241,17 @@ def _warn(library: Library, summary: IngestSummary, job_id: int, file: str, row:
                     [job_id, file, row, message])
 
 
-def _run_tasks(tasks: list[CreativeTask], workers: int | None, limits: IngestLimits):
+def _worker_count(requested: int | None, n_tasks: int) -> int:
+    workers = requested if requested is not None else min(2, os.cpu_count() or 1)
+    return 1 if n_tasks < 4 else max(1, workers)
+
+
+def _run_tasks(tasks: list[CreativeTask], workers: int, limits: IngestLimits):
     """Yield results in a deterministic order (task order) while workers run ahead."""
     if not tasks:
         return
-    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     visual_model = tasks[0].visual_model
-    if workers <= 1 or len(tasks) < 4:
+    if workers <= 1:
         init_worker(visual_model, threads=max(1, (os.cpu_count() or 1) // 2))
         for task in tasks:
             yield analyze_creative(task, limits)
@@ -305,8 +334,9 @@ class _Writer:
                      res.visual.astype(np.float32).tolist(), lvec.tolist(), _models_name(task)],
                 )
                 cid = cur.execute("SELECT id FROM creatives WHERE sha256 = ?", [task.sha256]).fetchone()[0]
-                cur.executemany("INSERT INTO ocr_boxes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                                [[cid, i, *box] for i, box in enumerate(res.ocr_boxes)])
+                if res.ocr_boxes:
+                    cur.executemany("INSERT INTO ocr_boxes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                                    [[cid, i, *box] for i, box in enumerate(res.ocr_boxes)])
                 self.summary.creatives_added += 1
             for (sha, ad, doc), vec in zip(rows, vecs):
                 cid = cur.execute("SELECT id FROM creatives WHERE sha256 = ?", [sha]).fetchone()[0]

@@ -81,7 +81,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE TABLE IF NOT EXISTS errors (
     id INTEGER PRIMARY KEY DEFAULT nextval('seq_error'),
     job_id INTEGER, file VARCHAR, row_number INTEGER, reason VARCHAR, message VARCHAR, severity VARCHAR DEFAULT 'error',
-    at TIMESTAMP DEFAULT current_timestamp
+    created_at TIMESTAMP DEFAULT current_timestamp
 );
 CREATE TABLE IF NOT EXISTS nodes (
     build_key VARCHAR NOT NULL, id VARCHAR NOT NULL,      -- ids like 'f3', 'f3.s1', 'f3.s1.m2'
