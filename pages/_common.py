@@ -1,0 +1,388 @@
+"""Shared Streamlit helpers for every page: session-state keys, the cached Library and indexes,
+cached reads, the library picker, job progress, ad grids and the ad detail dialog.
+
+Pages call the core facade and `core.views` through these helpers; none of them touches DuckDB
+or FAISS directly. Caching: one `Library` per path per server process (`st.cache_resource`, also
+used by the background ingest thread), indexes per (path, data version) likewise, and read models
+in `st.cache_data` keyed by (function, path, data version, arguments).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import streamlit as st
+
+import core
+from core import views
+
+PAGES = Path(__file__).resolve().parent
+SAMPLE_IMAGES = int(os.environ.get("CTE_SAMPLE_IMAGES", "200"))  # size of the sample built on first run
+PER_PAGE = 24
+GRID_COLS = 6
+
+
+class K:
+    """Every session-state key the app uses (widget keys included), in one place."""
+
+    LIB = "lib"                          # library picker (bound to the ?lib= query parameter)
+    NEW_LIB = "new_library_name"
+    AD = "ad_open"                       # ad shown in the detail dialog: (ad_id, start_s)
+    MAP_SELECTION = "map_selection"      # ad ids chosen on the map (box/lasso)
+    MAP_CHART = "map_chart"
+    MAP_COLOR = "map_color"
+    SEARCH = "search_result"             # {"query", "filters", "result"}
+    SEARCH_Q = "search_query"
+    BENCH = "bench_result"
+    TAX_CHART = "tax_chart_kind"
+    TAX_COLOR = "tax_color"
+    UPLOAD_ZIP = "upload_zip"
+    UPLOAD_CSV = "upload_csv"
+    UPLOAD_ERROR = "upload_error"
+    REPORT_JOB = "report_job"
+    NODE_PARAM = "node"                  # taxonomy position, in the URL (?node=f3.s1)
+
+    @staticmethod
+    def page(prefix: str) -> str:        # st.pagination keys of the paged grids
+        return f"page_{prefix}"
+
+
+LEVELS = {1: "Family", 2: "Sub-cluster", 3: "Micro-pattern"}
+
+
+# -- libraries and cached reads ----------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def open_library(path: str):
+    """One Library (one DuckDB connection) per library folder per server process."""
+    return core.open_library(path)
+
+
+@st.cache_resource(show_spinner="Loading the similarity index…", max_entries=4)
+def _neighbour_index(path: str, version: str):
+    return views.neighbour_index(open_library(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _cached(module: str, fn_name: str, path: str, version: str, args: tuple, kwargs: tuple):
+    return getattr(importlib.import_module(module), fn_name)(open_library(path), *args, **dict(kwargs))
+
+
+def library_names() -> list[str]:
+    return [p.name for p in core.list_libraries()]
+
+
+def library_path(name: str | None = None) -> Path:
+    return Path(core.DATA_DIR) / (name or st.session_state.get(K.LIB) or default_library_name())
+
+
+def default_library_name() -> str:
+    names = library_names()
+    for cand in (Path(core.DEFAULT_LIBRARY).name, Path(core.SAMPLE_LIBRARY).name):
+        if cand in names:
+            return cand
+    return names[0] if names else Path(core.SAMPLE_LIBRARY).name
+
+
+def lib():
+    """The Library picked in the sidebar."""
+    return open_library(str(library_path()))
+
+
+def version(library=None) -> str:
+    return views.data_version(library or lib())
+
+
+def q(fn: Callable, *args, library=None, **kwargs):
+    """A cached read (a `core.views` or facade function taking the library first) for the current
+    library and data version."""
+    library = library or lib()
+    return _cached(fn.__module__, fn.__name__, str(library.path), views.data_version(library), args, tuple(sorted(kwargs.items())))
+
+
+def neighbour_index(library=None):
+    library = library or lib()
+    return _neighbour_index(str(library.path), views.data_version(library))
+
+
+def friendly(exc: BaseException, doing: str = "") -> None:
+    """Show an error a person can act on; engine parts that have not landed yet get an info box."""
+    msg = views.not_available(exc)
+    if msg:
+        st.info(f"{msg} This page will work once it lands.", icon=":material/construction:")
+    elif isinstance(exc, views.JobBusy):
+        st.warning(str(exc), icon=":material/hourglass_top:")
+    else:
+        st.error(f"{'Could not ' + doing + ': ' if doing else ''}{exc}", icon=":material/error:")
+
+
+# -- sidebar -----------------------------------------------------------------------------------------
+
+def sidebar() -> None:
+    """Library picker shared by every page, plus a live note while a job runs."""
+    names = library_names()
+    default = default_library_name()
+    if default not in names:
+        names = names + [default]
+    if st.session_state.get(K.LIB) not in names:
+        st.session_state[K.LIB] = default
+    with st.sidebar:
+        st.selectbox("Library", names, key=K.LIB, bind="query-params", on_change=_on_library_change,
+                     help="Libraries are folders under the data directory; create one on the Library page.")
+        s = q(views.library_stats)
+        st.caption(f"{s['ads']:,} ads · {s['taxonomy']['families']} families" if s["ads"] else "empty library")
+        if views.job_progress(lib()) is not None:
+            _sidebar_job(str(library_path()))
+
+
+def _on_library_change() -> None:
+    for k in (K.AD, K.MAP_SELECTION, K.SEARCH, K.BENCH, K.REPORT_JOB):
+        st.session_state.pop(k, None)
+    st.query_params.pop(K.NODE_PARAM, None)
+
+
+@st.fragment(run_every=2)
+def _sidebar_job(path: str) -> None:
+    p = views.job_progress(open_library(path))
+    if p is None:
+        st.rerun()  # the job ended: refresh every page's data
+    st.progress(_fraction(p), text=f"{_job_title(p)}: {_stage_label(p['stage'])}")
+
+
+# -- jobs ----------------------------------------------------------------------------------------------
+
+def _fraction(p: dict) -> float:
+    return min(1.0, p["done"] / p["total"]) if p.get("total") else 0.0
+
+
+def _stage_label(stage: str | None) -> str:
+    return views.STAGE_LABELS.get(stage or "", (stage or "starting").replace("_", " ").capitalize())
+
+
+def _job_title(p: dict) -> str:
+    return {"sample": "Building the sample library", "build": "Building the taxonomy"}.get(p.get("kind"), "Ingesting upload")
+
+
+def job_panel(path: str) -> None:
+    """Live progress of the running job (polls the jobs table every second); reruns the app when it ends."""
+    _job_panel(path)
+
+
+@st.fragment(run_every=1)
+def _job_panel(path: str) -> None:
+    p = views.job_progress(open_library(path))
+    if p is None:
+        st.rerun()
+    with st.container(border=True):
+        st.markdown(f"**{_job_title(p)}** · {p.get('name') or ''}")
+        total = f" — {p['done']:,} / {p['total']:,}" if p.get("total", 0) > 1 else ""
+        st.progress(_fraction(p), text=f"{_stage_label(p['stage'])}{total}")
+        stages = p.get("stages") or []
+        if stages:
+            parts = []
+            for s in stages:
+                icon = "✅" if s.get("finished") else ("⏳" if s["stage"] == p["stage"] else "✅")
+                n = f" {s['done']:,}/{s['total']:,}" if s.get("total", 0) > 1 else ""
+                parts.append(f"{icon} {_stage_label(s['stage'])}{n}")
+            st.caption("  ·  ".join(parts))
+        st.caption("You can leave or refresh this page: the job keeps running on the server.")
+
+
+def start_sample(path: Path | None = None) -> None:
+    path = Path(path or core.SAMPLE_LIBRARY)
+    try:
+        views.start_sample(path, n_images=SAMPLE_IMAGES, library=open_library(str(path)))
+    except views.JobBusy:
+        pass
+
+
+# -- taxonomy guard ---------------------------------------------------------------------------------------
+
+def require_taxonomy(library=None) -> bool:
+    """True when the library has a taxonomy; else explain and offer to build one."""
+    library = library or lib()
+    if views.current_build_key(library):
+        return True
+    stats = q(views.library_stats, library=library)
+    if views.job_progress(library) is not None:
+        st.info("The taxonomy is being built. This page fills in when it is ready.", icon=":material/hourglass_top:")
+        job_panel(str(library.path))
+        return False
+    if stats["ads"] < 2:
+        st.info("This library has no ads yet. Upload a zip of ads on the **Library** page, or build the sample ads there.",
+                icon=":material/upload:")
+        st.page_link("pages/library.py", label="Go to Library", icon=":material/photo_library:")
+        return False
+    st.info(f"No taxonomy yet for **{library.path.name}** ({stats['ads']:,} ads). Build one: it groups the ads into "
+            "families, sub-clusters and micro-patterns.", icon=":material/account_tree:")
+    if st.button("Build the taxonomy", type="primary", key="build_taxonomy_now"):
+        try:
+            views.start_build(library)
+            st.rerun()
+        except Exception as e:  # noqa: BLE001
+            friendly(e, "start the build")
+    return False
+
+
+# -- ads: grid and detail ------------------------------------------------------------------------------------
+
+def open_ad(ad_id: int, start_s: float | None = None) -> None:
+    st.session_state[K.AD] = (int(ad_id), float(start_s or 0))
+
+
+def _close_ad() -> None:
+    st.session_state.pop(K.AD, None)
+
+
+def _caption(r: dict, extra: str = "") -> str:
+    name = Path(str(r["file"])).name
+    icon = "▶ " if r.get("kind") == "video" else ""
+    return f"{icon}{name}{(' · ' + extra) if extra else ''}"
+
+
+def ad_grid(df: pd.DataFrame, key: str, cols: int = GRID_COLS, extra: Callable[[dict], str] | None = None,
+            start: Callable[[dict], float | None] | None = None, below: Callable[[dict], None] | None = None) -> None:
+    """Thumbnails in rows of `cols`, each with a caption and an Open button (the detail dialog)."""
+    rows = df.to_dict("records")
+    for i in range(0, len(rows), cols):
+        for col, r in zip(st.columns(cols), rows[i:i + cols]):
+            with col:
+                if r.get("thumb"):
+                    st.image(r["thumb"], width="stretch")
+                else:
+                    st.markdown("<div style='aspect-ratio:1;background:#eef0f4;border-radius:6px;display:flex;align-items:center;"
+                                "justify-content:center;color:#8a8f98'>no preview</div>", unsafe_allow_html=True)
+                st.caption(_caption(r, extra(r) if extra else ""))
+                if below:
+                    below(r)
+                st.button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
+                          args=(r["ad_id"], start(r) if start else None), width="stretch", type="tertiary")
+
+
+def paged_grid(fetch: Callable[[int], tuple[int, pd.DataFrame]], key: str, empty: str = "No ads here.", **grid_kw) -> int:
+    """A thumbnail grid with pagination; `fetch(page)` returns (total, rows of that page)."""
+    page = st.session_state.get(K.page(key), 1) or 1
+    total, df = fetch(page)
+    if total == 0:
+        st.caption(empty)
+        return 0
+    n_pages = max(1, -(-total // PER_PAGE))
+    if page > n_pages:
+        total, df = fetch(1)
+    first = (min(page, n_pages) - 1) * PER_PAGE
+    st.caption(f"Ads {first + 1:,}–{first + len(df):,} of {total:,}")
+    ad_grid(df, key, **grid_kw)
+    if n_pages > 1:
+        st.pagination(n_pages, key=K.page(key))
+    return total
+
+
+def show_ad_dialog() -> None:
+    """Call at the end of a page: opens the detail dialog for the ad chosen with an Open button."""
+    sel = st.session_state.get(K.AD)
+    if sel:
+        _ad_dialog(*sel)
+
+
+@st.dialog("Ad detail", width="large", on_dismiss=_close_ad)
+def _ad_dialog(ad_id: int, start_s: float = 0.0) -> None:
+    ad_detail(ad_id, start_s)
+
+
+def ad_detail(ad_id: int, start_s: float = 0.0) -> None:
+    """The full image or a video player, metadata, OCR text, object labels, neighbours and path in the tree."""
+    library = lib()
+    try:
+        d = views.ad_detail(library, ad_id, index=neighbour_index(library))
+    except KeyError:
+        st.warning("That ad is no longer in this library (it may belong to another library).")
+        return
+    except Exception as e:  # noqa: BLE001
+        try:
+            d = views.ad_detail(library, ad_id, index=None, k=0)
+        except Exception:  # noqa: BLE001
+            friendly(e, "load the ad")
+            return
+    st.markdown(f"#### {Path(d['file']).name}")
+    if d["path"]:
+        crumbs = " › ".join(p["label"] for p in d["path"])
+        outlier = " (outlier: nearest node)" if d["path"][-1].get("outlier") else ""
+        st.markdown(f"**In the taxonomy:** {crumbs}{outlier}")
+        leaf = d["path"][-1]["id"]
+        st.button("Open its node", key=f"ad-node-{ad_id}", icon=":material/account_tree:", on_click=goto_node, args=(leaf,))
+    left, right = st.columns([3, 2])
+    with left:
+        if d["media"] and d["kind"] == "video":
+            st.video(d["media"], start_time=int(start_s or 0))
+            if start_s:
+                st.caption(f"Starts at the matching moment, {start_s:.1f} s.")
+        elif d["media"]:
+            st.image(d["media"], width="stretch")
+        elif d["thumb"]:
+            st.image(d["thumb"], width="stretch")
+        else:
+            st.caption("The media file is missing from the library folder.")
+    with right:
+        size = f"{d['width']}×{d['height']}" if d["width"] else ""
+        dur = f" · {d['duration_s']:.1f} s" if d["duration_s"] else ""
+        st.caption(f"{d['kind']} · {size}{dur} · `{d['file']}`")
+        meta = {**d["metadata"], **d["attributes"]}
+        if meta:
+            st.dataframe(pd.DataFrame({"field": list(meta), "value": [str(v) for v in meta.values()]}),
+                         hide_index=True, width="stretch")
+        else:
+            st.caption("No metadata for this ad (no CSV row).")
+        if d["identical"]:
+            st.caption(f"Identical creative also uploaded as: {', '.join(i['file'] for i in d['identical'][:5])}")
+    t1, t2, t3 = st.tabs(["Text in the creative", "Objects & colours", "Similar ads"])
+    with t1:
+        st.text(d["ocr_text"] or "(no text found)")
+        if len(d["ocr_boxes"]) and d["kind"] == "video":
+            st.dataframe(d["ocr_boxes"], hide_index=True, width="stretch")
+    with t2:
+        if d["labels"]:
+            st.dataframe(pd.DataFrame(d["labels"], columns=["object", "probability"]), hide_index=True, width="stretch",
+                         column_config={"probability": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f")})
+        st.caption(f"Colours: {d['color_words'] or '—'} · Layout: {d['layout_words'] or '—'}")
+    with t3:
+        if d["neighbours"]:
+            nb = pd.DataFrame(d["neighbours"])
+            ad_grid(nb, f"nb-{ad_id}", cols=4, extra=lambda r: f"{r['score']:.2f}")
+        else:
+            st.caption("No similar ads found (the library needs visual vectors).")
+
+
+def goto_node(node_id: str | None) -> None:
+    """Callback: show this node on the Taxonomy page."""
+    _close_ad()
+    st.session_state["_goto_node"] = node_id
+
+
+def follow_goto() -> None:
+    """Call early on each page: performs a pending jump to the Taxonomy page."""
+    if "_goto_node" in st.session_state:
+        node = st.session_state.pop("_goto_node")
+        st.switch_page("pages/taxonomy.py", query_params={K.NODE_PARAM: node} if node else None)
+
+
+# -- small formatting helpers ---------------------------------------------------------------------------------
+
+def fmt_num(v: Any, kind: str = "") -> str:
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return "—"
+    if kind == "pct" or kind == "ctr":
+        return f"{v:.2%}"
+    if kind in ("spend", "revenue", "money"):
+        return f"${v:,.0f}"
+    if isinstance(v, float):
+        return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def header(title: str, caption: str | None = None) -> None:
+    st.title(title)
+    if caption:
+        st.caption(caption)

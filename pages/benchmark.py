@@ -1,0 +1,102 @@
+"""Benchmark: the search self-test or an uploaded query JSONL → recall table and per-style chart;
+and every build run with its metrics."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+import core
+from core import views
+from pages import _common as ui
+from pages._common import K
+
+library = ui.lib()
+ui.header("Benchmark", "How well search finds the right ad: recall@k and MRR, overall and per query style.")
+stats = ui.q(views.library_stats)
+
+
+def run(**kw) -> None:
+    bar = st.progress(0.0, text="Loading the search models…")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.progress(done / total if total else 0.0, text=f"Query {done + 1:,} of {total:,}")
+
+    try:
+        res = core.run_benchmark(library, progress=progress, **kw)
+    except Exception as e:  # noqa: BLE001
+        bar.empty()
+        ui.friendly(e, "run the benchmark")
+        return
+    bar.empty()
+    if not res.get("n"):
+        st.warning("No query could be matched to an ad of this library: check that the targets name files of this library "
+                   "(paths relative to the root folder).", icon=":material/warning:")
+    st.session_state[K.BENCH] = res
+
+
+if stats["ads"] < 2:
+    st.info("This library needs ads before search can be measured. Upload a zip on the **Library** page.", icon=":material/upload:")
+else:
+    self_tab, file_tab = st.tabs(["Self-test", "Your queries (JSONL)"])
+    with self_tab:
+        st.caption("Makes queries from the library's own ads (a few words of their text, misspelled words, what they show, "
+                   "their metadata) and checks that search brings each ad back. Also calibrates the reuse threshold.")
+        n = st.slider("Queries", min_value=10, max_value=200, value=50, step=10, key="bench_n")
+        if st.button("Run self-test", type="primary", key="bench_self", icon=":material/play_arrow:"):
+            run(n=int(n))
+    with file_tab:
+        st.caption('One JSON object per line: `{"query": "…", "targets": ["folder/file.jpg"], "style": "visual"}`. '
+                   "Targets are paths of this library's ads (relative to the root folder below).")
+        up = st.file_uploader("Query file", type=["jsonl", "json", "txt"], key="bench_file")
+        root = st.text_input("Root folder of the targets (optional)", key="bench_root",
+                             help="Where the target files lie on this machine, to match them by content too.")
+        if st.button("Run these queries", type="primary", key="bench_jsonl", disabled=up is None, icon=":material/play_arrow:"):
+            data = bytes(up.getbuffer())
+            count, problem = views.read_jsonl_queries(data)
+            if problem:
+                st.error(problem, icon=":material/error:")
+            elif root and not Path(root).is_dir():
+                st.error(f"The root folder '{root}' does not exist on this machine.", icon=":material/folder_off:")
+            else:
+                path = views.save_upload(library, up.name, data)
+                run(queries=str(path), root=root or None)
+
+res = st.session_state.get(K.BENCH)
+if res and res.get("n"):
+    st.subheader("Results")
+    st.caption(f"{res['source']} · {res['n']} queries")
+    m = st.columns(6)
+    for col, key in zip(m, ["recall@1", "recall@5", "recall@10", "mrr", "node_recall@5"]):
+        v = res.get(key)
+        col.metric(key.replace("_", " "), "—" if v is None else f"{v:.2f}")
+    lat = res.get("latency_ms") or {}
+    m[5].metric("latency p50", f"{lat['p50']:.0f} ms" if lat.get("p50") is not None else "—",
+                help=f"p95 {lat.get('p95') or 0:.0f} ms")
+    rows = [{"style": "all", **{k: res.get(k) for k in ("n", "recall@1", "recall@5", "recall@10", "mrr", "node_recall@5")}}]
+    rows += [{"style": s, **r} for s, r in sorted(res.get("by_style", {}).items())]
+    table = pd.DataFrame(rows)
+    st.dataframe(table, hide_index=True, width="stretch")
+    styles = table[table["style"] != "all"]
+    if len(styles):
+        fig = go.Figure([go.Bar(name=k, x=styles["style"], y=styles[k]) for k in ("recall@1", "recall@5", "recall@10", "mrr")])
+        fig.update_layout(barmode="group", height=360, yaxis={"range": [0, 1], "title": "share of queries"},
+                          margin={"t": 10, "l": 10, "r": 10, "b": 10})
+        st.plotly_chart(fig, width="stretch", key="bench_chart")
+    if res.get("reuse_threshold") is not None:
+        cal = res.get("reuse_calibration")
+        st.caption(f"Reuse threshold: {res['reuse_threshold']:.3f}"
+                   + (f" (calibrated on {cal['positives']} hits vs {cal['negatives']} misses, balanced accuracy "
+                      f"{cal['balanced_accuracy']:.2f})" if cal else ""))
+    if res.get("queries"):
+        with st.expander("Every query"):
+            st.dataframe(pd.DataFrame(res["queries"]), hide_index=True, width="stretch")
+
+st.subheader("Build runs")
+runs = ui.q(views.build_runs)
+if runs is None or runs.empty:
+    st.caption("No taxonomy has been built in this library yet.")
+else:
+    st.dataframe(runs, hide_index=True, width="stretch")

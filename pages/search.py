@@ -1,0 +1,132 @@
+"""Search: one text box plus filters → matching taxonomy nodes (with why), ads with scores
+(identical creatives grouped) and the reuse-or-generate verdict."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+import core
+from core import views
+from pages import _common as ui
+from pages._common import K
+
+library = ui.lib()
+ui.header("Search", "Describe the creative you need — what it shows, words you remember, or the idea behind it.")
+stats = ui.q(views.library_stats)
+if stats["ads"] == 0:
+    st.info("This library has no ads yet. Upload a zip on the **Library** page first.", icon=":material/upload:")
+    st.page_link("pages/library.py", label="Go to Library", icon=":material/photo_library:")
+    st.stop()
+
+opts = ui.q(views.filter_options)
+with st.form("search", border=False):
+    qcol, kcol, bcol = st.columns([6, 1, 1], vertical_alignment="bottom")
+    query = qcol.text_input("Search", key=K.SEARCH_Q, placeholder="e.g. before/after skincare with a discount badge",
+                            label_visibility="collapsed")
+    top_k = kcol.number_input("Results", min_value=5, max_value=100, value=20, step=5)
+    go = bcol.form_submit_button("Search", type="primary", icon=":material/search:", width="stretch")
+    with st.expander("Filters"):
+        f1, f2, f3, f4 = st.columns(4)
+        kind = f1.selectbox("Kind", ["any"] + opts["kinds"])
+        family = f2.selectbox("Family", ["any"] + list(opts["families"]), format_func=lambda i: opts["families"].get(i, "any"))
+        formats = f3.multiselect("Format", opts["format"])
+        placements = f4.multiselect("Placement", opts["placement"])
+        g1, g2, g3, g4 = st.columns(4)
+        campaigns = g1.multiselect("Campaign", opts["campaign"])
+        tags = g2.multiselect("Tag", opts["tag"])
+        dates = ()
+        if opts["date_min"] is not None:
+            dates = g3.date_input("Dates", value=(), min_value=opts["date_min"], max_value=opts["date_max"])
+        ctr_min = g4.number_input("Min CTR (%)", min_value=0.0, max_value=100.0, value=0.0, step=0.5)
+        other = st.text_input("More filters", placeholder="KEY=VALUE, comma-separated: e.g. spend_min=100, language=ja",
+                              help="Any metadata attribute works as a key; ranges: spend_min, spend_max, ctr_min, ctr_max, "
+                                   "cvr_min, cvr_max; dates: date_from, date_to.")
+
+if go:
+    items = []
+    if kind != "any":
+        items.append(f"kind={kind}")
+    if family != "any":
+        items.append(f"node={family}")
+    items += [f"format={v}" for v in formats] + [f"placement={v}" for v in placements]
+    items += [f"campaign={v}" for v in campaigns] + [f"tag={v}" for v in tags]
+    if isinstance(dates, (tuple, list)) and len(dates) >= 1:
+        items.append(f"date_from={dates[0]:%Y-%m-%d}")
+        if len(dates) == 2:
+            items.append(f"date_to={dates[1]:%Y-%m-%d}")
+    elif isinstance(dates, dt.date):
+        items.append(f"date_from={dates:%Y-%m-%d}")
+    if ctr_min > 0:
+        items.append(f"ctr_min={ctr_min / 100:.6f}")
+    items += [p.strip() for p in other.replace("\n", ",").split(",") if p.strip()]
+    if not query.strip():
+        st.warning("Type what you are looking for first.", icon=":material/edit:")
+    else:
+        try:
+            from core.search import parse_filters
+
+            filters = parse_filters(items)
+        except ValueError as e:
+            st.error(f"Filter problem: {e}", icon=":material/filter_alt_off:")
+        except Exception as e:  # noqa: BLE001
+            ui.friendly(e)
+        else:
+            try:
+                with st.spinner("Searching… (the first search loads the text model)"):
+                    res = ui.q(core.search, query.strip(), top_k=int(top_k), filters=filters)
+                st.session_state[K.SEARCH] = {"query": query.strip(), "filters": items, "result": res}
+            except Exception as e:  # noqa: BLE001
+                ui.friendly(e, "search")
+
+last = st.session_state.get(K.SEARCH)
+if not last:
+    st.caption(f"Searching {stats['ads']:,} ads by their pixels, on-image text, copy and the taxonomy.")
+    ui.show_ad_dialog()
+    st.stop()
+
+res = last["result"]
+st.caption(f"Results for “{last['query']}”" + (f" with {', '.join(last['filters'])}" if last["filters"] else ""))
+if not res["ads"] and not res["nodes"]:
+    st.info("No results. Try fewer filters or other words — describe what the ad shows, or a phrase from its text.",
+            icon=":material/search_off:")
+    ui.show_ad_dialog()
+    st.stop()
+
+top = res["ads"][0] if res["ads"] else None
+thr = res.get("reuse_threshold")
+if res["verdict"] == "reuse" and top:
+    st.success(f"**Reuse** — the library already has a close match: `{top['file']}` "
+               f"(match {top.get('match', 0):.2f}{f' ≥ {thr:.2f}' if thr is not None else ''}).", icon=":material/recycling:")
+else:
+    best = f" (best match {top.get('match', 0):.2f}{f' < {thr:.2f}' if thr is not None else ''})" if top else ""
+    st.info(f"**Generate** — nothing in the library matches closely enough{best}: brief a new creative. "
+            "The nearest ads and patterns below are a starting point.", icon=":material/auto_awesome:")
+
+if res["nodes"]:
+    st.markdown("**Matching patterns**")
+    for n in res["nodes"][:6]:
+        c1, c2 = st.columns([5, 1], vertical_alignment="center")
+        c1.markdown(f"**{n['label']}** · {n['path']}  \n:gray[{n['why']} · score {n['score']:.2f}]")
+        c2.page_link("pages/taxonomy.py", label="Open node", icon=":material/account_tree:", query_params={K.NODE_PARAM: n["id"]})
+
+if res["ads"]:
+    st.markdown(f"**Ads** ({len(res['ads'])})")
+    df = pd.DataFrame(res["ads"]).rename(columns={"thumb_path": "thumb", "media_path": "media"})
+
+    def below(r: dict) -> None:
+        bits = [f"score {r['score']:.2f}"]
+        if r.get("duplicates"):
+            bits.append(f"+{len(r['duplicates'])} identical")
+        st.caption(" · ".join(bits) + (f"  \n{r['why']}" if r.get("why") else ""))
+        if r.get("duplicates"):
+            with st.popover(f"{len(r['duplicates'])} identical", width="stretch"):
+                st.write("\n".join(f"- `{d}`" for d in r["duplicates"]))
+        if r.get("node_id"):
+            st.button("Node", key=f"hit-node-{r['ad_id']}", on_click=ui.goto_node, args=(r["node_id"],), width="stretch",
+                      type="tertiary", icon=":material/account_tree:", help=r.get("node_path") or "")
+
+    ui.ad_grid(df, "hits", cols=5, below=below, start=lambda r: r.get("moment_s"))
+
+ui.show_ad_dialog()

@@ -1,0 +1,167 @@
+"""Taxonomy: an overview (sunburst / treemap sized by ads, coloured by a metric), a drillable tree
+family → sub-cluster → micro-pattern with breadcrumbs, node cards with evidence and ads, and the
+user's edits (rename, merge, split)."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import views
+from pages import _common as ui
+from pages._common import K
+
+library = ui.lib()
+ui.header("Taxonomy", "Families → sub-clusters → micro-patterns, discovered from the creatives themselves.")
+if not ui.require_taxonomy(library):
+    st.stop()
+
+nodes = ui.q(views.nodes_frame)
+if nodes is None:
+    st.info("The current taxonomy build has no nodes. Rebuild it from the Library page.", icon=":material/account_tree:")
+    st.stop()
+
+node = st.query_params.get(K.NODE_PARAM)
+if node is not None and node not in nodes.index:
+    st.warning(f"Node `{node}` is not in the current taxonomy (it may have been merged or rebuilt). Showing the overview.")
+    node = None
+if node is not None and nodes.loc[node, "level"] == 0:
+    node = None
+
+
+def go_to(node_id: str | None) -> None:
+    if node_id is None:
+        st.query_params.pop(K.NODE_PARAM, None)
+    else:
+        st.query_params[K.NODE_PARAM] = node_id
+    for k in list(st.session_state):
+        if str(k).startswith(K.page("node-")):
+            del st.session_state[k]
+
+
+# -- overview chart --------------------------------------------------------------------------------------
+with st.expander("Overview", expanded=node is None):
+    frame = ui.q(views.tree_chart_frame)
+    a, b = st.columns([1, 2])
+    kind = a.segmented_control("Chart", ["Sunburst", "Treemap"], default="Sunburst", key=K.TAX_CHART, required=True)
+    metrics = ["family"] + views.chart_metrics(frame)
+    color = b.selectbox("Colour by", metrics, key=K.TAX_COLOR,
+                        format_func=lambda m: {"family": "Family", "size": "Ads", "fidelity": "Fidelity"}.get(m, m.replace("_", " ")))
+    trace = go.Sunburst if kind == "Sunburst" else go.Treemap
+    marker = {}
+    if color != "family":
+        vals = frame[color]
+        marker = {"colors": vals.fillna(vals.min() if vals.notna().any() else 0), "colorscale": "Viridis", "showscale": True,
+                  "colorbar": {"title": {"text": color}}}
+    hover = "<b>%{label}</b><br>%{customdata[0]}<br>%{value:,} ads" + (f"<br>{color}: %{{color:.3g}}" if marker else "") + "<extra></extra>"
+    fig = go.Figure(trace(ids=frame["id"], labels=frame["label"], parents=frame["parent"], values=frame["value"],
+                          branchvalues="total", marker=marker, customdata=frame[["path"]], hovertemplate=hover,
+                          maxdepth=3 if kind == "Sunburst" else 2))
+    fig.update_layout(margin={"t": 10, "l": 10, "r": 10, "b": 10}, height=520)
+    st.plotly_chart(fig, width="stretch", key="tax_overview")
+    st.caption("Click a wedge to zoom into it; use the tree below for node details and ads.")
+
+# -- breadcrumbs -------------------------------------------------------------------------------------------
+chain = [] if node is None else nodes.loc[node, "chain"]
+with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+    st.button("All families", key="crumb-root", on_click=go_to, args=(None,), type="tertiary" if node else "secondary",
+              icon=":material/home:")
+    for nid in chain:
+        st.markdown("›")
+        st.button(nodes.loc[nid, "label"], key=f"crumb-{nid}", on_click=go_to, args=(nid,),
+                  type="secondary" if nid == node else "tertiary")
+
+
+def child_cards(parent: str | None) -> None:
+    kids = views.children(nodes, parent)
+    if kids.empty:
+        return
+    level = int(kids["level"].iloc[0])
+    st.markdown(f"**{len(kids)} {ui.LEVELS.get(level, 'node').lower()}{'s' if len(kids) != 1 else ''}**")
+    cols = st.columns(3)
+    for i, r in enumerate(kids.itertuples(index=False)):
+        with cols[i % 3].container(border=True):
+            st.markdown(f"**{r.label}**")
+            fid = f" · fidelity {r.fidelity:.2f}" if r.fidelity is not None and r.fidelity == r.fidelity else ""
+            st.caption(f"{int(r.size or 0):,} ads{fid}")
+            if r.keywords:
+                st.caption(", ".join(map(str, r.keywords[:6])))
+            st.button("Open", key=f"child-{r.id}", on_click=go_to, args=(r.id,), width="stretch")
+
+
+if node is None:
+    fam = nodes[nodes["level"] == 1]
+    st.caption(f"{len(fam)} families · {int((nodes['level'] == 2).sum())} sub-clusters · "
+               f"{int((nodes['level'] == 3).sum())} micro-patterns")
+    child_cards(None)
+    ui.show_ad_dialog()
+    st.stop()
+
+# -- node card ---------------------------------------------------------------------------------------------------
+card = ui.q(views.node_card, node)
+with st.container(border=True):
+    top, side = st.columns([3, 1])
+    with top:
+        st.subheader(card["label"])
+        st.caption(f"{card['level_name'].capitalize()} · `{card['id']}` · {card['size']:,} ads")
+        if card["description"]:
+            st.markdown(card["description"])
+        if card["keywords"]:
+            st.markdown(" ".join(f":blue-badge[{k}]" for k in card["keywords"]))
+    with side:
+        if card["fidelity"] is not None:
+            st.metric("Fidelity", f"{card['fidelity']:.2f}",
+                      help="How well the label and keywords describe the node's ads (held-out check, 0–1).")
+        st.download_button("Brief (Markdown)", data=lambda: views.node_brief(library, node), file_name=f"brief-{node}.md",
+                           mime="text/markdown", icon=":material/description:", key=f"brief-{node}")
+    if card["perf"]:
+        perf = list(card["perf"].items())[:6]
+        for col, (k, v) in zip(st.columns(len(perf)), perf):
+            col.metric(k.replace("_", " "), ui.fmt_num(v, k))
+    if len(card["tags"]):
+        st.markdown("**Discriminating tags** (what sets this node apart; lower q-value = stronger evidence)")
+        st.dataframe(card["tags"], hide_index=True, width="stretch", height=min(300, 38 + 35 * len(card["tags"])))
+
+    with st.expander("Edit this node"):
+        tab_r, tab_m, tab_s = st.tabs(["Rename", "Merge", "Split"])
+        with tab_r:
+            new = st.text_input("New name", value=card["label"], key=f"rename-{node}")
+            if st.button("Rename", key=f"do-rename-{node}"):
+                if not new.strip():
+                    st.error("The name cannot be empty.")
+                else:
+                    try:
+                        views.edit_node(library, "rename", node, label=new.strip())
+                        st.rerun()
+                    except Exception as e:  # noqa: BLE001
+                        ui.friendly(e, "rename the node")
+        with tab_m:
+            siblings = nodes[(nodes["parent_id"] == nodes.loc[node, "parent_id"]) & (nodes["id"] != node)
+                             & (nodes["level"] == card["level"])]
+            others = st.multiselect("Merge into this node", siblings["id"].tolist(), key=f"merge-{node}",
+                                    format_func=lambda i: f"{nodes.loc[i, 'label']} ({int(nodes.loc[i, 'size'] or 0)} ads)")
+            if st.button("Merge", key=f"do-merge-{node}", disabled=not others):
+                try:
+                    views.edit_node(library, "merge", node, others=others)
+                    st.rerun()
+                except Exception as e:  # noqa: BLE001
+                    ui.friendly(e, "merge the nodes")
+        with tab_s:
+            k = st.number_input("Split into", min_value=2, max_value=8, value=2, key=f"split-{node}")
+            if st.button("Split", key=f"do-split-{node}", disabled=card["size"] < 4):
+                try:
+                    views.edit_node(library, "split", node, k=int(k))
+                    st.rerun()
+                except Exception as e:  # noqa: BLE001
+                    ui.friendly(e, "split the node")
+
+child_cards(node)
+
+reps = card["representatives"]
+if len(reps):
+    st.markdown("**Representative ads**")
+    ui.ad_grid(reps, f"rep-{node}")
+st.markdown("**All ads in this node**")
+ui.paged_grid(lambda page: ui.q(views.ads_page, node_id=node, page=page, per_page=ui.PER_PAGE, exclude=tuple(reps["ad_id"])),
+              f"node-{node}", empty="No other ads in this node.")
+
+ui.show_ad_dialog()
