@@ -20,7 +20,6 @@ import core
 from core import views
 
 PAGES = Path(__file__).resolve().parent
-SAMPLE_IMAGES = int(os.environ.get("CTE_SAMPLE_IMAGES", "200"))  # size of the sample built on first run
 PER_PAGE = 24
 GRID_COLS = 6
 
@@ -51,6 +50,20 @@ class K:
 
 
 LEVELS = {1: "Family", 2: "Sub-cluster", 3: "Micro-pattern"}
+
+
+def route() -> None:
+    """Call first in app.py and in every page. Streamlit treats a `pages/` folder next to the main
+    script as a v1 multipage app until `st.navigation` first runs, so a deep link (/taxonomy) on a
+    fresh server, and every AppTest run, would execute the page file alone — without app.py's
+    navigation and sidebar. Switch that mode off and rerun through app.py."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a future Streamlit without the v1 emulation
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 # -- libraries and cached reads ----------------------------------------------------------------------
@@ -88,8 +101,17 @@ def default_library_name() -> str:
 
 
 def lib():
-    """The Library picked in the sidebar."""
-    return open_library(str(library_path()))
+    """The Library picked in the sidebar (stops the page with a friendly message if it cannot be opened)."""
+    path = library_path()
+    try:
+        return open_library(str(path))
+    except Exception as e:  # noqa: BLE001
+        if "lock" in str(e).lower():
+            st.error(f"The library **{path.name}** is open in another program (another `streamlit run`, or a "
+                     "`python -m core` command). Close that program, then reload this page.", icon=":material/lock:")
+        else:
+            st.error(f"The library **{path.name}** could not be opened: {e}", icon=":material/error:")
+        st.stop()
 
 
 def version(library=None) -> str:
@@ -191,10 +213,15 @@ def _job_panel(path: str) -> None:
         st.caption("You can leave or refresh this page: the job keeps running on the server.")
 
 
+def sample_images() -> int:
+    """How many images the generated sample library has (CTE_SAMPLE_IMAGES makes it smaller for tests)."""
+    return int(os.environ.get("CTE_SAMPLE_IMAGES", "200"))
+
+
 def start_sample(path: Path | None = None) -> None:
     path = Path(path or core.SAMPLE_LIBRARY)
     try:
-        views.start_sample(path, n_images=SAMPLE_IMAGES, library=open_library(str(path)))
+        views.start_sample(path, n_images=sample_images(), library=open_library(str(path)))
     except views.JobBusy:
         pass
 

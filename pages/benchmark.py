@@ -13,6 +13,7 @@ from core import views
 from pages import _common as ui
 from pages._common import K
 
+ui.route()
 library = ui.lib()
 ui.header("Benchmark", "How well search finds the right ad: recall@k and MRR, overall and per query style.")
 stats = ui.q(views.library_stats)

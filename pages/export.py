@@ -6,6 +6,7 @@ import streamlit as st
 from core import views
 from pages import _common as ui
 
+ui.route()
 library = ui.lib()
 name = library.path.name
 ui.header("Export", "Take the taxonomy into a spreadsheet, a deck or a brief.")

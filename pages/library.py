@@ -12,6 +12,7 @@ from core import views
 from pages import _common as ui
 from pages._common import K
 
+ui.route()
 library = ui.lib()
 stats = ui.q(views.library_stats)
 progress = views.job_progress(library)
@@ -80,7 +81,7 @@ if stats["ads"] == 0 and progress is None:
             icon=":material/lightbulb:")
     if st.button("Build the sample ads here", key="sample_here"):
         try:
-            views.start_sample(library.path, n_images=ui.SAMPLE_IMAGES, library=library)
+            views.start_sample(library.path, n_images=ui.sample_images(), library=library)
             st.rerun()
         except Exception as e:  # noqa: BLE001
             ui.friendly(e, "start the sample build")

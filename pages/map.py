@@ -14,6 +14,7 @@ from pages._common import K
 WEBGL_FROM = 1500           # Scattergl above this many points
 MAX_CATEGORIES = 24         # more categories than this: the rest are "other"
 
+ui.route()
 library = ui.lib()
 ui.header("Map", "Every ad placed by similarity: nearby ads look and read alike. Drag a box or lasso to select.")
 if not ui.require_taxonomy(library):

@@ -12,6 +12,7 @@ from core import views
 from pages import _common as ui
 from pages._common import K
 
+ui.route()
 library = ui.lib()
 ui.header("Search", "Describe the creative you need — what it shows, words you remember, or the idea behind it.")
 stats = ui.q(views.library_stats)

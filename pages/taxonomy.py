@@ -10,6 +10,7 @@ from core import views
 from pages import _common as ui
 from pages._common import K
 
+ui.route()
 library = ui.lib()
 ui.header("Taxonomy", "Families → sub-clusters → micro-patterns, discovered from the creatives themselves.")
 if not ui.require_taxonomy(library):

@@ -1,0 +1,195 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright against `streamlit run app.py`.
+
+Starts the app on a free port with CTE_DATA_DIR pointing at a temp folder holding a small prebuilt
+library (so it starts fast), then: uploads a zip of generated ads and waits for the ingest and the
+taxonomy build, drills into a family, runs a search, and drags a box on the map to select ads.
+Screenshots of every step go to tests/artifacts/ (git-ignored).
+
+Needs: `apt-get install -y chromium` (/usr/bin/chromium) and the `playwright` pip package (its
+own browser download is not used). Skips when either is missing.
+"""
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is absent (apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pip package is not installed")
+
+pytestmark = pytest.mark.timeout(420)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _upload_zip(tmp: Path) -> Path:
+    """A zip of freshly generated ads (another seed than the prebuilt library) plus one non-ad file."""
+    from core.demo import generate_sample
+
+    src = generate_sample(tmp / "upload-src", seed=11, n_images=10, with_videos=False)
+    out = tmp / "spring-campaign.zip"
+    with zipfile.ZipFile(out, "w") as zf:
+        for p in sorted(Path(src).rglob("*")):
+            if p.is_file() and p.suffix.lower() in (".jpg", ".png", ".csv"):
+                zf.write(p, p.relative_to(src).as_posix())
+        zf.writestr("notes/readme.txt", "not an ad")
+    return out
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    import core
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    data = tmp / "data"
+    lib, _ = core.make_demo(data / "sample", n_images=24, seed=0)
+    lib.close()  # the app's server process opens it (DuckDB allows one writer process)
+    port = _free_port()
+    env = {**os.environ, "CTE_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    log = open(tmp / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+                             "--server.headless", "true", "--server.fileWatcherType", "none",
+                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read().strip() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("streamlit did not start:\n" + (tmp / "streamlit.log").read_text()[-3000:])
+        yield url, tmp
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                          "--disable-component-update"])
+        pg = browser.new_page(viewport={"width": 1400, "height": 1100})
+        pg.set_default_timeout(30_000)
+        yield pg
+        browser.close()
+
+
+def _settle(pg, timeout: float = 60) -> None:
+    """Wait until Streamlit has finished the current run (no 'running' status widget)."""
+    pg.wait_for_selector("[data-testid='stApp']")
+    end = time.time() + timeout
+    time.sleep(0.4)
+    while time.time() < end:
+        if pg.locator("[data-testid='stStatusWidget']").count() == 0:
+            time.sleep(0.3)
+            if pg.locator("[data-testid='stStatusWidget']").count() == 0:
+                return
+        time.sleep(0.3)
+
+
+def _shot(pg, name: str) -> None:
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _nav(pg, title: str) -> None:
+    pg.locator("[data-testid='stSidebarNav'] a", has_text=title).first.click()
+    pg.wait_for_selector(f"h1:has-text('{title}')")
+    _settle(pg)
+
+
+def test_browser_upload_drill_search_map(app_url, page):
+    url, tmp = app_url
+    pg = page
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+
+    # 1. the app opens on the prebuilt library
+    pg.goto(f"{url}/library?lib=sample")
+    pg.wait_for_selector("h1:has-text('Library')")
+    _settle(pg)
+    _shot(pg, "01-library")
+
+    # 2. upload a zip; the ingest runs in the background with a live progress bar, then the report
+    pg.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files(str(_upload_zip(tmp)))
+    pg.wait_for_selector("text=spring-campaign.zip")
+    pg.get_by_role("button", name="Ingest").click()
+    pg.wait_for_selector("[data-testid='stProgress']", timeout=30_000)
+    _shot(pg, "02-ingest-progress")
+    # the job survives a browser refresh: the progress comes back from the jobs table
+    pg.reload()
+    pg.wait_for_selector("h1:has-text('Library')")
+    report = pg.locator("button[role='tab']", has_text=re.compile(r"^Skipped \(\d+\)"))
+    pg.wait_for_function(
+        "() => [...document.querySelectorAll(\"button[role='tab']\")].some(b => /^Added \\((\\d+)\\)/.test(b.innerText)"
+        " && +b.innerText.match(/\\((\\d+)\\)/)[1] >= 10) && document.body.innerText.includes('Taxonomy rebuilt')",
+        timeout=240_000)
+    _settle(pg)
+    _shot(pg, "03-upload-report")
+    report.first.click()
+    pg.wait_for_selector("text=unsupported_type")
+    _shot(pg, "03b-upload-skipped")
+
+    # 3. taxonomy: drill into a family, see its node card and ads
+    _nav(pg, "Taxonomy")
+    _shot(pg, "04-taxonomy-overview")
+    pg.locator("[data-testid='stMainBlockContainer'] button", has_text="Open").first.click()
+    pg.wait_for_selector("text=Representative ads")
+    _settle(pg)
+    assert pg.locator("button", has_text="All families").count() >= 1   # breadcrumbs
+    _shot(pg, "05-taxonomy-family")
+
+    # 4. search
+    _nav(pg, "Search")
+    pg.get_by_placeholder(re.compile("before/after")).fill("coffee discount offer")
+    pg.get_by_role("button", name="Search").click()
+    pg.wait_for_function("() => /Reuse|Generate/.test(document.body.innerText)", timeout=90_000)
+    _settle(pg)
+    assert "Matching patterns" in pg.inner_text("body")
+    _shot(pg, "06-search")
+
+    # 5. map: drag a box over the middle of the scatter; the selection grid appears
+    _nav(pg, "Map")
+    drag = pg.locator(".js-plotly-plot .nsewdrag").first
+    drag.wait_for()
+    time.sleep(1.0)
+    box = drag.bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05
+    x1, y1 = box["x"] + box["width"] * 0.95, box["y"] + box["height"] * 0.95
+    pg.mouse.move(x0, y0)
+    pg.mouse.down()
+    for i in range(1, 11):
+        pg.mouse.move(x0 + (x1 - x0) * i / 10, y0 + (y1 - y0) * i / 10)
+    pg.mouse.up()
+    pg.wait_for_selector("text=/\\d+ selected ads/", timeout=30_000)
+    _settle(pg)
+    assert "What they share" in pg.inner_text("body")
+    _shot(pg, "07-map-selection")
+
+    assert not errors, errors
