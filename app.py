@@ -20,7 +20,6 @@ from pages import _common as ui  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
-ui.route()
 
 st.set_page_config(page_title="Creative Taxonomy Explorer", page_icon=":material/account_tree:", layout="wide")
 

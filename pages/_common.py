@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import runpy
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +21,7 @@ import core
 from core import views
 
 PAGES = Path(__file__).resolve().parent
+APP = PAGES.parent / "app.py"
 PER_PAGE = 24
 GRID_COLS = 6
 
@@ -53,17 +55,18 @@ LEVELS = {1: "Family", 2: "Sub-cluster", 3: "Micro-pattern"}
 
 
 def route() -> None:
-    """Call first in app.py and in every page. Streamlit treats a `pages/` folder next to the main
-    script as a v1 multipage app until `st.navigation` first runs, so a deep link (/taxonomy) on a
-    fresh server, and every AppTest run, would execute the page file alone — without app.py's
-    navigation and sidebar. Switch that mode off and rerun through app.py."""
+    """Call first in every page. Streamlit treats a `pages/` folder beside the main script as a v1
+    multipage app until `st.navigation` has run once in the process, so a deep link (/taxonomy) on
+    a fresh server — and every AppTest run — would execute the page file alone, without app.py's
+    navigation and sidebar. Then run app.py instead (it registers the pages and runs this one)."""
     try:
         from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # a future Streamlit without the v1 emulation
+    except ImportError:  # a Streamlit without the v1 emulation
         return
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        runpy.run_path(str(APP), run_name="__main__")
+        st.stop()
 
 
 # -- libraries and cached reads ----------------------------------------------------------------------

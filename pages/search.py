@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-import core
 from core import views
+from core.search import parse_filters, search  # core.search, the package: it shadows the facade's search()
 from pages import _common as ui
 from pages._common import K
 
@@ -66,8 +66,6 @@ if go:
         st.warning("Type what you are looking for first.", icon=":material/edit:")
     else:
         try:
-            from core.search import parse_filters
-
             filters = parse_filters(items)
         except ValueError as e:
             st.error(f"Filter problem: {e}", icon=":material/filter_alt_off:")
@@ -76,7 +74,7 @@ if go:
         else:
             try:
                 with st.spinner("Searching… (the first search loads the text model)"):
-                    res = ui.q(core.search, query.strip(), top_k=int(top_k), filters=filters)
+                    res = ui.q(search, query.strip(), top_k=int(top_k), filters=filters)
                 st.session_state[K.SEARCH] = {"query": query.strip(), "filters": items, "result": res}
             except Exception as e:  # noqa: BLE001
                 ui.friendly(e, "search")
