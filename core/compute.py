@@ -57,6 +57,9 @@ def init_worker(visual_model: str | None = None, threads: int = 1) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    import cv2
+
+    cv2.setNumThreads(threads)  # OpenCV inside RapidOCR would otherwise start a thread per core
     from .signals.ocr import OcrEngine
     from .signals.visual import load_visual_encoder
 

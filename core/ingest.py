@@ -155,14 +155,8 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
             stage_t["hash"] += time.perf_counter() - t
         progress("hashing", len(media), len(media))
 
-        # -- ads of creatives already in the library: only a document and a text vector to make
-        if text_encoder is None and ads_by_sha:
-            from .models import text_encoder as _shared_text_encoder
-
-            t = time.perf_counter()
-            text_encoder = _shared_text_encoder()
-            stage_t["load_text_model"] += time.perf_counter() - t
-        writer = _Writer(library, job_id, summary, text_encoder, stage_t)
+        # -- ads of creatives already in the library: only rows to write
+        writer = _Writer(library, job_id, summary, stage_t)
         for sha, cid in known_creatives.items():
             if sha in ads_by_sha:
                 writer.add_existing(cid, ads_by_sha.pop(sha))
@@ -194,6 +188,11 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
                 library.execute("UPDATE jobs SET done = ?, updated_at = current_timestamp WHERE id = ?", [done, job_id])
             progress("analysing", done, total)
         writer.flush()
+
+        # -- text embeddings last, with every core: during analysis they would only fight the workers
+        t = time.perf_counter()
+        _embed_pending(library, text_encoder, progress)
+        stage_t["text"] += time.perf_counter() - t
 
         t = time.perf_counter()
         progress("indexing", 0, 1)
@@ -275,23 +274,14 @@ def _remove_media(library: Library, task: CreativeTask) -> None:
 class _Writer:
     """Batches new creatives and ads; embeds their documents; commits them in one transaction."""
 
-    def __init__(self, library: Library, job_id: int, summary: IngestSummary, text_encoder, stage_t):
+    def __init__(self, library: Library, job_id: int, summary: IngestSummary, stage_t):
         self.library, self.job_id, self.summary, self.stage_t = library, job_id, summary, stage_t
-        self._text_encoder = text_encoder
         self.creatives: list[tuple[CreativeTask, CreativeResult, list[_PlannedAd]]] = []
         self.existing: list[tuple[int, list[_PlannedAd]]] = []
 
     @property
     def pending(self) -> int:
         return len(self.creatives) + len(self.existing)
-
-    @property
-    def text_encoder(self):
-        if self._text_encoder is None:
-            from .models import text_encoder
-
-            self._text_encoder = text_encoder()
-        return self._text_encoder
 
     def add_new(self, task, result, ads) -> None:
         self.creatives.append((task, result, ads))
@@ -314,37 +304,33 @@ class _Writer:
             for ad in ads:
                 doc = ad_document(ad.fields, sig[0] or "", json.loads(sig[1] or "[]"), _split(sig[2]), _split(sig[3]))
                 rows.append((sig[4], ad, doc))
-        vecs = self.text_encoder.encode([r[2] for r in rows]) if rows else np.zeros((0, 0))
-        label_vecs = _label_vectors(self.text_encoder, [res.labels for _, res, _ in self.creatives])
-        self.stage_t["text"] += time.perf_counter() - t
-        t = time.perf_counter()
         with lib.transaction() as cur:
-            for (task, res, _), lvec in zip(self.creatives, label_vecs):
+            for task, res, _ in self.creatives:
                 ext = Path(task.path).suffix.lower()
                 thumb_rel = f"thumbs/{task.sha256[:2]}/{task.sha256}.jpg"
                 lib.write_file_atomic(thumb_rel, res.thumb)
                 cur.execute(
                     """INSERT INTO creatives (sha256, kind, media_path, thumb_path, ext, bytes, width, height, frames, duration_s, fps,
-                           phash, colors, color_words, ocr_text, text_area_share, labels, layout_words, extra, visual, label_vec, visual_model)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+                           phash, colors, color_words, ocr_text, text_area_share, labels, layout_words, extra, visual, visual_model)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
                     [task.sha256, task.kind, str(Path(task.path).relative_to(lib.path).as_posix()), thumb_rel, ext,
                      Path(task.path).stat().st_size, res.width, res.height, res.frames, res.duration_s, res.fps,
                      res.phash, json.dumps(res.colors), ", ".join(res.colors.get("words", [])), res.ocr_text, res.text_area_share,
                      json.dumps([[str(lbl), float(p)] for lbl, p in res.labels]), ", ".join(res.layout_words), json.dumps(res.extra),
-                     res.visual.astype(np.float32).tolist(), lvec.tolist(), _models_name(task)],
+                     res.visual.astype(np.float32).tolist(), _models_name(task)],
                 )
                 cid = cur.execute("SELECT id FROM creatives WHERE sha256 = ?", [task.sha256]).fetchone()[0]
                 if res.ocr_boxes:
                     cur.executemany("INSERT INTO ocr_boxes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                                     [[cid, i, *box] for i, box in enumerate(res.ocr_boxes)])
                 self.summary.creatives_added += 1
-            for (sha, ad, doc), vec in zip(rows, vecs):
+            for sha, ad, doc in rows:
                 cid = cur.execute("SELECT id FROM creatives WHERE sha256 = ?", [sha]).fetchone()[0]
                 f = ad.fields
                 ad_id = cur.execute(
-                    f"""INSERT INTO ads (file, creative_id, source, meta_key, {", ".join(_AD_COLS)}, document, text_vec, job_id)
-                        VALUES (?, ?, ?, ?, {", ".join("?" for _ in _AD_COLS)}, ?, ?, ?) RETURNING id""",
-                    [ad.file, cid, self.summary.source, ad.meta_key, *[_ad_value(f, c) for c in _AD_COLS], doc, vec.tolist(), self.job_id],
+                    f"""INSERT INTO ads (file, creative_id, source, meta_key, {", ".join(_AD_COLS)}, document, job_id)
+                        VALUES (?, ?, ?, ?, {", ".join("?" for _ in _AD_COLS)}, ?, ?) RETURNING id""",
+                    [ad.file, cid, self.summary.source, ad.meta_key, *[_ad_value(f, c) for c in _AD_COLS], doc, self.job_id],
                 ).fetchone()[0]
                 if ad.attributes:
                     cur.executemany("INSERT INTO attributes VALUES (?, ?, ?)", [[ad_id, k, str(v)] for k, v in ad.attributes.items()])
@@ -372,23 +358,65 @@ def _models_name(task: CreativeTask) -> str:
     return task.visual_model or "efficientnet-lite0"
 
 
+def _embed_pending(library: Library, encoder, progress: Progress, batch: int = 64) -> None:
+    """Fill every missing text vector: ad documents and creatives' label vectors.
+
+    Resumable by construction: it only looks at rows whose vector is still NULL.
+    """
+    ads = library.execute("SELECT id, document FROM ads WHERE text_vec IS NULL ORDER BY id").fetchall()
+    creatives = library.execute("SELECT id, labels FROM creatives WHERE label_vec IS NULL ORDER BY id").fetchall()
+    if not ads and not creatives:
+        return
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    if encoder is None:
+        from .models import text_encoder
+
+        encoder = text_encoder()
+    total = len(ads) + len(creatives)
+    progress("embedding", 0, total)
+    for i in range(0, len(ads), batch):
+        chunk = ads[i: i + batch]
+        vecs = encoder.encode([d or "" for _, d in chunk])
+        _update_vectors(library, "ads", "text_vec", [a for a, _ in chunk], vecs)
+        progress("embedding", i + len(chunk), total)
+    if creatives:
+        label_lists = [json.loads(lbl or "[]") for _, lbl in creatives]
+        vecs = label_vectors(encoder, label_lists)
+        _update_vectors(library, "creatives", "label_vec", [c for c, _ in creatives], vecs)
+    progress("embedding", total, total)
+
+
+def _update_vectors(library: Library, table: str, column: str, ids: list[int], vecs: np.ndarray) -> None:
+    import pyarrow as pa
+
+    vecs = np.asarray(vecs, dtype=np.float32)
+    batch = pa.table({"id": pa.array(ids, pa.int32()),
+                      "v": pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel()), vecs.shape[1]).cast(pa.list_(pa.float32()))})
+    with library.transaction() as cur:
+        cur.register("_vec_batch", batch)
+        cur.execute(f"UPDATE {table} SET {column} = _vec_batch.v FROM _vec_batch WHERE {table}.id = _vec_batch.id")
+        cur.unregister("_vec_batch")
+
+
 _LABEL_CACHE: dict[str, np.ndarray] = {}
 
 
-def _label_vectors(encoder, label_lists) -> list[np.ndarray]:
+def label_vectors(encoder, label_lists) -> np.ndarray:
     """Probability-weighted text embeddings of the object labels: a weak visual channel for text search."""
     need = sorted({str(lbl) for labels in label_lists for lbl, _ in labels} - set(_LABEL_CACHE))
     if need:
         for lbl, v in zip(need, encoder.encode([f"a photo of a {n}" for n in need])):
             _LABEL_CACHE[lbl] = v
     dim = getattr(encoder, "dim", 384)
-    out = []
-    for labels in label_lists:
-        v = np.zeros(dim, dtype=np.float32)
+    out = np.zeros((len(label_lists), dim), dtype=np.float32)
+    for i, labels in enumerate(label_lists):
         for lbl, p in labels:
-            v += float(p) * _LABEL_CACHE[str(lbl)]
-        n = np.linalg.norm(v)
-        out.append(v / n if n > 0 else v)
+            out[i] += float(p) * _LABEL_CACHE[str(lbl)]
+        n = np.linalg.norm(out[i])
+        if n > 0:
+            out[i] /= n
     return out
 
 
