@@ -34,6 +34,7 @@ import pandas as pd
 
 LEVEL_NAMES = {0: "all ads", 1: "family", 2: "sub-cluster", 3: "micro-pattern"}
 METRICS = ("spend", "impressions", "clicks", "conversions", "revenue", "ctr")
+PERF_KEYS = ("spend", "impressions", "clicks", "conversions", "ctr", "cvr")   # node rollups shown and charted
 INGEST_STAGES = ("scanning", "hashing", "analysing", "indexing")
 STAGE_LABELS = {"generating": "Generating sample ads", "scanning": "Reading the upload", "hashing": "Checking for duplicates",
                 "analysing": "Analysing creatives (visual, OCR, colours)", "indexing": "Updating the search index",
@@ -419,6 +420,7 @@ def nodes_frame(library, build_key: str | None = None) -> pd.DataFrame | None:
         return None
     for col, default in (("keywords", []), ("tags", []), ("representatives", []), ("perf", {})):
         df[col] = df[col].map(lambda v, d=default: _loads(v, d))
+    df["keywords"] = df["keywords"].map(lambda ks: [str(k[0]) if isinstance(k, (list, tuple)) and k else str(k) for k in ks])
     df["label"] = df["label"].fillna(df["id"])
     labels = dict(zip(df["id"], df["label"]))
     parents = dict(zip(df["id"], df["parent_id"]))
@@ -490,7 +492,7 @@ def node_card(library, node_id: str, nodes: pd.DataFrame | None = None) -> dict[
         "path": n["path"], "chain": [{"id": c, "label": nodes.loc[c, "label"]} for c in n["chain"]],
         "description": n["description"] or "", "keywords": [str(k) for k in n["keywords"]],
         "tags": tags_frame(n["tags"]), "fidelity": _num(n["fidelity"]), "size": int(n["size"] or 0),
-        "perf": {k: v for k, v in n["perf"].items() if isinstance(v, (int, float)) and not isinstance(v, bool)} if isinstance(n["perf"], dict) else {},
+        "perf": n["perf"] if isinstance(n["perf"], dict) else {},
         "representatives": ads_by_ids(library, reps), "rep_strategy": n["rep_strategy"],
         "children": children(nodes, node_id)[["id", "label", "size", "fidelity", "keywords"]].to_dict("records"),
     }
@@ -595,8 +597,9 @@ def tree_chart_frame(library, nodes: pd.DataFrame | None = None) -> pd.DataFrame
     levels = dict(zip(nodes["id"], nodes["level"]))
     df["parent"] = df["parent_id"].map(lambda p: p if p is not None and levels.get(p, 0) > 0 else "")
     perf = nodes.loc[df["id"], "perf"].map(lambda p: p if isinstance(p, dict) else {})
-    for k in sorted({k for p in perf for k, v in p.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}):
-        df[k] = [_num(p.get(k)) for p in perf]
+    for k in PERF_KEYS:
+        if any(isinstance(p.get(k), (int, float)) for p in perf):
+            df[k] = [_num(p.get(k)) for p in perf]
     # 'total' branch values need parents >= the sum of their children
     size = dict(zip(df["id"], df["size"].fillna(0).astype(float)))
     kids_sum: dict[str, float] = {}
@@ -707,16 +710,13 @@ def map_points(library, nodes: pd.DataFrame | None = None) -> pd.DataFrame | Non
         return df
     nodes = nodes if nodes is not None else nodes_frame(library, key)
     lab = dict(zip(nodes["id"], nodes["label"])) if nodes is not None else {}
-    chain = dict(zip(nodes["id"], nodes["chain"])) if nodes is not None else {}
-
-    def at_level(leaf, fam, lvl):
-        c = chain.get(leaf) or chain.get(fam) or []
-        return lab.get(c[lvl - 1], c[lvl - 1]) if len(c) >= lvl else None
+    level = dict(zip(nodes["id"], nodes["level"])) if nodes is not None else {}
+    by_level = {nid: {level[c]: lab[c] for c in chain} for nid, chain in zip(nodes["id"], nodes["chain"])} if nodes is not None else {}
 
     leaf = df["leaf_id"].where(df["leaf_id"].notna(), df["family_id"])
     df["family"] = [lab.get(f, f) if f is not None else "outliers" for f in df["family_id"]]
-    df["sub_cluster"] = [at_level(lf, f, 2) or "(none)" for lf, f in zip(leaf, df["family_id"])]
-    df["micro_pattern"] = [at_level(lf, f, 3) or "(none)" for lf, f in zip(leaf, df["family_id"])]
+    df["sub_cluster"] = [by_level.get(lf, {}).get(2, "(none)") for lf in leaf]
+    df["micro_pattern"] = [by_level.get(lf, {}).get(3, "(none)") for lf in leaf]
     df["node"] = [lab.get(lf, lf) for lf in leaf]
     df["outlier"] = df.pop("is_outlier").fillna(False).map({True: "outlier", False: "assigned"})
     return df
@@ -815,7 +815,7 @@ def taxonomy_table(library) -> pd.DataFrame | None:
     df["top_tags"] = df["tags"].map(lambda t: "; ".join(str(x) for x in tags_frame(t).iloc[:, 0].head(8)) if len(tags_frame(t)) else "")
     df["representatives"] = df["representatives"].map(lambda r: "; ".join(str(_rep_id(x)) for x in r))
     perf = df["perf"].map(lambda p: p if isinstance(p, dict) else {})
-    for k in sorted({k for p in perf for k, v in p.items() if isinstance(v, (int, float))}):
+    for k in sorted({k for p in perf for k, v in p.items() if isinstance(v, (int, float, str)) and k != "min_spend"}):
         df[f"perf_{k}"] = perf.map(lambda p, k=k: p.get(k))
     cols = ["id", "parent_id", "level", "level_name", "label", "path", "size", "fidelity", "description", "keywords", "top_tags",
             "representatives", "x", "y"]
@@ -900,9 +900,19 @@ def node_brief(library, node_id: str, n_reps: int = 6) -> str:
         lines += ["## Evidence: discriminating tags", "", "| " + " | ".join(tags.columns) + " |", "|" + "---|" * len(tags.columns)]
         lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in tags.head(15).itertuples(index=False)]
         lines.append("")
-    if card["perf"]:
-        lines += ["## Performance", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {_md_cell(v)} |" for k, v in card["perf"].items()]
+    perf = card["perf"]
+    rows = [(k, perf[k]) for k in PERF_KEYS if isinstance(perf.get(k), (int, float))]
+    if rows or perf.get("status"):
+        lines += ["## Performance", ""]
+        if rows:
+            lines += ["| metric | value | 95% interval |", "|---|---|---|"]
+            for k, v in rows:
+                lo, hi = perf.get(f"{k}_low"), perf.get(f"{k}_high")
+                fmt = (lambda x: f"{x:.2%}") if k in ("ctr", "cvr") else (lambda x: f"{x:,.0f}")
+                lines.append(f"| {k.upper() if k in ('ctr', 'cvr') else k} | {fmt(v)} | "
+                             + (f"{fmt(lo)} – {fmt(hi)}" if lo is not None and hi is not None else "") + " |")
+        if perf.get("status") and perf["status"] != "ok":
+            lines.append(f"\n*{perf['status'].capitalize()}* (rates need at least {perf.get('min_spend', 0):,.0f} of spend).")
         lines.append("")
     if card["children"]:
         lines += ["## Inside", ""] + [f"- **{c['label']}** ({c['size']} ads)" for c in card["children"]] + [""]

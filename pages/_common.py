@@ -184,7 +184,20 @@ def _fraction(p: dict) -> float:
 
 
 def _stage_label(stage: str | None) -> str:
-    return views.STAGE_LABELS.get(stage or "", (stage or "starting").replace("_", " ").capitalize())
+    if stage in views.STAGE_LABELS:
+        return views.STAGE_LABELS[stage]
+    if stage in (None, "", "starting"):
+        return "Starting"
+    return f"Building the taxonomy: {stage.replace('_', ' ')}"   # the build's own steps (features, clustering, labels…)
+
+
+def _job_steps(p: dict) -> list[tuple[str, str]]:
+    """(step, state) for every step of this kind of job: done | running | pending."""
+    plan = ["building"] if p.get("kind") == "build" else \
+        (["generating"] if p.get("kind") == "sample" else []) + list(views.INGEST_STAGES) + ["building"]
+    current = p.get("stage") if p.get("stage") in plan else ("building" if p.get("stage") not in (None, "", "starting") else plan[0])
+    at = plan.index(current)
+    return [(step, "done" if i < at else "running" if i == at else "pending") for i, step in enumerate(plan)]
 
 
 def _job_title(p: dict) -> str:
@@ -205,14 +218,8 @@ def _job_panel(path: str) -> None:
         st.markdown(f"**{_job_title(p)}** · {p.get('name') or ''}")
         total = f" — {p['done']:,} / {p['total']:,}" if p.get("total", 0) > 1 else ""
         st.progress(_fraction(p), text=f"{_stage_label(p['stage'])}{total}")
-        stages = p.get("stages") or []
-        if stages:
-            parts = []
-            for s in stages:
-                icon = "✅" if s.get("finished") else ("⏳" if s["stage"] == p["stage"] else "✅")
-                n = f" {s['done']:,}/{s['total']:,}" if s.get("total", 0) > 1 else ""
-                parts.append(f"{icon} {_stage_label(s['stage'])}{n}")
-            st.caption("  ·  ".join(parts))
+        icons = {"done": ":material/check_circle:", "running": ":material/autorenew:", "pending": ":material/radio_button_unchecked:"}
+        st.caption("  ·  ".join(f"{icons[state]} {views.STAGE_LABELS.get(step, step)}" for step, state in _job_steps(p)))
         st.caption("You can leave or refresh this page: the job keeps running on the server.")
 
 
@@ -403,7 +410,7 @@ def follow_goto() -> None:
 def fmt_num(v: Any, kind: str = "") -> str:
     if v is None or (isinstance(v, float) and pd.isna(v)):
         return "—"
-    if kind == "pct" or kind == "ctr":
+    if kind in ("pct", "ctr", "cvr"):
         return f"{v:.2%}"
     if kind in ("spend", "revenue", "money"):
         return f"${v:,.0f}"

@@ -111,7 +111,8 @@ if reports:
         m[3].metric("Skipped", f"{len(rep['skipped']):,}")
         m[4].metric("Time", f"{n['seconds']:.0f} s" if n.get("seconds") else "—")
         if n.get("duplicates"):
-            st.caption(f"{n['duplicates']:,} ads are byte-identical to another ad: their creative was analysed once.")
+            st.caption(f"{n['duplicates']:,} ad{' is' if n['duplicates'] == 1 else 's are'} byte-identical to another ad: "
+                       "each creative was analysed once.")
     b = rep["build"]
     if b is not None:
         if b["status"] == "done":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -47,21 +48,24 @@ hover = "<b>%{customdata[1]}</b><br>%{customdata[2]}<br>%{customdata[3]}<extra><
 custom = np.column_stack([pts["ad_id"], pts["node"].fillna(""), pts["family"].fillna(""),
                           pts["file"].map(lambda f: str(f).rsplit("/", 1)[-1])])
 
+size = 9 if len(pts) < 500 else 6 if len(pts) < 5000 else 4
+palette = plotly.colors.qualitative.Plotly if values.nunique() <= 10 else plotly.colors.qualitative.Dark24
 fig = go.Figure()
 if numeric:
     v = values.astype(float)
     scale = np.log10(v.clip(lower=1e-9)) if color in ("spend", "impressions", "clicks", "revenue") and v.max() > 1000 else v
     fig.add_trace(Scatter(x=pts["x"], y=pts["y"], mode="markers", customdata=custom, hovertemplate=hover, name=color,
-                          marker={"size": 6, "color": scale, "colorscale": "Viridis", "showscale": True, "opacity": 0.85,
+                          marker={"size": size, "color": scale, "colorscale": "Viridis", "showscale": True, "opacity": 0.85,
                                   "colorbar": {"title": {"text": ("log10 " if scale is not v else "") + color}}}))
 else:
     cats = values.fillna("(none)").astype(str)
     top = cats.value_counts().index[:MAX_CATEGORIES]
     cats = cats.where(cats.isin(top), "other")
-    for cat in cats.value_counts().index:
+    for i, cat in enumerate(cats.value_counts().index):
         m = (cats == cat).to_numpy()
-        fig.add_trace(Scatter(x=pts["x"][m], y=pts["y"][m], mode="markers", name=cat, customdata=custom[m],
-                              hovertemplate=hover, marker={"size": 6, "opacity": 0.85}))
+        fig.add_trace(Scatter(x=pts["x"][m], y=pts["y"][m], mode="markers", name=cat, customdata=custom[m], hovertemplate=hover,
+                              marker={"size": size, "opacity": 0.85, "color": "#b8bcc6" if cat in ("other", "(none)", "outliers")
+                                      else palette[i % len(palette)]}))
 fig.update_layout(height=600, margin={"t": 10, "l": 10, "r": 10, "b": 10}, dragmode="select",
                   legend={"itemsizing": "constant"}, xaxis={"visible": False}, yaxis={"visible": False})
 

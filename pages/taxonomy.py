@@ -77,7 +77,9 @@ def child_cards(parent: str | None) -> None:
     if kids.empty:
         return
     level = int(kids["level"].iloc[0])
-    st.markdown(f"**{len(kids)} {ui.LEVELS.get(level, 'node').lower()}{'s' if len(kids) != 1 else ''}**")
+    plural = {1: "families", 2: "sub-clusters", 3: "micro-patterns"}.get(level, "nodes") if len(kids) != 1 else \
+        ui.LEVELS.get(level, "node").lower()
+    st.markdown(f"**{len(kids)} {plural}**")
     cols = st.columns(3)
     for i, r in enumerate(kids.itertuples(index=False)):
         with cols[i % 3].container(border=True):
@@ -114,13 +116,23 @@ with st.container(border=True):
                       help="How well the label and keywords describe the node's ads (held-out check, 0–1).")
         st.download_button("Brief (Markdown)", data=lambda: views.node_brief(library, node), file_name=f"brief-{node}.md",
                            mime="text/markdown", icon=":material/description:", key=f"brief-{node}")
-    if card["perf"]:
-        perf = list(card["perf"].items())[:6]
-        for col, (k, v) in zip(st.columns(len(perf)), perf):
-            col.metric(k.replace("_", " "), ui.fmt_num(v, k))
-    if len(card["tags"]):
-        st.markdown("**Discriminating tags** (what sets this node apart; lower q-value = stronger evidence)")
-        st.dataframe(card["tags"], hide_index=True, width="stretch", height=min(300, 38 + 35 * len(card["tags"])))
+    perf = card["perf"]
+    shown = [k for k in views.PERF_KEYS if isinstance(perf.get(k), (int, float))]
+    if shown:
+        for col, k in zip(st.columns(len(shown)), shown):
+            lo, hi = perf.get(f"{k}_low"), perf.get(f"{k}_high")
+            col.metric(k.upper() if k in ("ctr", "cvr") else k.capitalize(), ui.fmt_num(perf[k], k),
+                       help=f"95% interval {ui.fmt_num(lo, k)} – {ui.fmt_num(hi, k)}" if lo is not None and hi is not None else None)
+    if perf.get("status") and perf["status"] != "ok":
+        st.caption(f"Performance: {perf['status']}" + (f" (rates need at least ${perf['min_spend']:,.0f} of spend)"
+                                                       if perf.get("min_spend") else ""))
+    tags = card["tags"]
+    if len(tags):
+        st.markdown("**Discriminating tags** — what sets this node apart from the rest (lower q-value = stronger evidence)")
+        pct = {c: st.column_config.NumberColumn(c.replace("_", " "), format="percent") for c in ("share_in", "share_rest", "share")
+               if c in tags.columns}
+        sci = {c: st.column_config.NumberColumn(c, format="%.1e") for c in ("p", "q") if c in tags.columns}
+        st.dataframe(tags, hide_index=True, width="stretch", height=min(300, 38 + 35 * len(tags)), column_config={**pct, **sci})
 
     with st.expander("Edit this node"):
         tab_r, tab_m, tab_s = st.tabs(["Rename", "Merge", "Split"])

@@ -131,7 +131,7 @@ def test_browser_upload_drill_search_map(app_url, page):
     pg.on("pageerror", lambda e: errors.append(str(e)))
 
     # 1. the app opens on the prebuilt library
-    pg.goto(f"{url}/library?lib=sample")
+    pg.goto(f"{url}/?lib=sample")  # the default page (Library) lives at /
     pg.wait_for_selector("h1:has-text('Library')")
     _settle(pg)
     _shot(pg, "01-library")
