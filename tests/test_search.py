@@ -1,0 +1,194 @@
+"""Search on the generated sample library: real DuckDB, FAISS, bm25s and MiniLM; no mocks."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+from core.search import parse_filters, search
+from core.search.lexical import char_grams, words
+
+INJECTION = "x' OR 1=1 --"
+
+
+def _ads(lib):
+    return lib.ads_frame()
+
+
+def _hit_rank(res, ad_id, files=()):
+    for i, ad in enumerate(res["ads"], 1):
+        if ad["ad_id"] == ad_id or set(ad["duplicates"]) & set(files):
+            return i
+    return None
+
+
+def _unique_headline_ads(lib, n=6):
+    df = _ads(lib)
+    df = df[df.headline.notna()]
+    counts = df.headline.str.lower().value_counts()
+    unique = df[df.headline.str.lower().map(counts) == 1]
+    unique = unique[unique.headline.map(lambda h: len(words(h)) >= 3)]
+    return unique.head(n)
+
+
+def test_headline_words_find_the_ad(sample_library):
+    rows = _unique_headline_ads(sample_library)
+    assert len(rows) >= 3
+    found = 0
+    for _, r in rows.iterrows():
+        q = " ".join(words(r.headline)[:4])
+        res = search(sample_library, q, top_k=5)
+        same_file = set(_ads(sample_library).query("creative_id == @r.creative_id").file)
+        found += _hit_rank(res, r.ad_id, same_file) is not None
+    assert found >= len(rows) - 1, f"only {found}/{len(rows)} headline queries found their ad in the top 5"
+
+
+def _glue_and_misspell(text: str) -> str:
+    ws = [w for w in re.findall(r"[A-Za-z]+", text) if len(w) >= 4][:3]
+    glued = "".join(ws[:2]).upper()                              # OCR glues words
+    swapped = glued[:3] + glued[4] + glued[3] + glued[5:]        # and swaps a letter
+    return " ".join([swapped, *ws[2:]])
+
+
+def test_glued_misspelled_ocr_phrase_found_by_char_ngrams(sample_library):
+    rows = _unique_headline_ads(sample_library, n=12)
+    rows = rows[rows.headline.map(lambda h: len([w for w in re.findall(r"[A-Za-z]+", h) if len(w) >= 4]) >= 2)]
+    assert len(rows) >= 2
+    char_only = {"weights": {"dense": 0, "words": 0, "visual": 0, "chars": 1}}
+    found = 0
+    for _, r in rows.head(5).iterrows():
+        q = _glue_and_misspell(r.headline)
+        assert q.split()[0].lower() not in words(r.document or "")  # the glued token is not a word of the ad
+        res = search(sample_library, q, top_k=5, **char_only)
+        same_file = set(_ads(sample_library).query("creative_id == @r.creative_id").file)
+        found += _hit_rank(res, r.ad_id, same_file) is not None
+    assert found >= min(4, len(rows.head(5))) - 1
+
+
+def test_char_grams_bridge_glued_words():
+    glued = set(char_grams("THESECOLORSDONT RUN"))
+    query = set(char_grams("these colors don't run"))
+    assert len(glued & query) / len(query) > 0.9
+    assert "ﾃｽﾄ" not in words("テスト")  # NFKC folds half-width kana
+
+
+def test_filters_narrow_results_and_are_bound(sample_library):
+    df = _ads(sample_library)
+    tag = df.tags.explode().dropna().value_counts().index[0]
+    res = search(sample_library, "sale", top_k=20, filters=parse_filters([f"tag={tag}"]))
+    assert res["ads"]
+    tagged = set(df[df.tags.map(lambda t: t is not None and tag in list(t))].ad_id)
+    assert {a["ad_id"] for a in res["ads"]} <= tagged
+
+    fmt = df.format.dropna().value_counts().index[0]
+    res = search(sample_library, "sale", top_k=20, filters={"format": fmt})
+    assert res["ads"] and all(df.set_index("ad_id").loc[a["ad_id"], "format"] == fmt for a in res["ads"])
+
+    spend = float(df.spend.dropna().median())
+    res = search(sample_library, "sale", top_k=20, filters=parse_filters([f"spend_min={spend}"]))
+    assert res["ads"] and all(df.set_index("ad_id").loc[a["ad_id"], "spend"] >= spend for a in res["ads"])
+
+    for key in ("tag", "format", "campaign", "kind", "language", "date_from", "node"):
+        if key == "date_from":
+            with pytest.raises(ValueError):
+                parse_filters([f"{key}={INJECTION}"])
+            continue
+        res = search(sample_library, "sale", filters={key: INJECTION})
+        assert res["ads"] == [], key
+    assert sample_library.scalar("SELECT count(*) FROM ads") == len(df)  # nothing was executed from the value
+    with pytest.raises(ValueError):
+        parse_filters(["spend_min=lots"])
+    assert parse_filters(["tag=a", "tag=b", "ctr_min=0.1"]) == {"tag": ["a", "b"], "ctr_min": 0.1}
+
+
+def test_kind_filter(sample_library):
+    res = search(sample_library, "video", top_k=10, filters={"kind": "video"})
+    assert res["ads"] and all(a["kind"] == "video" for a in res["ads"])
+    assert all(a["moment_s"] is None or a["moment_s"] >= 0 for a in res["ads"])
+    res = search(sample_library, "sale", top_k=10, filters={"kind": "image"})
+    assert all(a["kind"] == "image" and a["moment_s"] is None for a in res["ads"])
+
+
+def test_json_shape_and_verdict(sample_library):
+    r = _unique_headline_ads(sample_library, n=1).iloc[0]
+    res = search(sample_library, r.headline, top_k=5)
+    json.dumps(res)
+    assert set(res) >= {"query", "verdict", "nodes", "ads"}
+    assert res["verdict"] == "reuse"
+    ad = res["ads"][0]
+    assert set(ad) >= {"ad_id", "file", "score", "node_path", "why", "duplicates", "thumb_path", "media_path", "kind", "moment_s"}
+    assert isinstance(ad["duplicates"], list) and isinstance(ad["why"], str) and ad["why"]
+    assert "words:" in ad["why"]
+    for n in res["nodes"]:
+        assert set(n) >= {"id", "path", "label", "score", "why"}
+    scores = [a["score"] for a in res["ads"]]
+    assert scores == sorted(scores, reverse=True)
+    assert search(sample_library, "zqxv plorfenwick", top_k=5)["verdict"] == "generate"
+    assert search(sample_library, "   ")["ads"] == []
+
+
+def test_taxonomy_nodes_and_node_filter(sample_library):
+    if sample_library.current_run("taxonomy") is None:
+        pytest.skip("the sample library has no taxonomy build")
+    res = search(sample_library, "testimonial quote card review", top_k=10)
+    assert res["nodes"], "a built taxonomy should return matching nodes"
+    node = res["nodes"][0]["id"]
+    sub = search(sample_library, "shop now", top_k=50, filters={"node": node})
+    ids = {a["ad_id"] for a in sub["ads"]}
+    under = {r[0] for r in sample_library.execute(
+        "SELECT ad_id FROM assignments WHERE build_key = ? AND (leaf_id = ? OR family_id = ? OR starts_with(leaf_id, ? || '.'))",
+        [sample_library.current_run("taxonomy")["key"], node, node, node]).fetchall()}
+    assert ids and ids <= under
+
+
+def test_self_benchmark_runs(sample_library):
+    from core.search.bench import run_benchmark
+
+    out = run_benchmark(sample_library, n=8, seed=1)
+    assert out["n"] > 0 and 0 <= out["recall@10"] <= 1
+    assert set(out["by_style"]) <= {"partial_text", "misspelled_text", "visual", "attributes"}
+    assert {"p50", "p95"} <= set(out["latency_ms"]) and "reuse_threshold" in out
+
+
+# -- a small library of its own: identical creatives, no taxonomy ------------------------------------
+@pytest.fixture(scope="module")
+def tiny_library(sample_library, tmp_path_factory):
+    import core
+
+    src_root = next((sample_library.path / "uploads").glob("sample-seed*"))
+    images = sorted(p for p in src_root.rglob("*") if p.suffix.lower() in (".jpg", ".png"))[:3]
+    src = tmp_path_factory.mktemp("tiny_src")
+    for i, p in enumerate(images):
+        shutil.copy(p, src / f"ad{i}{p.suffix}")
+    shutil.copy(images[0], src / f"copy_of_ad0{images[0].suffix}")  # byte-identical second ad
+    lib = core.open_library(tmp_path_factory.mktemp("tiny") / "lib")
+    core.ingest(lib, src, build=False, workers=1)
+    yield lib
+    lib.close()
+
+
+def test_identical_creatives_collapse_and_flat_search_without_taxonomy(tiny_library):
+    assert tiny_library.current_run("taxonomy") is None
+    doc = tiny_library.scalar("SELECT document FROM ads WHERE file LIKE 'ad0%'")
+    q = " ".join(words(doc)[:5]) or "photo"
+    res = search(tiny_library, q, top_k=10)
+    assert res["nodes"] == []
+    files = [a["file"] for a in res["ads"]]
+    assert 1 <= len(res["ads"]) <= 3  # 4 ads, 3 creatives
+    hit = next(a for a in res["ads"] if a["file"].startswith(("ad0", "copy_of_ad0")))
+    assert len(hit["duplicates"]) >= 1
+    assert {hit["file"], *hit["duplicates"]} >= {f for f in ("ad0" + hit["file"][-4:], "copy_of_ad0" + hit["file"][-4:])}
+    assert not {"ad0", "copy_of_ad0"} <= {f.rsplit(".", 1)[0] for f in files}  # one slot for both
+
+
+def test_bm25_indexes_persist_beside_the_library(tiny_library):
+    from core.search.corpus import clear_cache
+
+    search(tiny_library, "anything")
+    vec = tiny_library.path / "vectors"
+    assert (vec / "bm25_words").is_dir() and (vec / "bm25_chars").is_dir()
+    clear_cache()
+    res = search(tiny_library, "photo")  # loads the saved indexes
+    assert isinstance(res["ads"], list)
