@@ -2,7 +2,8 @@
 
 Small `compute_*`-style functions over a library folder; heavy modules (torch, faiss, umap) are
 imported lazily inside them so that `import core` stays instant. The Streamlit pages and the CLI
-call only what is here.
+call only what is here. No facade function shares its name with a submodule: importing
+`core.ingest` would otherwise replace a function `core.ingest` with the module.
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ SAMPLE_LIBRARY = DATA_DIR / "sample"
 Progress = Callable[[str, int, int], None]
 
 __all__ = [
-    "DATA_DIR", "DEFAULT_LIBRARY", "SAMPLE_LIBRARY", "open_library", "list_libraries", "ingest", "make_demo",
-    "info", "export_ads", "build_taxonomy", "load_tree", "search", "run_benchmark", "compute_trends",
+    "DATA_DIR", "DEFAULT_LIBRARY", "SAMPLE_LIBRARY", "open_library", "list_libraries", "ingest_source", "make_demo",
+    "info", "export_ads", "build_taxonomy", "load_tree", "search_ads", "run_benchmark", "compute_trends",
 ]
 
 
@@ -36,7 +37,7 @@ def list_libraries(data_dir: str | os.PathLike | None = None) -> list[Path]:
     return sorted(p.parent for p in base.glob(f"*/{DB_NAME}")) if base.exists() else []
 
 
-def ingest(library, source, metadata=None, progress: Progress | None = None, build: bool = True,
+def ingest_source(library, source, metadata=None, progress: Progress | None = None, build: bool = True,
            workers: int | None = None, visual_model: str | None = None, limits=None, build_options: dict | None = None):
     """Ingest a zip or folder; then (unless build=False) rebuild the taxonomy. Returns the IngestSummary."""
     from .ingest import ingest as _ingest
@@ -62,7 +63,7 @@ def make_demo(library_path: str | os.PathLike | None = None, progress: Progress 
         generate_sample(src, seed=seed, n_images=n_images,
                         progress=(lambda d, t: progress("generating", d, t)) if progress else None)
     library = open_library(lib_path)
-    summary = ingest(library, src, progress=progress, build=build, workers=workers)
+    summary = ingest_source(library, src, progress=progress, build=build, workers=workers)
     return library, summary
 
 
@@ -98,7 +99,7 @@ def load_tree(library, build_key: str | None = None):
     return _load(library, build_key)
 
 
-def search(library, query: str, top_k: int = 10, filters: dict | None = None, **kw) -> dict:
+def search_ads(library, query: str, top_k: int = 10, filters: dict | None = None, **kw) -> dict:
     from .search import search as _search
 
     return _search(library, query, top_k=top_k, filters=filters, **kw)

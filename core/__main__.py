@@ -72,7 +72,7 @@ def cmd_ingest(a) -> int:
     lib = core.open_library(a.library)
     bars = _Bars(a.quiet)
     try:
-        summary = core.ingest(lib, a.source, metadata=a.metadata, progress=bars, build=not a.no_build,
+        summary = core.ingest_source(lib, a.source, metadata=a.metadata, progress=bars, build=not a.no_build,
                               workers=a.workers, visual_model=a.visual_model,
                               build_options={"method": a.method, "seed": a.seed})
     finally:
@@ -138,7 +138,7 @@ def cmd_search(a) -> int:
     from core.search import parse_filters
 
     lib = core.open_library(a.library, read_only=True)
-    res = core.search(lib, a.query, top_k=a.top_k, filters=parse_filters(a.filter or []))
+    res = core.search_ads(lib, a.query, top_k=a.top_k, filters=parse_filters(a.filter or []))
     if a.json:
         print(json.dumps(res, indent=1, default=str))
         return 0

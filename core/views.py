@@ -8,7 +8,7 @@ cards, map points, what a selection of ads shares, build runs, exports and a per
 The taxonomy is read from the `nodes`/`assignments` rows of the current build (the same rows
 `core.taxonomy` writes), so these reads stay one query each on a 10k-ad library.
 
-Also here: the background runner for uploads. `start_ingest` runs `core.ingest` and then the
+Also here: the background runner for uploads. `start_ingest` runs `core.ingest_source` and then the
 taxonomy build in a thread on the same `Library` object (thread-safe through per-thread
 cursors); every progress callback is mirrored into the `jobs` table (stage, done, total and the
 per-stage history in `summary`), so any page, in any browser session, follows a job by polling
@@ -317,7 +317,7 @@ def start_ingest(library, source, metadata: list | None = None, build: bool = Tr
     tracker = _Tracker(library, job)
 
     def target():
-        summary = core.ingest(library, source, metadata=metadata, progress=tracker, build=False)
+        summary = core.ingest_source(library, source, metadata=metadata, progress=tracker, build=False)
         job.result = summary.to_dict()
         if build:
             _build_step(library, job, tracker, summary.job_id)

@@ -164,7 +164,7 @@ def tiny_library(sample_library, tmp_path_factory):
         shutil.copy(p, src / f"ad{i}{p.suffix}")
     shutil.copy(images[0], src / f"copy_of_ad0{images[0].suffix}")  # byte-identical second ad
     lib = core.open_library(tmp_path_factory.mktemp("tiny") / "lib")
-    core.ingest(lib, src, build=False, workers=1)
+    core.ingest_source(lib, src, build=False, workers=1)
     yield lib
     lib.close()
 
