@@ -100,18 +100,37 @@ def _analyze_image(task: CreativeTask, limits: IngestLimits) -> CreativeResult:
 
 
 def _analyze_video(task: CreativeTask, limits: IngestLimits) -> CreativeResult:
-    from .media import probe_video, video_frame_at
+    """One downscaled decode finds the shots; the models see one keyframe per shot, pooled into the ad."""
+    from .media import probe_video
+    from .video import FrameRead, keyframe_images, sample_frames, structure, summarise
 
     t0 = time.perf_counter()
-    probe = probe_video(task.path, limits=limits)
-    frame = video_frame_at(task.path, probe.duration_s / 2 if probe.duration_s else 0.0)
+    probe = probe_video(task.path, limits=limits, name=task.name)
+    st = structure(sample_frames(task.path, probe, limits, name=task.name))
+    images = keyframe_images(task.path, probe, [k.t_s for k in st.keyframes], name=task.name)
     res = CreativeResult(task.sha256, ok=True, width=probe.width, height=probe.height, frames=probe.frames,
                          duration_s=probe.duration_s, fps=probe.fps)
-    res.extra["codec"] = probe.codec
-    res.extra["keyframe_times_s"] = [round(probe.duration_s / 2, 3) if probe.duration_s else 0.0]
     res.seconds["decode"] = time.perf_counter() - t0
-    _fill_from_frame(res, frame, t_s=res.extra["keyframe_times_s"][0])
-    res.layout_words.append("video")
+    # the hook frame gives the thumbnail, pHash, colours and layout words, as an image ad's only frame would
+    _fill_from_frame(res, images[0], t_s=st.keyframes[0].t_s)
+    reads = [FrameRead(st.keyframes[0].t_s, st.keyframes[0].weight_s, res.visual, res.labels,
+                       [b[0] for b in res.ocr_boxes], res.text_area_share)]
+    visual, ocr = _models()
+    for k, image in zip(st.keyframes[1:], images[1:]):
+        t = time.perf_counter()
+        vec, labels = visual.encode(image)
+        res.seconds["visual"] += time.perf_counter() - t
+        t = time.perf_counter()
+        o = ocr.read(image)
+        res.seconds["ocr"] += time.perf_counter() - t
+        reads.append(FrameRead(k.t_s, k.weight_s, vec, labels, [b.text for b in o.boxes], o.text_area_share))
+        res.ocr_boxes += [(b.text, b.score, *b.box, k.t_s) for b in o.boxes]
+    scale = probe.width / images[0].width  # keyframes are decoded small; boxes are stored in video pixels
+    res.ocr_boxes = [(text, score, *(v * scale for v in box), t_s) for text, score, *box, t_s in res.ocr_boxes]
+    v = summarise(st, reads, probe.duration_s)
+    res.visual, res.labels, res.ocr_text, res.text_area_share = v.visual, v.labels, v.ocr_text, v.text_area_share
+    res.layout_words += v.words
+    res.extra = {"codec": probe.codec, **v.extra}
     return res
 
 
