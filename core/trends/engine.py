@@ -1,0 +1,209 @@
+"""compute_trends: periods → one taxonomy per period → lineage → metrics per approach.
+
+Every period is clustered on its own (families only) with the taxonomy's pure pieces: features and
+micro-patterns are computed once over all ads active in the kept periods (`core.taxonomy.build.prepare`
+with those ad ids), so that every period is clustered in one shared feature space — which is what
+makes centroids of different periods comparable — and variants are linked across periods too. Each
+period then runs the method registry (`build_hierarchy` on that period's micro-patterns) and nothing
+is written to the library: `nodes`/`assignments` keep holding the library's current taxonomy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .lineage import ABSENT, ACTIVE, INACTIVE, MERGE, NEW, SPLIT, PeriodNodes, link, overlap
+from .metrics import deltas, direction, period_metrics
+from .periods import Period, make_periods, overlap_days, run_spans
+
+N_KEYWORDS = 5
+NO_DATES = ("No ad in this library has a date, so there is nothing to follow over time. Add a `date` column "
+            "(and ideally `end_date`) to the metadata CSV and ingest it again.")
+
+
+@dataclass
+class TrendsResult:
+    """What compute_trends returns, as a dict via to_dict() (the JSON the CLI prints)."""
+
+    config: dict
+    periods: list[dict] = field(default_factory=list)
+    approaches: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    flows: list[dict] = field(default_factory=list)
+    undated_ads: int = 0
+    message: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"config": self.config, "periods": self.periods, "approaches": self.approaches, "events": self.events,
+                "flows": self.flows, "undated_ads": self.undated_ads, "message": self.message}
+
+
+def compute_trends(library, period: str = "month", boundaries=None, min_jaccard: float = 0.4, seed: int = 0,
+                   method: str = "auto", axes: dict | None = None, keep: int = 4) -> dict:
+    return trends(library, period, boundaries, min_jaccard, seed, method, axes, keep).to_dict()
+
+
+def trends(library, period: str = "month", boundaries=None, min_jaccard: float = 0.4, seed: int = 0,
+           method: str = "auto", axes: dict | None = None, keep: int = 4) -> TrendsResult:
+    from ..taxonomy.build import prepare
+    from ..taxonomy.features import resolve_axes
+    from ..taxonomy.methods import get_method
+
+    if not 0 < min_jaccard <= 1:
+        raise ValueError("min_jaccard must be in (0, 1]")
+    config = get_method(method)
+    weights = resolve_axes(axes)
+    result = TrendsResult({"period": None if boundaries is not None else period,
+                           "boundaries": None if boundaries is None else [str(pd.Timestamp(b).date()) for b in boundaries],
+                           "min_jaccard": min_jaccard, "seed": seed, "method": method, "keep": keep})
+    ads = _ads_frame(library)
+    dated = ads["date"].notna()
+    result.undated_ads = int((~dated).sum())
+    if not dated.any():
+        result.message = NO_DATES
+        return result
+    periods = make_periods(ads.loc[dated, "date"], period, boundaries, keep)
+    starts, ends = run_spans(ads["date"], ads["end_date"])
+    days = np.column_stack([overlap_days(starts, ends, p) for p in periods])
+    window = days.sum(axis=1) > 0
+    result.periods = [p.to_dict(int((days[:, i] > 0).sum())) for i, p in enumerate(periods)]
+    if not window.any():
+        result.message = "No ad is active in these periods."
+        return result
+
+    ads, days = ads[window].reset_index(drop=True), days[window]
+    duration = ((ends - starts)[window].astype("timedelta64[D]").astype(np.int64) + 1).astype(float)
+    share = days / duration[:, None]
+    prep = prepare(library, weights, seed, ad_ids=ads["ad_id"].to_numpy())
+    keep_rows = np.searchsorted(ads["ad_id"].to_numpy(), prep.corpus.ad_ids)   # the corpus' rows, in its order
+    ads, days, share = ads.iloc[keep_rows].reset_index(drop=True), days[keep_rows], share[keep_rows]
+    X, unit = prep.features, prep.units.of_ad
+
+    nodes = [_cluster_period(np.flatnonzero(days[:, i] > 0), unit, X, prep.corpus.ad_ids, config, seed).fit(X)
+             for i in range(len(periods))]
+    lineage = _lineage(nodes, periods, X, unit, min_jaccard)
+    result.events, result.flows = lineage["events"], lineage["flows"]
+    result.approaches = _approaches(library, lineage, nodes, periods, ads, share, prep.corpus.documents)
+    return result
+
+
+def _ads_frame(library) -> pd.DataFrame:
+    ads = library.query_df("SELECT id AS ad_id, date, end_date, spend, impressions, clicks, conversions, revenue FROM ads ORDER BY id")
+    freq = library.query_df("SELECT ad_id, TRY_CAST(value AS DOUBLE) AS frequency FROM attributes WHERE lower(key) = 'frequency'")
+    return ads.merge(freq.drop_duplicates("ad_id"), on="ad_id", how="left")
+
+
+def _cluster_period(rows: np.ndarray, unit: np.ndarray, X: np.ndarray, ad_ids: np.ndarray, config, seed: int) -> PeriodNodes:
+    """Families of one period: the method registry on this period's micro-patterns (variants stay whole)."""
+    from ..taxonomy.hierarchy import Units, build_hierarchy
+
+    if len(rows) == 0:
+        return PeriodNodes(rows, np.zeros(0, dtype=np.int64), unit[rows])
+    _, local_unit = np.unique(unit[rows], return_inverse=True)
+    hier = build_hierarchy(Units.from_labels(local_unit, X[rows]), ad_ids[rows], config, seed)
+    fam = hier.tree.assignments()["family_id"].to_numpy()
+    order = {f: i for i, f in enumerate(sorted(set(fam), key=lambda f: int(f[1:])))}   # f1 (largest) first
+    return PeriodNodes(rows, np.array([order[f] for f in fam], dtype=np.int64), unit[rows])
+
+
+def _lineage(nodes: list[PeriodNodes], periods: list[Period], X, unit, min_jaccard: float) -> dict:
+    """Approach id of every period node, status of every approach per period, events and member flows."""
+    counter = [0]
+
+    def next_id() -> str:
+        counter[0] += 1
+        return f"A{counter[0]}"
+
+    ids = [[next_id() for _ in range(nodes[0].k)]]
+    status = [{a: ACTIVE for a in ids[0]}]          # the first period is the baseline: nothing is NEW in it
+    events, flows = [], []
+    for t in range(1, len(nodes)):
+        jac, shared = overlap(nodes[t - 1], nodes[t], X, unit)
+        step = link(ids[t - 1], jac, min_jaccard, next_id, periods[t].id)
+        ids.append(step.ids)
+        status.append(step.status)
+        events += step.events
+        for j, i in zip(*np.nonzero(shared)):
+            flows.append({"from_period": periods[t - 1].id, "from_id": ids[t - 1][j], "to_period": periods[t].id,
+                          "to_id": ids[t][i], "ads": int(shared[j, i]), "jaccard": round(float(jac[j, i]), 4)})
+    return {"ids": ids, "status": status, "events": events, "flows": flows}
+
+
+def _approaches(library, lineage: dict, nodes: list[PeriodNodes], periods: list[Period], ads: pd.DataFrame,
+                share: np.ndarray, documents: list[str]) -> list[dict]:
+    ids, status = lineage["ids"], lineage["status"]
+    pids = [p.id for p in periods]
+    all_ids = sorted({a for per in ids for a in per} | {a for st in status for a in st}, key=lambda a: (len(a), a))
+    rows_of = {a: {} for a in all_ids}
+    for t, per in enumerate(ids):
+        for i, a in enumerate(per):
+            rows_of[a][pids[t]] = nodes[t].members(i)
+    keywords = _keywords(documents, [np.concatenate(list(rows_of[a].values())) if rows_of[a] else np.zeros(0, np.int64)
+                                     for a in all_ids])
+    family = _current_families(library, ads["ad_id"].to_numpy())
+    out = []
+    for a, kw in zip(all_ids, keywords):
+        members = rows_of[a]
+        series = [None if pid not in members else period_metrics(ads.iloc[members[pid]], share[members[pid], t])
+                  for t, pid in enumerate(pids)]
+        by_period = {pid: _status(status[t].get(a), pid in members) for t, pid in enumerate(pids)}
+        born = by_period[pids[0]] == ABSENT
+        every = np.concatenate(list(members.values())) if members else np.zeros(0, np.int64)
+        fam_label, fam_id = _majority(family, every)
+        out.append({
+            "id": a, "label": fam_label or (" · ".join(k for k, _ in kw[:3]) or a), "family_id": fam_id,
+            "keywords": [k for k, _ in kw], "status_by_period": by_period,
+            "metrics": dict(zip(pids, series)), "deltas": deltas(series, pids),
+            "direction": direction(series, born) if members else None,
+            "ad_ids": {pid: [int(x) for x in ads["ad_id"].to_numpy()[r]] for pid, r in members.items()},
+        })
+    return out
+
+
+def _status(recorded: str | None, present: bool) -> str:
+    """Status in one period: the transition's word where there is one, ACTIVE while present, else absent."""
+    if recorded is not None:
+        return recorded
+    return ACTIVE if present else ABSENT
+
+
+def _keywords(documents: list[str], groups: list[np.ndarray]) -> list[list[tuple[str, float]]]:
+    """c-TF-IDF keywords of each approach's ads against the other approaches (as the taxonomy names nodes)."""
+    from scipy import sparse
+
+    from ..taxonomy.keywords import c_tf_idf, doc_term_matrix, top_terms
+
+    docs, vocab = doc_term_matrix(documents)
+    if docs.shape[1] == 0 or not groups:
+        return [[] for _ in groups]
+    r = np.concatenate([np.full(len(g), k) for k, g in enumerate(groups)])
+    c = np.concatenate(groups)
+    M = sparse.csr_matrix((np.ones(len(c)), (r, c)), shape=(len(groups), len(documents)))
+    scores, _ = c_tf_idf(M @ docs)
+    return [top_terms(scores[k], vocab, N_KEYWORDS) for k in range(len(groups))]
+
+
+def _current_families(library, ad_ids: np.ndarray) -> pd.DataFrame | None:
+    """(family id, label) of each window ad in the library's current taxonomy; None before any build."""
+    run = library.current_run("taxonomy")
+    if run is None:
+        return None
+    fam = library.query_df(
+        """SELECT a.ad_id, a.family_id, n.label FROM assignments a
+           LEFT JOIN nodes n ON n.build_key = a.build_key AND n.id = a.family_id WHERE a.build_key = ?""", [run["key"]])
+    return pd.DataFrame({"ad_id": ad_ids}).merge(fam, on="ad_id", how="left")
+
+
+def _majority(family: pd.DataFrame | None, rows: np.ndarray) -> tuple[str | None, str | None]:
+    """The current-taxonomy family holding most of these ads (ties: smaller family id)."""
+    if family is None or len(rows) == 0:
+        return None, None
+    sub = family.iloc[rows].dropna(subset=["family_id"])
+    if sub.empty:
+        return None, None
+    counts = sub.groupby("family_id")["label"].agg(["size", "first"])
+    fid = min(counts.index, key=lambda f: (-counts.loc[f, "size"], len(f), f))
+    label = counts.loc[fid, "first"]
+    return (None if pd.isna(label) else str(label)), str(fid)
