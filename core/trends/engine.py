@@ -120,14 +120,15 @@ def _lineage(nodes: list[PeriodNodes], periods: list[Period], X, unit, min_jacca
     status = [{a: ACTIVE for a in ids[0]}]          # the first period is the baseline: nothing is NEW in it
     events, flows = [], []
     for t in range(1, len(nodes)):
-        jac, shared = overlap(nodes[t - 1], nodes[t], X, unit)
-        step = link(ids[t - 1], jac, min_jaccard, next_id, periods[t].id)
+        ov = overlap(nodes[t - 1], nodes[t], X, unit)
+        step = link(ids[t - 1], ov, min_jaccard, next_id, periods[t].id)
         ids.append(step.ids)
         status.append(step.status)
         events += step.events
-        for j, i in zip(*np.nonzero(shared)):
+        jac = ov.jaccard
+        for j, i in zip(*np.nonzero(ov.shared)):
             flows.append({"from_period": periods[t - 1].id, "from_id": ids[t - 1][j], "to_period": periods[t].id,
-                          "to_id": ids[t][i], "ads": int(shared[j, i]), "jaccard": round(float(jac[j, i]), 4)})
+                          "to_id": ids[t][i], "ads": int(ov.shared[j, i]), "jaccard": round(float(jac[j, i]), 4)})
     return {"ids": ids, "status": status, "events": events, "flows": flows}
 
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-REACH_SLACK = 2.0      # members lie within ≈1.3× RMS of their centroid; 2× leaves room for a period's drift
+REACH_SLACK = 2.5      # next-period ads of a family lie within ≈1.5–2.2× RMS of its centroid, other families beyond
 SHRINK_ADS = 5         # a node's spread counts as much as the pooled one at this many ads
+MAIN_SHARE = 0.5       # a node of a split (merge) draws at least this share of its members from the parent
 
 ACTIVE, NEW, INACTIVE, SPLIT, MERGE, ABSENT = "ACTIVE", "NEW", "INACTIVE", "SPLIT", "MERGE", "absent"
 
@@ -77,18 +78,56 @@ class PeriodNodes:
                          for r, u, n, w in zip(rows.tolist(), units.tolist(), near.tolist(), within.tolist())], dtype=np.int64)
 
 
-def overlap(prev: PeriodNodes, cur: PeriodNodes, X: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(Jaccard k_prev × k_cur, shared ads k_prev × k_cur) of the projected memberships (module docstring);
-    `unit` is the micro-pattern of every row of X."""
+@dataclass
+class Overlap:
+    """Projected memberships of two consecutive taxonomies: |A_j ∩ B_i|, |A_j| and |B_i|."""
+
+    shared: np.ndarray       # (k_prev, k_cur)
+    size_prev: np.ndarray    # (k_prev,)
+    size_cur: np.ndarray     # (k_cur,)
+
+    @property
+    def jaccard(self) -> np.ndarray:
+        union = self.size_prev[:, None] + self.size_cur[None, :] - self.shared
+        return np.where(union > 0, self.shared / np.maximum(union, 1), 0.0)
+
+    def matches(self, min_jaccard: float) -> np.ndarray:
+        """(k_prev, k_cur) bool: pairs with Jaccard ≥ min_jaccard, plus splits and merges matched as a whole.
+
+        Pairwise Jaccard alone cannot see a split: two halves of an approach each overlap it by at most
+        ½ (three thirds by ⅓). So an old node also matches a *group* of new nodes when each of them draws
+        at least MAIN_SHARE of its projected members from it and the group's union has Jaccard ≥ min_jaccard
+        with it; a merge is the mirror image. The B_i are disjoint (every ad has one node per period), so
+        the union's Jaccard is Σ shared / (|A_j| + Σ |B_i| − Σ shared).
+        """
+        edges = self.jaccard >= min_jaccard
+        drawn = (self.shared > 0) & (self.shared >= MAIN_SHARE * self.size_cur[None, :])    # i comes mostly from j
+        given = (self.shared > 0) & (self.shared >= MAIN_SHARE * self.size_prev[:, None])   # j goes mostly to i
+        for j in range(len(self.size_prev)):
+            kids = np.flatnonzero(drawn[j])
+            if len(kids) > 1 and _group_jaccard(self.shared[j, kids].sum(), self.size_prev[j], self.size_cur[kids].sum()) >= min_jaccard:
+                edges[j, kids] = True
+        for i in range(len(self.size_cur)):
+            olds = np.flatnonzero(given[:, i])
+            if len(olds) > 1 and _group_jaccard(self.shared[olds, i].sum(), self.size_cur[i], self.size_prev[olds].sum()) >= min_jaccard:
+                edges[olds, i] = True
+        return edges
+
+
+def _group_jaccard(inter: float, one: float, group: float) -> float:
+    union = one + group - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def overlap(prev: PeriodNodes, cur: PeriodNodes, X: np.ndarray, unit: np.ndarray) -> Overlap:
+    """The projected memberships of two consecutive periods (module docstring); `unit` is the
+    micro-pattern of every row of X."""
     union = np.union1d(prev.rows, cur.rows)
     a, b = prev.claim(X, union, unit[union]), cur.claim(X, union, unit[union])
     both = (a >= 0) & (b >= 0)
     shared = np.zeros((prev.k, cur.k), dtype=np.int64)
     np.add.at(shared, (a[both], b[both]), 1)
-    size_a = np.bincount(a[a >= 0], minlength=prev.k)
-    size_b = np.bincount(b[b >= 0], minlength=cur.k)
-    union_size = size_a[:, None] + size_b[None, :] - shared
-    return np.where(union_size > 0, shared / np.maximum(union_size, 1), 0.0), shared
+    return Overlap(shared, np.bincount(a[a >= 0], minlength=prev.k), np.bincount(b[b >= 0], minlength=cur.k))
 
 
 @dataclass
@@ -100,11 +139,12 @@ class Transition:
     events: list[dict]
 
 
-def link(prev_ids: list[str], jaccard: np.ndarray, min_jaccard: float, next_id, period_id: str) -> Transition:
-    """Match nodes by Jaccard ≥ min_jaccard; the strongest match carries the old id (greedy by
-    descending overlap, ties by node order), every other node gets a fresh id from next_id()."""
+def link(prev_ids: list[str], ov: Overlap, min_jaccard: float, next_id, period_id: str) -> Transition:
+    """Match nodes (Overlap.matches); the strongest match carries the old id (greedy by descending
+    Jaccard, ties by node order), every other node gets a fresh id from next_id()."""
+    jaccard = ov.jaccard
     kp, kc = jaccard.shape
-    edges = jaccard >= min_jaccard
+    edges = ov.matches(min_jaccard)
     parents = [np.flatnonzero(edges[:, i]) for i in range(kc)]
     children = [np.flatnonzero(edges[j]) for j in range(kp)]
     ids: list[str | None] = [None] * kc

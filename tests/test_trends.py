@@ -1,0 +1,238 @@
+"""Trends: periods, lineage (matching rule, ids, events), metrics and the CLI.
+
+Most tests run on small synthetic libraries: real DuckDB libraries whose creatives carry made-up
+visual vectors (families of concepts of variants, placed in time), so the geometry that lineage
+depends on is known exactly and nothing needs a model. The sample-library tests at the end check the
+generated demo against its ground truth.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import core
+from core.store import Library
+from core.trends import ABSENT, ACTIVE, INACTIVE, MERGE, NEW, SPLIT
+from core.trends.lineage import link
+from core.trends.periods import boundary_periods, calendar_periods
+
+ROOT = Path(__file__).resolve().parents[1]
+DIM = 48
+SPREAD = 0.6          # concept offset from its family centre (unit sphere): concepts ≈0.7 apart, families ≈1.4
+KEYS = {"periods", "approaches", "events"}
+
+
+class Synth:
+    """A real library of synthetic ads: each concept is a direction near its family centre, each
+    variant a near-copy of its concept (so the variant linker groups them into one micro-pattern)."""
+
+    def __init__(self, path: Path, seed: int = 0):
+        self.library = Library(path)
+        self.rng = np.random.default_rng(seed)
+        self.n = 0
+
+    def centres(self, k: int) -> np.ndarray:
+        q, _ = np.linalg.qr(self.rng.normal(size=(DIM, k)))
+        return q.T
+
+    def concepts(self, centre, start: date, n: int, variants: int = 2, days: int = 10, spend: float = 400.0,
+                 ctr: float = 0.02, cvr: float = 0.05, words: str = "", frequency: float | None = None,
+                 end: date | None | bool = True) -> list[int]:
+        """n concepts of `variants` ads each, launched from `start` on, each running `days` days
+        (end=None: no end date; end=a date: that end date)."""
+        ids = []
+        for c in range(n):
+            g = self.rng.normal(size=DIM)
+            concept = _unit(centre + SPREAD * _unit(g - (g @ centre) * centre))
+            for v in range(variants):
+                vec = _unit(concept + 0.05 * self.rng.normal(size=DIM) / np.sqrt(DIM))
+                day = start + timedelta(days=(c * variants + v) % 9)
+                stop = day + timedelta(days=days - 1) if end is True else end
+                ids.append(self.ad(vec, day, stop, spend, ctr, cvr, words, frequency))
+        return ids
+
+    def ad(self, vec, day, stop, spend, ctr, cvr, words, frequency) -> int:
+        self.n += 1
+        sha = hashlib.sha256(f"synthetic-{self.n}".encode()).hexdigest()
+        lib = self.library
+        cid = lib.scalar("INSERT INTO creatives (sha256, kind, media_path, width, height, ocr_text, visual) "
+                         "VALUES (?, 'image', ?, 100, 100, '', ?) RETURNING id", [sha, f"media/{sha}.png", vec.astype(float).tolist()])
+        impressions = round(spend * 100)           # CPM of 10
+        clicks = round(impressions * ctr)
+        aid = lib.scalar("INSERT INTO ads (file, creative_id, tags, date, end_date, spend, impressions, clicks, conversions, revenue, "
+                         "document) VALUES (?, ?, [], ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",   # tags [] as ingest writes them
+                         [f"ad_{self.n}.png", cid, day, stop, spend, impressions, clicks, round(clicks * cvr), spend * 2, words])
+        if frequency is not None:
+            lib.execute("INSERT INTO attributes VALUES (?, 'frequency', ?)", [aid, str(frequency)])
+        return aid
+
+
+def _unit(v):
+    return v / np.linalg.norm(v)
+
+
+def _month(m: int, day: int = 3) -> date:
+    return date(2026, 5 + m, day)
+
+
+def _events(res, kind=None):
+    return [e for e in res["events"] if kind is None or e["kind"] == kind]
+
+
+def _approach_of(res, ad_ids) -> dict:
+    """The approach holding most of these ads (in any period)."""
+    ad_ids = set(ad_ids)
+    best = max(res["approaches"], key=lambda a: sum(len(ad_ids & set(v)) for v in a["ad_ids"].values()))
+    return best
+
+
+# -- a library with every case: steady, grows, peaks, appears, disappears, splits ------------------------------------
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory):
+    s = Synth(tmp_path_factory.mktemp("story") / "lib", seed=1)
+    c = s.centres(7)
+    g = s.rng.normal(size=DIM)
+    split_dir = _unit(g - (g @ c.T) @ c)                     # orthogonal to every family
+    warm, cool = _unit(c[6] + 0.45 * split_dir), _unit(c[6] - 0.45 * split_dir)   # near the parent, apart from each other
+    ads = {k: [] for k in ("steady", "grows", "peaks", "appears", "disappears", "splits", "warm", "cool")}
+    plan = {"steady": (3, 3, 3, 3), "grows": (2, 3, 4, 6), "peaks": (2, 6, 4, 2), "appears": (0, 0, 3, 4),
+            "disappears": (4, 4, 0, 0)}
+    centre = {"steady": c[0], "grows": c[2], "peaks": c[3], "appears": c[4], "disappears": c[5]}
+    words = {"steady": "morning coffee roast", "grows": "summer lifestyle button", "peaks": "meme joke caption",
+             "appears": "app screenshot install", "disappears": "event poster tickets"}
+    for m in range(4):
+        for fam, counts in plan.items():
+            spend = 400.0 * (1 + 0.25 * m) if fam == "grows" else 400.0
+            ads[fam] += s.concepts(centre[fam], _month(m), counts[m], spend=spend, words=words[fam])
+        ads["steady"] += s.concepts(c[1], _month(m), 3, words="skincare serum glow", ctr=0.03)
+        if m < 2:   # one approach whose two leanings drift apart into two approaches in July
+            for lean in (+0.15, -0.15):
+                ads["splits"] += s.concepts(_unit(c[6] + lean * split_dir), _month(m), 2, words="offer sale text")
+        else:
+            ads["warm"] += s.concepts(warm, _month(m), 2, words="offer sale text warm")
+            ads["cool"] += s.concepts(cool, _month(m), 2, words="offer sale text cool")
+    return s.library, ads
+
+
+def test_story_finds_exactly_the_events(story):
+    library, ads = story
+    res = core.compute_trends(library)
+    assert [p["id"] for p in res["periods"]] == ["2026-05", "2026-06", "2026-07", "2026-08"]
+    appears, disappears, splits = (_approach_of(res, ads[k]) for k in ("appears", "disappears", "splits"))
+    warm, cool = _approach_of(res, ads["warm"]), _approach_of(res, ads["cool"])
+    got = sorted((e["period"], e["kind"], e["approach_id"], tuple(e["related_ids"])) for e in res["events"])
+    want = sorted([("2026-07", NEW, appears["id"], ()), ("2026-07", INACTIVE, disappears["id"], ()),
+                   ("2026-07", SPLIT, splits["id"], tuple(sorted({warm["id"], cool["id"]}, key=lambda a: (len(a), a))))])
+    assert got == want
+    assert splits["id"] in (warm["id"], cool["id"])           # the stronger child carries the parent's id
+    assert appears["status_by_period"] == {"2026-05": ABSENT, "2026-06": ABSENT, "2026-07": NEW, "2026-08": ACTIVE}
+    assert disappears["status_by_period"] == {"2026-05": ACTIVE, "2026-06": ACTIVE, "2026-07": INACTIVE, "2026-08": ABSENT}
+    assert {warm["status_by_period"]["2026-07"], cool["status_by_period"]["2026-07"]} == {SPLIT}
+
+
+def test_story_directions_and_metrics(story):
+    library, ads = story
+    res = core.compute_trends(library)
+    direction = {k: _approach_of(res, ads[k])["direction"] for k in ("grows", "peaks", "appears", "steady")}
+    assert direction == {"grows": "improving", "peaks": "peaked", "appears": "new", "steady": "steady"}
+    grows = _approach_of(res, ads["grows"])
+    spend = [grows["metrics"][p]["spend"] for p in ("2026-05", "2026-06", "2026-07", "2026-08")]
+    assert spend == sorted(spend) and spend[-1] > 4 * spend[0]
+    assert [d["vs"] for d in grows["deltas"]] == ["2026-07", "2026-06", "2026-05"]
+    assert grows["deltas"][0]["ads_pct"] > 0
+    m = grows["metrics"]["2026-08"]
+    assert m["ctr"] == pytest.approx(0.02, rel=1e-3) and m["cvr"] == pytest.approx(0.05, rel=0.05)
+    assert m["cost_per_conversion"] == pytest.approx(m["spend"] / m["conversions"])
+    assert m["conversions_per_1k_spend"] == pytest.approx(1000 * m["conversions"] / m["spend"])
+    assert m["frequency_source"] == "impressions_per_ad" and m["frequency"] == pytest.approx(m["impressions"] / m["ads"])
+    # the two steady approaches differ in CTR (2% vs 3%): the z-test sees no change within one, counts allow it
+    steady = _approach_of(res, ads["steady"])
+    assert steady["deltas"][0]["ctr_test"]["significant"] is False
+
+
+def test_story_is_deterministic_with_stable_ids(story):
+    library, ads = story
+    a, b = core.compute_trends(library, seed=3), core.compute_trends(library, seed=3)
+    assert json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+    ids = [x["id"] for x in a["approaches"]]
+    assert ids == [f"A{i}" for i in range(1, len(ids) + 1)]
+    first = [x for x in a["approaches"] if x["status_by_period"]["2026-05"] == ACTIVE]
+    sizes = [x["metrics"]["2026-05"]["ads"] for x in first]
+    assert sizes == sorted(sizes, reverse=True)          # ids follow size in the first period
+    steady = _approach_of(a, ads["steady"])
+    assert set(steady["status_by_period"].values()) == {ACTIVE}   # one id across all four months
+
+
+def test_story_flows_feed_a_sankey(story):
+    library, ads = story
+    res = core.compute_trends(library)
+    ids = {x["id"] for x in res["approaches"]}
+    assert res["flows"] and all(f["from_id"] in ids and f["to_id"] in ids and f["ads"] > 0 for f in res["flows"])
+    splits = _approach_of(res, ads["splits"])
+    out = {f["to_id"] for f in res["flows"] if f["from_id"] == splits["id"] and f["to_period"] == "2026-07"}
+    assert out == {_approach_of(res, ads["warm"])["id"], _approach_of(res, ads["cool"])["id"]}
+
+
+def test_min_jaccard_is_the_match_threshold(story):
+    """The split matches as a group with a Jaccard below 1 (some of its children's ads lie beyond
+    the parent's reach); steady approaches match with 1. At min_jaccard=1 only the latter survive."""
+    library, ads = story
+    res = core.compute_trends(library, min_jaccard=1.0)
+    kinds = {(e["kind"], e["period"]) for e in res["events"]}
+    assert (SPLIT, "2026-07") not in kinds
+    parent = _approach_of(res, ads["splits"])
+    assert parent["status_by_period"]["2026-07"] == INACTIVE
+    for k in ("warm", "cool"):
+        assert _approach_of(res, ads[k])["status_by_period"]["2026-07"] == NEW
+    assert set(_approach_of(res, ads["steady"])["status_by_period"].values()) == {ACTIVE}
+
+
+# -- link(): the matching rule on hand-made overlaps --------------------------------------------------------------
+
+def _ids():
+    n = iter(range(100, 200))
+    return lambda: f"A{next(n)}"
+
+
+def _ov(shared, size_prev, size_cur):
+    from core.trends.lineage import Overlap
+
+    return Overlap(np.array(shared), np.array(size_prev), np.array(size_cur))
+
+
+def test_link_threshold_continues_or_breaks():
+    ov = _ov([[4]], [10], [4])                       # Jaccard 0.4
+    t = link(["A1"], ov, 0.4, _ids(), "P2")
+    assert t.ids == ["A1"] and t.status == {"A1": ACTIVE} and t.events == []
+    t = link(["A1"], ov, 0.41, _ids(), "P2")
+    assert t.ids == ["A100"] and t.status == {"A100": NEW, "A1": INACTIVE}
+    assert [(e["kind"], e["approach_id"]) for e in t.events] == [(NEW, "A100"), (INACTIVE, "A1")]
+
+
+def test_link_split_keeps_the_id_on_the_stronger_child():
+    ov = _ov([[5, 4, 0], [0, 0, 6]], [10, 6], [6, 5, 6])   # A1 → halves (J .45, .36), A2 → itself
+    t = link(["A1", "A2"], ov, 0.4, _ids(), "P2")
+    assert t.ids == ["A1", "A100", "A2"]
+    assert t.status == {"A1": SPLIT, "A100": SPLIT, "A2": ACTIVE}
+    assert t.events == [{"period": "P2", "kind": SPLIT, "approach_id": "A1", "related_ids": ["A1", "A100"]}]
+
+
+def test_link_merge_and_the_absorbed_approach():
+    ov = _ov([[5], [4]], [6, 5], [10])               # two approaches become one
+    t = link(["A1", "A2"], ov, 0.4, _ids(), "P2")
+    assert t.ids == ["A1"] and t.status == {"A1": MERGE, "A2": MERGE}
+    assert t.events == [{"period": "P2", "kind": MERGE, "approach_id": "A1", "related_ids": ["A1", "A2"]}]
+
+
+def test_link_unrelated_small_overlap_is_no_split():
+    ov = _ov([[8, 1]], [10], [9, 6])                 # the second node takes 1 of its 6 ads from A1
+    t = link(["A1"], ov, 0.4, _ids(), "P2")
+    assert t.ids == ["A1", "A100"] and t.status == {"A1": ACTIVE, "A100": NEW}
