@@ -236,3 +236,141 @@ def test_link_unrelated_small_overlap_is_no_split():
     ov = _ov([[8, 1]], [10], [9, 6])                 # the second node takes 1 of its 6 ads from A1
     t = link(["A1"], ov, 0.4, _ids(), "P2")
     assert t.ids == ["A1", "A100"] and t.status == {"A1": ACTIVE, "A100": NEW}
+
+
+# -- merges, periods, the active rule and metrics on small libraries -------------------------------------------------
+
+def test_two_approaches_merge(tmp_path):
+    """The split of the story run backwards: two close approaches become one between them."""
+    s = Synth(tmp_path / "lib", seed=2)
+    c, other = s.centres(2)
+    g = s.rng.normal(size=DIM)
+    apart = _unit(g - (g @ c) * c - (g @ other) * other)
+    alpha = s.concepts(_unit(c + 0.45 * apart), _month(0), 2, words="offer sale text warm")
+    beta = s.concepts(_unit(c - 0.45 * apart), _month(0), 2, words="offer sale text cool")
+    both = []
+    for lean in (+0.15, -0.15):
+        both += s.concepts(_unit(c + lean * apart), _month(1), 2, words="offer sale text")
+    for m in range(2):
+        s.concepts(other, _month(m), 3, words="gamma grape vine")
+    res = core.compute_trends(s.library)
+    merged = _approach_of(res, both)
+    ia, ib = _approach_of(res, alpha)["id"], _approach_of(res, beta)["id"]
+    assert _events(res) == [{"period": "2026-06", "kind": MERGE, "approach_id": merged["id"], "related_ids": sorted([ia, ib])}]
+    assert merged["id"] in (ia, ib)
+    absorbed = ib if merged["id"] == ia else ia
+    assert next(x for x in res["approaches"] if x["id"] == absorbed)["status_by_period"]["2026-06"] == MERGE
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """Two families over May–June, an ad that runs across the month boundary, one without an end date."""
+    s = Synth(tmp_path_factory.mktemp("small") / "lib", seed=3)
+    a, b = s.centres(2)
+    ads = {"a": [], "b": []}
+    for m in range(2):
+        ads["a"] += s.concepts(a, _month(m), 2, words="alpha apple orchard", frequency=2.0 + 2 * m)
+        ads["b"] += s.concepts(b, _month(m), 2, words="beta banana grove")
+    ads["across"] = s.concepts(a, date(2026, 5, 29), 1, variants=1, days=5, spend=500.0, words="alpha apple orchard")
+    ads["open"] = s.concepts(b, date(2026, 6, 20), 1, variants=1, end=None, words="beta banana grove")
+    ads["typo"] = s.concepts(b, date(2026, 6, 21), 1, variants=1, end=date(2026, 1, 1), words="beta banana grove")
+    return s.library, ads
+
+
+def test_active_rule_and_proration(small):
+    library, ads = small
+    res = core.compute_trends(library)
+    assert res["periods"] == [{"id": "2026-05", "start": "2026-05-01", "end": "2026-05-31", "ads": 9},
+                              {"id": "2026-06", "start": "2026-06-01", "end": "2026-06-30", "ads": 11}]
+    a = _approach_of(res, ads["a"])
+    across = ads["across"][0]
+    assert across in a["ad_ids"]["2026-05"] and across in a["ad_ids"]["2026-06"]
+    may, june = a["metrics"]["2026-05"], a["metrics"]["2026-06"]
+    assert may["spend"] == pytest.approx(4 * 400 + 500 * 3 / 5) and june["spend"] == pytest.approx(4 * 400 + 500 * 2 / 5)
+    b = _approach_of(res, ads["b"])
+    assert ads["open"][0] in b["ad_ids"]["2026-06"] and ads["typo"][0] in b["ad_ids"]["2026-06"]
+    assert b["metrics"]["2026-06"]["spend"] == pytest.approx(6 * 400)   # a one-day run falls whole in its period
+
+
+def test_frequency_attribute_is_impressions_over_reach(small):
+    library, ads = small
+    a = _approach_of(core.compute_trends(library), ads["a"])
+    june = a["metrics"]["2026-06"]
+    assert june["frequency_source"] == "attribute"
+    # four ads at frequency 4 (40k impressions each) and the boundary ad (no attribute) left out
+    assert june["frequency"] == pytest.approx(4.0)
+
+
+def test_weekly_quarterly_and_explicit_periods(small):
+    library, _ = small
+    weeks = core.compute_trends(library, period="week")["periods"]
+    assert [w["id"] for w in weeks] == ["2026-W22", "2026-W23", "2026-W24", "2026-W25"]     # the last four
+    assert all(date.fromisoformat(w["start"]).weekday() == 0 for w in weeks)
+    quarters = core.compute_trends(library, period="quarter")
+    assert [(q["id"], q["start"], q["end"], q["ads"]) for q in quarters["periods"]] == [("2026-Q2", "2026-04-01", "2026-06-30", 19)]
+    assert {x["status_by_period"]["2026-Q2"] for x in quarters["approaches"]} == {ACTIVE}
+    cut = core.compute_trends(library, boundaries=["2026-05-01", "2026-05-16", "2026-06-01", "2026-07-01"])
+    assert [(p["id"], p["end"]) for p in cut["periods"]] == [("2026-05-01", "2026-05-15"), ("2026-05-16", "2026-05-31"),
+                                                             ("2026-06-01", "2026-06-30")]
+    assert cut["config"]["period"] is None and cut["config"]["boundaries"][0] == "2026-05-01"
+
+
+def test_period_helpers():
+    months = calendar_periods(date(2025, 11, 20), date(2026, 2, 1), "month")
+    assert [(p.id, p.end.isoformat()) for p in months] == [("2025-11", "2025-11-30"), ("2025-12", "2025-12-31"),
+                                                          ("2026-01", "2026-01-31"), ("2026-02", "2026-02-28")]
+    assert [p.id for p in calendar_periods(date(2025, 12, 31), date(2026, 1, 5), "week")] == ["2026-W01", "2026-W02"]
+    assert [p.id for p in calendar_periods(date(2025, 12, 1), date(2026, 4, 1), "quarter")] == ["2025-Q4", "2026-Q1", "2026-Q2"]
+    with pytest.raises(ValueError, match="increasing"):
+        boundary_periods(["2026-02-01", "2026-01-01"])
+    with pytest.raises(ValueError, match="valid: week, month, quarter"):
+        calendar_periods(date(2026, 1, 1), date(2026, 2, 1), "fortnight")
+
+
+def test_label_from_the_current_taxonomy(small):
+    library, ads = small
+    key = "tx-trends-test"
+    library.record_run(key, "taxonomy", 1, {}, {})
+    library.execute("INSERT INTO nodes (build_key, id, parent_id, level, label) VALUES (?, 'f1', 'root', 1, 'Orchard ads'), "
+                    "(?, 'f2', 'root', 1, 'Grove ads')", [key, key])
+    for fam, ids in (("f1", ads["a"] + ads["across"]), ("f2", ads["b"] + ads["open"] + ads["typo"])):
+        library.execute(f"INSERT INTO assignments (build_key, ad_id, family_id) SELECT ?, unnest(?), '{fam}'", [key, ids])
+    try:
+        res = core.compute_trends(library)
+        a, b = _approach_of(res, ads["a"]), _approach_of(res, ads["b"])
+        assert (a["label"], a["family_id"], b["label"], b["family_id"]) == ("Orchard ads", "f1", "Grove ads", "f2")
+        assert "orchard" in " ".join(a["keywords"])
+    finally:
+        library.execute("DELETE FROM runs WHERE key = ?", [key])
+
+
+# -- no dates, and the command line ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def undated(tmp_path_factory):
+    s = Synth(tmp_path_factory.mktemp("undated") / "lib")
+    s.library.execute("INSERT INTO ads (file, creative_id, tags) VALUES ('a.png', 0, [])")
+    s.library.close()
+    return s.library.path
+
+
+def test_no_dates_gives_a_message(undated):
+    res = core.compute_trends(core.open_library(undated, read_only=True))
+    assert KEYS <= res.keys() and res["periods"] == res["approaches"] == res["events"] == []
+    assert "date" in res["message"] and res["undated_ads"] == 1
+
+
+def _cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core", "trends", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_prints_the_documented_keys(small, undated):
+    library, _ = small
+    library.close()   # one writer per DuckDB file: let the CLI open it
+    out = _cli("--library", str(library.path), "--json")
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert KEYS <= res.keys() and [p["id"] for p in res["periods"]] == ["2026-05", "2026-06"]
+    assert {"id", "label", "status_by_period", "metrics", "deltas", "direction"} <= res["approaches"][0].keys()
+    out = _cli("--library", str(undated), "--json")
+    assert out.returncode == 0 and "date" in json.loads(out.stdout)["message"]
