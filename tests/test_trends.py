@@ -360,17 +360,42 @@ def test_no_dates_gives_a_message(undated):
     assert "date" in res["message"] and res["undated_ads"] == 1
 
 
-def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core", "trends", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
-
-
-def test_cli_prints_the_documented_keys(small, undated):
-    library, _ = small
+def test_cli_prints_the_documented_keys(tmp_path):
+    s = Synth(tmp_path / "lib", seed=4)
+    for m in range(2):
+        for centre, words in zip(s.centres(2), ("alpha apple", "beta banana")):
+            s.concepts(centre, _month(m), 2, words=words)
+    library = s.library
     library.close()   # one writer per DuckDB file: let the CLI open it
-    out = _cli("--library", str(library.path), "--json")
+    out = subprocess.run([sys.executable, "-m", "core", "trends", "--library", str(library.path), "--json"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert KEYS <= res.keys() and [p["id"] for p in res["periods"]] == ["2026-05", "2026-06"]
     assert {"id", "label", "status_by_period", "metrics", "deltas", "direction"} <= res["approaches"][0].keys()
-    out = _cli("--library", str(undated), "--json")
-    assert out.returncode == 0 and "date" in json.loads(out.stdout)["message"]
+
+
+# -- the page ----------------------------------------------------------------------------------------------------------
+
+def test_trends_page(story, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    library, _ = story
+    data = library.path.parent
+    monkeypatch.setenv("CTE_DATA_DIR", str(data))
+    for attr, value in (("DATA_DIR", data), ("DEFAULT_LIBRARY", data / "default"), ("SAMPLE_LIBRARY", data / "sample")):
+        monkeypatch.setattr(core, attr, value)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["lib"] = library.path.name
+    at.run()
+    at.switch_page("pages/trends.py").run()
+    assert not at.exception, at.exception[0].value if at.exception else ""
+    assert [s.value for s in at.subheader] == ["Lineage", "Metrics per approach", "Events"]
+    sankey = [json.loads(c.proto.spec)["data"][0] for c in at.get("plotly_chart")]
+    assert sankey[0]["type"] == "sankey" and len(sankey[0]["link"]["value"]) > 0
+    events = at.dataframe[-1].value
+    assert set(events["event"]) == {"✦ New", "⑂ Split", "⏹ Inactive"}
+    at.button_group(key="trends_show").set_value("improving").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) == 1 and table["direction"].iloc[0].endswith("improving")
