@@ -28,11 +28,13 @@ MAX_SAMPLES = 600
 MAX_KEYFRAMES = 24
 LONG_SHOT_S = 6.0      # a long take gets a keyframe per this many seconds: captions change within it
 HOOK_S = 3.0           # the hook: what a scroller sees before deciding to stay
-# Cut rule, measured on generated clips (bench/video.py --cuts): a histogram distance is a cut when
-# it is over CUT_MIN and over CUT_RATIO times the median distance of the CUT_WINDOW samples either side.
-CUT_MIN = 0.1
+# Cut rule: a histogram distance is a cut when over CUT_MIN and over CUT_RATIO times the median
+# distance of the CUT_WINDOW samples either side. Tuned on 132 generated clips (954 cuts); on fresh
+# ones (bench/video.py) 56 of 60 random edits get the exact shot count (precision 0.99, recall 1.0;
+# the extra cuts are whip pans of a frame width in under a second) and all the sample's videos.
+CUT_MIN = 0.15
 CUT_RATIO = 2.5
-CUT_WINDOW = 5
+CUT_WINDOW = 4
 MIN_SHOT_S = 0.3
 
 
