@@ -35,9 +35,10 @@ import pandas as pd
 LEVEL_NAMES = {0: "all ads", 1: "family", 2: "sub-cluster", 3: "micro-pattern"}
 METRICS = ("spend", "impressions", "clicks", "conversions", "revenue", "ctr")
 PERF_KEYS = ("spend", "impressions", "clicks", "conversions", "ctr", "cvr")   # node rollups shown and charted
-INGEST_STAGES = ("scanning", "hashing", "analysing", "indexing")
+INGEST_STAGES = ("scanning", "hashing", "analysing", "embedding", "indexing")
 STAGE_LABELS = {"generating": "Generating sample ads", "scanning": "Reading the upload", "hashing": "Checking for duplicates",
-                "analysing": "Analysing creatives (visual, OCR, colours)", "indexing": "Updating the search index",
+                "analysing": "Analysing creatives (visual, OCR, colours)", "embedding": "Embedding the ad text",
+                "indexing": "Updating the search index",
                 "building": "Building the taxonomy"}
 BUILD_SOURCE = "taxonomy build"
 _STOPWORDS = frozenset("""the and for with you your our are was were this that from have has had not but all any can will just
@@ -153,8 +154,10 @@ def job_progress(library) -> dict[str, Any] | None:
     for j in jobs(library, limit=5):
         if j["status"] == "running":
             live = _live_job(library.path)
-            if live is not None:
+            if live is not None:  # the build that follows an upload reports as part of that upload
                 j["kind"] = live.kind
+                if live.kind != "build":
+                    j["name"] = Path(live.source).name
             return j
     live = _live_job(library.path)
     if live is not None:
@@ -268,7 +271,20 @@ def _register(library_path, kind: str, source: str) -> BackgroundJob:
     return job
 
 
+def _warm_build() -> None:
+    """Compile UMAP's numba kernels while the ingest runs, so the build that follows does not wait for it."""
+    try:
+        from .taxonomy import warm_umap
+
+        warm_umap()
+    except Exception:  # noqa: BLE001 - only a head start; the build compiles them itself otherwise
+        pass
+
+
 def _spawn(job: BackgroundJob, target: Callable[[], None]) -> BackgroundJob:
+    if job.kind in ("ingest", "sample"):
+        threading.Thread(target=_warm_build, name="cte-warm-umap", daemon=True).start()
+
     def run():
         try:
             target()

@@ -44,6 +44,7 @@ class K:
     UPLOAD_CSV = "upload_csv"
     UPLOAD_ERROR = "upload_error"
     REPORT_JOB = "report_job"
+    REPORT_NEWEST = "report_newest"      # newest finished job when the report picker was last defaulted
     NODE_PARAM = "node"                  # taxonomy position, in the URL (?node=f3.s1)
 
     @staticmethod
@@ -169,7 +170,7 @@ def _on_library_change() -> None:
     st.query_params.pop(K.NODE_PARAM, None)
 
 
-@st.fragment(run_every=2)
+@st.fragment(run_every=5)
 def _sidebar_job(path: str) -> None:
     p = views.job_progress(open_library(path))
     if p is None:
@@ -205,11 +206,11 @@ def _job_title(p: dict) -> str:
 
 
 def job_panel(path: str) -> None:
-    """Live progress of the running job (polls the jobs table every second); reruns the app when it ends."""
+    """Live progress of the running job (polls the jobs table every 2 s); reruns the app when it ends."""
     _job_panel(path)
 
 
-@st.fragment(run_every=1)
+@st.fragment(run_every=2)
 def _job_panel(path: str) -> None:
     p = views.job_progress(open_library(path))
     if p is None:

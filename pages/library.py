@@ -92,8 +92,9 @@ if reports:
     st.subheader("Upload report")
     ids = [j["id"] for j in reports]
     labels = {j["id"]: f"#{j['id']} · {j['name']} · {j['status']} · {j['started_at']:%Y-%m-%d %H:%M}" for j in reports}
-    if st.session_state.get(K.REPORT_JOB) not in ids:
-        st.session_state[K.REPORT_JOB] = ids[0]
+    if st.session_state.get(K.REPORT_JOB) not in ids or st.session_state.get(K.REPORT_NEWEST) != ids[0]:
+        st.session_state[K.REPORT_JOB] = ids[0]      # a job that just finished: show its report
+        st.session_state[K.REPORT_NEWEST] = ids[0]
     jid = st.selectbox("Upload", ids, format_func=labels.get, key=K.REPORT_JOB, label_visibility="collapsed")
     rep = views.job_report(library, jid)
     j, n = rep["job"], rep["counts"]

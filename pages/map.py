@@ -67,7 +67,8 @@ else:
                               marker={"size": size, "opacity": 0.85, "color": "#b8bcc6" if cat in ("other", "(none)", "outliers")
                                       else palette[i % len(palette)]}))
 fig.update_layout(height=600, margin={"t": 10, "l": 10, "r": 10, "b": 10}, dragmode="select",
-                  legend={"itemsizing": "constant"}, xaxis={"visible": False}, yaxis={"visible": False})
+                  legend={"itemsizing": "constant", "orientation": "h", "yanchor": "top", "y": -0.02, "x": 0},
+                  xaxis={"visible": False}, yaxis={"visible": False})
 
 
 def _on_select() -> None:
@@ -93,19 +94,16 @@ if clear.button("Clear selection", key="map-clear"):
     st.rerun()
 
 traits = ui.q(views.shared_traits, tuple(selected))
-left, right = st.columns([2, 3])
-with left:
-    st.markdown("**What they share**")
-    if traits.empty:
-        st.caption("Nothing stands out: these ads share no tag, word, colour or family in most of them.")
-    else:
-        st.dataframe(traits, hide_index=True, width="stretch",
-                     column_config={"in_selection": st.column_config.ProgressColumn("in selection", format="percent", min_value=0, max_value=1),
-                                    "in_library": st.column_config.NumberColumn("in library", format="percent"),
-                                    "lift": st.column_config.NumberColumn(format="%.1f×")})
-    fam = pts[pts["ad_id"].isin(selected)]["family"].value_counts()
-    st.caption("Families: " + ", ".join(f"{k} ({v})" for k, v in fam.head(6).items()))
-with right:
-    ui.paged_grid(lambda page: ui.q(views.ads_page, ad_ids=tuple(selected), page=page, per_page=ui.PER_PAGE), "map-sel", cols=4)
+st.markdown("**What they share**")
+if traits.empty:
+    st.caption("Nothing stands out: these ads share no tag, word, colour or family in most of them.")
+else:
+    st.dataframe(traits, hide_index=True, width="stretch",
+                 column_config={"in_selection": st.column_config.ProgressColumn("in selection", format="percent", min_value=0, max_value=1),
+                                "in_library": st.column_config.NumberColumn("in library", format="percent"),
+                                "lift": st.column_config.NumberColumn(format="%.1f×")})
+fam = pts[pts["ad_id"].isin(selected)]["family"].value_counts()
+st.caption("Families: " + ", ".join(f"{k} ({v})" for k, v in fam.head(6).items()))
+ui.paged_grid(lambda page: ui.q(views.ads_page, ad_ids=tuple(selected), page=page, per_page=ui.PER_PAGE), "map-sel")
 
 ui.show_ad_dialog()

@@ -7,8 +7,9 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+import core
 from core import views
-from core.search import parse_filters  # noqa: E402
+from core.search import parse_filters
 from pages import _common as ui
 from pages._common import K
 
@@ -74,7 +75,7 @@ if go:
         else:
             try:
                 with st.spinner("Searching… (the first search loads the text model)"):
-                    res = ui.q(search, query.strip(), top_k=int(top_k), filters=filters)
+                    res = ui.q(core.search_ads, query.strip(), top_k=int(top_k), filters=filters)
                 st.session_state[K.SEARCH] = {"query": query.strip(), "filters": items, "result": res}
             except Exception as e:  # noqa: BLE001
                 ui.friendly(e, "search")
@@ -107,7 +108,8 @@ if res["nodes"]:
     st.markdown("**Matching patterns**")
     for n in res["nodes"][:6]:
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
-        c1.markdown(f"**{n['label']}** · {n['path']}  \n:gray[{n['why']} · score {n['score']:.2f}]")
+        parent = n["path"].rsplit(" > ", 1)[0] if " > " in (n.get("path") or "") else ""
+        c1.markdown(f"**{n['label']}**" + (f" · in {parent}" if parent else "") + f"  \n:gray[{n['why']} · score {n['score']:.2f}]")
         c2.page_link("pages/taxonomy.py", label="Open node", icon=":material/account_tree:", query_params={K.NODE_PARAM: n["id"]})
 
 if res["ads"]:

@@ -175,6 +175,6 @@ if len(reps):
     ui.ad_grid(reps, f"rep-{node}")
 st.markdown("**All ads in this node**")
 ui.paged_grid(lambda page: ui.q(views.ads_page, node_id=node, page=page, per_page=ui.PER_PAGE, exclude=tuple(reps["ad_id"])),
-              f"node-{node}", empty="No other ads in this node.")
+              f"node-{node}", empty="All of this node's ads are shown above.")
 
 ui.show_ad_dialog()
