@@ -1,0 +1,143 @@
+"""The build pipeline: load → features → variants → hierarchy → (re-applied edits) → labels →
+rollups → 2-D map → one transaction of nodes and assignments → a run record that makes it current."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+import numpy as np
+
+from .corpus import AdCorpus, load_corpus
+from .features import FeatureBuilder, resolve_axes
+from .hierarchy import OUTLIER_MODES, Units, build_hierarchy
+from .labelling import TreeLabeller, membership
+from .labels import Labeller
+from .methods import get_method
+from .persist import RUN_KIND, write_tree
+from .projection import project_2d
+from .representatives import check_strategy
+from .rollups import rollup
+from .tree import ClusterTree
+from .variants import VariantLinker, variant_inputs
+
+TAXONOMY_VERSION = 1
+Progress = Callable[[str, int, int], None]
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass
+class Prepared:
+    """What every stage after clustering reads: the corpus, its features and its variant units."""
+
+    corpus: AdCorpus
+    features: np.ndarray
+    axes_used: dict
+    units: Units
+    variant_links: dict
+
+
+def prepare(library, axes: dict | None = None, seed: int = 0, progress: Progress = _noop, ad_ids=None) -> Prepared:
+    progress("loading", 0, 1)
+    corpus = load_corpus(library)
+    if ad_ids is not None:
+        corpus = corpus.subset(ad_ids)
+    progress("features", 0, 1)
+    fb = FeatureBuilder(axes=axes, random_state=seed).fit(corpus)
+    progress("variants", 0, 1)
+    linker = VariantLinker(random_state=seed).fit(variant_inputs(corpus))
+    links = linker.pairs_["reason"].value_counts().to_dict()
+    units = Units.from_labels(linker.labels_[corpus.creative_of_ad], fb.features_)
+    return Prepared(corpus, fb.features_, fb.axes_used_, units, {str(k): int(v) for k, v in links.items() if k != "none"})
+
+
+def finish(tree: ClusterTree, prep: Prepared, labeller: Labeller | None, rep_strategy: str, seed: int, min_spend: float,
+           progress: Progress = _noop, coords: np.ndarray | None = None, names: dict | None = None) -> str:
+    """Labels, rollups and map positions of a tree whose structure is final. Returns how coordinates were made."""
+    corpus = prep.corpus
+    progress("labels", 0, len(tree.nodes))
+    TreeLabeller(corpus, prep.features, labeller, rep_strategy, seed, progress=progress).run(tree, names or {})
+    progress("rollups", 0, 1)
+    ids, M = membership(tree, corpus)
+    for nid, perf in zip(ids, rollup(M, corpus.frame, min_spend)):
+        tree.nodes[nid].perf = perf
+    how = "stored"
+    if coords is None:
+        progress("projection", 0, 1)
+        coords, how = project_2d(prep.features, seed)
+    tree.set_assignment("x", coords[:, 0])
+    tree.set_assignment("y", coords[:, 1])
+    sizes = np.asarray(M.sum(axis=1)).ravel()
+    xy = (M @ coords) / np.maximum(sizes, 1)[:, None]
+    for nid, (x, y) in zip(ids, xy):
+        tree.nodes[nid].x, tree.nodes[nid].y = float(x), float(y)
+    paths = {nid: tree.path(nid) for nid in ids}
+    tree.set_assignment("node_path", tree.assignments()["leaf_id"].map(paths).to_numpy())
+    return how
+
+
+def new_build_key() -> str:
+    return "tx-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+
+
+def build_taxonomy(library, method: str = "auto", axes: dict | None = None, seed: int = 0, progress: Progress | None = None,
+                   outliers: str = "attach", rep_strategy: str = "convergent", min_spend: float = 100.0,
+                   labeller: Labeller | None = None) -> ClusterTree:
+    from .edits import apply_edits, load_edits, match_names
+
+    config = get_method(method)           # fail fast, before minutes of loading
+    weights = resolve_axes(axes)
+    check_strategy(rep_strategy)
+    if outliers not in OUTLIER_MODES:
+        raise ValueError(f"unknown outliers mode {outliers!r}; valid: {', '.join(OUTLIER_MODES)}")
+    if not np.isfinite(min_spend) or min_spend < 0:
+        raise ValueError("min_spend must be a number ≥ 0")
+    progress = progress or _noop
+    t0 = time.perf_counter()
+    stage_s: dict[str, float] = {}
+
+    def timed(name: str, t: float) -> float:
+        now = time.perf_counter()
+        stage_s[name] = round(now - t, 3)
+        return now
+
+    prep = prepare(library, weights, seed, progress)
+    if prep.corpus.n == 0:
+        raise ValueError("the library has no ads yet: ingest a folder or zip first")
+    t = timed("prepare", t0)
+    progress("clustering", 0, 1)
+    hier = build_hierarchy(prep.units, prep.corpus.ad_ids, config, seed, outliers)
+    t = timed("clustering", t)
+    edits = load_edits(library)
+    tree, edit_report = apply_edits(hier.tree, edits, prep, seed)
+    names = match_names(tree, edits)
+    edit_report["named"] = len(names)
+    how = finish(tree, prep, labeller, rep_strategy, seed, min_spend, progress, names=names)
+    t = timed("labels_rollups_projection", t)
+
+    key = new_build_key()
+    counts = [len(tree.at_level(lv)) for lv in (1, 2, 3)]
+    metrics = {
+        "ads": int(prep.corpus.n), "micro_patterns_total": int(len(prep.units.weight)),
+        "silhouette": None if not np.isfinite(hier.silhouette) else round(float(hier.silhouette), 4),
+        "outlier_share": round(tree.outlier_share, 4), "levels": tree.levels, "clusters_by_level": counts,
+        "family_sizes": [n.size for n in tree.at_level(1)], "method": method, "method_chosen": hier.method_chosen,
+        "method_scores": {k: (None if not np.isfinite(v) else round(float(v), 4)) for k, v in hier.scores.items()},
+        "variant_links": prep.variant_links, "axes_used": prep.axes_used, "projection": how, "edits": edit_report,
+    }
+    run_config = {"method": method, "axes": weights, "seed": seed, "outliers": outliers, "rep_strategy": rep_strategy,
+                  "min_spend": min_spend, "labeller": type(labeller).__name__ if labeller else "RuleLabeller"}
+    progress("saving", 0, 1)
+    write_tree(library, tree, key)
+    stage_s["save"] = round(time.perf_counter() - t, 3)
+    metrics["seconds"] = round(time.perf_counter() - t0, 3)
+    metrics["stage_seconds"] = stage_s
+    library.record_run(key, RUN_KIND, TAXONOMY_VERSION, run_config, metrics)
+    tree.build_key, tree.config, tree.metrics = key, run_config, metrics
+    progress("done", 1, 1)
+    return tree
+

@@ -1,0 +1,128 @@
+"""Everything a build reads from the library, loaded once into arrays (one row per ad).
+
+Vectors come back through Arrow rather than Python lists: 100k visual rows of 3840 floats as
+Python objects would take minutes and gigabytes.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..documents import label_words
+
+
+@dataclass
+class AdCorpus:
+    ad_ids: np.ndarray             # (n,) int64, ascending
+    frame: pd.DataFrame            # one row per ad: ad fields + its creative's signals (parsed JSON)
+    creative_ids: np.ndarray       # (c,) distinct creatives, ascending
+    creative_of_ad: np.ndarray     # (n,) row in creative_ids for each ad
+    visual: np.ndarray             # (c, dv) unit rows (zeros where missing)
+    text: np.ndarray               # (n, 384) unit rows of ads.text_vec (zeros where missing)
+    attributes: pd.DataFrame       # ad_id, key, value
+    _doc_terms: tuple | None = field(default=None, repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.ad_ids)
+
+    @property
+    def documents(self) -> list[str]:
+        return self.frame["document"].fillna("").astype(str).tolist()
+
+    def doc_terms(self):
+        """(ads × terms counts, vocabulary) of the documents, computed once per corpus."""
+        if self._doc_terms is None:
+            from .keywords import doc_term_matrix
+
+            self._doc_terms = doc_term_matrix(self.documents)
+        return self._doc_terms
+
+    def subset(self, ad_ids) -> "AdCorpus":
+        """The corpus restricted to some ads (an edit on a build made before later ingests)."""
+        keep = np.isin(self.ad_ids, np.asarray(list(ad_ids), dtype=np.int64))
+        used = np.unique(self.creative_of_ad[keep])
+        remap = np.full(len(self.creative_ids), -1)
+        remap[used] = np.arange(len(used))
+        return AdCorpus(self.ad_ids[keep], self.frame[keep].reset_index(drop=True), self.creative_ids[used],
+                        remap[self.creative_of_ad[keep]], self.visual[used], self.text[keep],
+                        self.attributes[self.attributes["ad_id"].isin(self.ad_ids[keep])])
+
+
+AD_SQL = """
+SELECT a.id AS ad_id, a.creative_id, a.file, a.headline, a.copy, a.cta, a.tags, a.format, a.placement, a.campaign,
+       a.spend, a.impressions, a.clicks, a.conversions, a.ctr, a.document,
+       c.kind, c.width, c.height, c.phash, c.colors, c.color_words, c.ocr_text, c.text_area_share, c.labels,
+       c.layout_words, c.extra
+FROM ads a JOIN creatives c ON c.id = a.creative_id ORDER BY a.id
+"""
+
+
+def arrow_query(library, sql: str, params=None):
+    """A query result as an Arrow table (the fast path for list columns)."""
+    rel = library.con.sql(sql, params=params) if params else library.con.sql(sql)
+    return rel.to_arrow_table()
+
+
+def vector_column(table, column: str, n_rows: int, dim: int | None = None) -> np.ndarray:
+    """A FLOAT[] Arrow column as a float32 matrix; null rows become zeros."""
+    col = table.column(column).combine_chunks()
+    valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if not valid.any():
+        return np.zeros((n_rows, dim or 0), dtype=np.float32)
+    lengths = np.asarray(col.value_lengths().fill_null(0).to_numpy(zero_copy_only=False))
+    d = int(lengths[valid].max())
+    out = np.zeros((n_rows, d), dtype=np.float32)
+    flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+    full = valid & (lengths == d)
+    if full.all():
+        return flat.reshape(n_rows, d)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    for i in np.flatnonzero(full):  # rare: a mix of models' dims, or nulls
+        out[i] = flat[offsets[i]:offsets[i + 1]]
+    return out
+
+
+def load_corpus(library) -> AdCorpus:
+    frame = library.query_df(AD_SQL)
+    n = len(frame)
+    frame["tags"] = [list(t) if t is not None and not isinstance(t, float) else [] for t in frame["tags"]]
+    frame["colors"] = [_loads(v, {}) for v in frame["colors"]]
+    frame["labels"] = [_loads(v, []) for v in frame["labels"]]
+    frame["extra"] = [_loads(v, {}) for v in frame["extra"]]
+    frame["color_list"] = [_split(v) for v in frame["color_words"]]
+    frame["layout_list"] = [_split(v) for v in frame["layout_words"]]
+    frame["object_list"] = [label_words(v) for v in frame["labels"]]
+    frame["ocr_text"] = frame["ocr_text"].fillna("").astype(str)
+    ad_ids = frame["ad_id"].to_numpy(dtype=np.int64)
+
+    text_tab = arrow_query(library, "SELECT id, text_vec FROM ads ORDER BY id")
+    text = vector_column(text_tab, "text_vec", n, 384)
+
+    creative_ids, creative_of_ad = np.unique(frame["creative_id"].to_numpy(dtype=np.int64), return_inverse=True)
+    vis_tab = arrow_query(library, "SELECT id, visual FROM creatives ORDER BY id")
+    all_ids = np.asarray(vis_tab.column("id").to_numpy(zero_copy_only=False), dtype=np.int64)
+    vis_all = vector_column(vis_tab, "visual", len(all_ids))
+    visual = vis_all[np.searchsorted(all_ids, creative_ids)] if len(all_ids) else np.zeros((len(creative_ids), 0), np.float32)
+    attrs = library.query_df("SELECT ad_id, key, value FROM attributes ORDER BY ad_id, key")
+    return AdCorpus(ad_ids, frame, creative_ids, creative_of_ad.astype(np.int64), visual, text, attrs)
+
+
+def _loads(v, default):
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return default
+    if isinstance(v, (dict, list)):
+        return v
+    try:
+        return json.loads(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def _split(s) -> list[str]:
+    if not isinstance(s, str):
+        return []
+    return [w.strip() for w in s.split(",") if w.strip()]

@@ -1,0 +1,206 @@
+"""The labelling stage: keywords, enriched facets, names, descriptions, representatives, fidelity,
+text centroid and label vector for every node of a tree (root and families included)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from scipy import sparse
+
+from . import representatives as reps
+from .corpus import AdCorpus
+from .facets import TESTED_KINDS, Facets, build_facets, enriched
+from .keywords import c_tf_idf, top_terms
+from .labels import Labeller, NodeEvidence, RuleLabeller, unique_name
+from .tree import ROOT_ID, ClusterTree
+
+N_KEYWORDS = 10
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)
+
+
+class _Encoder:
+    """Batched text embeddings with a per-stage cache (many small nodes repeat descriptions)."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+        self.cache: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if missing:
+            self.cache.update(zip(missing, self.encoder.encode(missing)))
+        return np.vstack([self.cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+
+class TreeLabeller:
+    """Holds the corpus-wide matrices; `run(tree)` fills every node's label fields in place."""
+
+    def __init__(self, corpus: AdCorpus, features: np.ndarray, labeller: Labeller | None = None,
+                 rep_strategy: str = "convergent", seed: int = 0, encoder=None, progress: Callable | None = None):
+        self.corpus = corpus
+        self.features = features
+        self.labeller = labeller or RuleLabeller()
+        self.rep_strategy = reps.check_strategy(rep_strategy)
+        self.seed = seed
+        self._text_encoder = encoder
+        self._encode: _Encoder | None = None
+        self.progress = progress or (lambda *a: None)
+
+    @property
+    def encode(self) -> _Encoder:
+        if self._encode is None:
+            if self._text_encoder is None:
+                from ..models import text_encoder
+
+                self._text_encoder = text_encoder()
+            self._encode = _Encoder(self._text_encoder)
+        return self._encode
+
+    def run(self, tree: ClusterTree, names: dict[str, str] | None = None) -> None:
+        """Fill every node's label fields; `names` (node id → name) are user names that stay."""
+        c = self.corpus
+        ids = [ROOT_ID] + [n.id for n in tree.descendants(ROOT_ID)]
+        pos = {nid: i for i, nid in enumerate(ids)}
+        rows = {nid: np.searchsorted(c.ad_ids, tree.members(nid)) for nid in ids}
+        M = _membership(ids, rows, c.n)
+        self.docs, self.vocab = c.doc_terms()
+        self.facets: Facets = build_facets(c)
+        term_counts = (M @ self.docs).tocsr()
+        facet_counts = (M @ self.facets.matrix).tocsr()
+        video = M @ (c.frame["kind"].to_numpy() == "video").astype(float)
+        sizes = np.array([len(rows[n]) for n in ids])
+        tested = self.facets.of_kind(*TESTED_KINDS)
+
+        keywords, idf = self._keywords(tree, ids, pos, term_counts)
+        evidence: dict[str, NodeEvidence] = {}
+        for nid in ids:
+            node = tree.nodes[nid]
+            i = pos[nid]
+            tags = []
+            if node.parent_id is not None:
+                p = pos[node.parent_id]
+                tags = enriched(facet_counts[i, tested].toarray().ravel(), int(sizes[i]),
+                                facet_counts[p, tested].toarray().ravel(), int(sizes[p]),
+                                self.facets.names[tested], self.facets.kinds[tested])
+            evidence[nid] = self._evidence(node.id, node.level, int(sizes[i]), keywords[nid], tags,
+                                           facet_counts[i].toarray().ravel(), float(video[i]))
+
+        self._name(tree, evidence, names or {})
+        self.progress("labels", len(ids) // 2, len(ids))
+        rep_rows, traces = self._representatives(tree, ids, rows, evidence, idf)
+        descriptions = [tree.nodes[n].description for n in ids]
+        label_texts = [f"{tree.nodes[n].label}. {tree.nodes[n].description} {', '.join(t for t, _ in keywords[n][:6])}" for n in ids]
+        desc_vecs = self.encode(descriptions)
+        label_vecs = self.encode(label_texts)
+        for k, nid in enumerate(ids):
+            node = tree.nodes[nid]
+            r = rows[nid]
+            tv = c.text[r]
+            tv = tv[np.linalg.norm(tv, axis=1) > 0]
+            mean_vec = tv.mean(axis=0) if len(tv) else np.zeros(c.text.shape[1], np.float32)
+            node.keywords = [[t, s] for t, s in keywords[nid]]
+            node.tags = evidence[nid].tags
+            node.representatives = [int(a) for a in c.ad_ids[rep_rows[nid]]]
+            node.rep_strategy = self.rep_strategy
+            node.rep_trace = traces.get(nid, [])
+            node.fidelity = round(float(desc_vecs[k] @ mean_vec), 4) if len(tv) else float("nan")
+            node.text_centroid = _unit(mean_vec)
+            node.label_vec = _unit(label_vecs[k])
+            node.size = int(len(r))
+        self.progress("labels", len(ids), len(ids))
+
+    # -- keywords: c-TF-IDF among siblings (the classes a reader compares) -------------------------
+    def _keywords(self, tree, ids, pos, term_counts):
+        keywords = {ROOT_ID: top_terms(c_tf_idf(term_counts[pos[ROOT_ID]])[0], self.vocab, N_KEYWORDS)}
+        idf = {ROOT_ID: c_tf_idf(term_counts[pos[ROOT_ID]])[1]}
+        for nid in ids:
+            kids = [k.id for k in tree.children(nid)]
+            if not kids:
+                continue
+            classes = term_counts[[pos[k] for k in kids]]
+            rest = term_counts[pos[nid]] - sparse.csr_matrix(classes.sum(axis=0))
+            rest.eliminate_zeros()
+            if rest.nnz:  # the parent's direct members are a class of their own
+                classes = sparse.vstack([classes, rest]).tocsr()
+            scores, group_idf = c_tf_idf(classes)
+            for j, kid in enumerate(kids):
+                keywords[kid] = top_terms(scores[j], self.vocab, N_KEYWORDS)
+                idf[kid] = group_idf
+        return keywords, idf
+
+    def _evidence(self, node_id, level, size, keywords, tags, facet_row, video_count) -> NodeEvidence:
+        f = self.facets
+
+        def shares(kind: str, limit: int = 5) -> list[tuple[str, float]]:
+            cols = f.of_kind(kind)
+            cols = cols[facet_row[cols] > 0]
+            order = np.lexsort((f.names[cols].astype(str), -facet_row[cols]))[:limit]
+            return [(str(f.names[cols[o]]), round(float(facet_row[cols[o]] / max(size, 1)), 4)) for o in order]
+
+        return NodeEvidence(node_id, level, size, keywords=list(keywords), tags=tags, layout=shares("layout", 8),
+                            colours=shares("colour"), objects=shares("object"), formats=shares("format"),
+                            placements=shares("placement"), ctas=shares("cta", 3), video_share=video_count / max(size, 1))
+
+    # -- names: top-down, siblings together, so no two siblings share one --------------------------
+    def _name(self, tree: ClusterTree, evidence: dict[str, NodeEvidence], fixed: dict[str, str]) -> None:
+        root = tree.nodes[ROOT_ID]
+        root.description = self.labeller.label(evidence[ROOT_ID]).description
+        root.label = root.label or "All ads"
+        queue = [ROOT_ID]
+        while queue:
+            pid = queue.pop(0)
+            kids = sorted(tree.children(pid), key=lambda n: (-n.size, n.id))
+            taken = {tree.nodes[pid].label.lower()} if pid != ROOT_ID else set()
+            taken |= {fixed[k.id].lower() for k in kids if k.id in fixed}
+            for kid in kids:
+                ev = evidence[kid.id]
+                ev.parent_label = tree.nodes[pid].label if pid != ROOT_ID else None
+                ev.avoid_names = tuple(sorted(taken))
+                lab = self.labeller.label(ev)
+                kid.label = fixed[kid.id] if kid.id in fixed else unique_name(lab.name, ev, taken)
+                kid.description = lab.description
+                taken.add(kid.label.lower())
+            queue.extend(sorted((k.id for k in kids)))
+
+    # -- representatives ------------------------------------------------------------------------------
+    def _representatives(self, tree, ids, rows, evidence, idf):
+        X, c = self.features, self.corpus
+        out, traces = {}, {}
+        if self.rep_strategy == "convergent":
+            def describe(nid: str, sample: np.ndarray) -> str:
+                return self.labeller.label(self._subset_evidence(evidence[nid], sample, idf[nid])).description
+
+            result = reps.convergent({n: rows[n] for n in ids}, c.text, describe, self.encode, seed=self.seed)
+            for nid, (r, trace) in result.items():
+                out[nid], traces[nid] = r, trace
+            return out, traces
+        pick = reps.naive if self.rep_strategy == "naive" else reps.weighted
+        for nid in ids:
+            r = rows[nid]
+            out[nid] = r[pick(X[r], rng=reps.node_rng(self.seed, nid))]
+        return out, traces
+
+    def _subset_evidence(self, ev: NodeEvidence, sample: np.ndarray, idf: np.ndarray) -> NodeEvidence:
+        """The node's evidence as read from some of its members only (for the convergent sampler)."""
+        tf = np.asarray(self.docs[sample].sum(axis=0)).ravel() * idf
+        top = np.lexsort((self.vocab.astype(str), -tf))[:N_KEYWORDS] if len(tf) else []
+        keywords = [(str(self.vocab[j]), float(tf[j])) for j in top if tf[j] > 0]
+        facet_row = np.asarray(self.facets.matrix[sample].sum(axis=0)).ravel()
+        scale = ev.size / max(len(sample), 1)   # shares from the sample, counts as for the node
+        video = float((self.corpus.frame["kind"].to_numpy()[sample] == "video").sum()) * scale
+        return self._evidence(ev.node_id, ev.level, ev.size, keywords, ev.tags, facet_row * scale, video)
+
+
+def _membership(ids: list[str], rows: dict[str, np.ndarray], n: int) -> sparse.csr_matrix:
+    r = np.concatenate([np.full(len(rows[nid]), i) for i, nid in enumerate(ids)]) if ids else np.zeros(0)
+    col = np.concatenate([rows[nid] for nid in ids]) if ids else np.zeros(0)
+    return sparse.csr_matrix((np.ones(len(col), dtype=np.float32), (r, col)), shape=(len(ids), n))
+
+
+def membership(tree: ClusterTree, corpus: AdCorpus) -> tuple[list[str], sparse.csr_matrix]:
+    ids = [ROOT_ID] + [n.id for n in tree.descendants(ROOT_ID)]
+    return ids, _membership(ids, {nid: np.searchsorted(corpus.ad_ids, tree.members(nid)) for nid in ids}, corpus.n)

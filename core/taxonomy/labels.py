@@ -1,0 +1,181 @@
+"""Node names and descriptions from evidence. The labeller is a Protocol: the default reads the
+evidence by rules (offline, deterministic); an LLM/VLM labeller can take its place, reading the
+same evidence plus the representatives' documents.
+
+A name is 2–5 words a strategist would use: the strongest distinctive content keywords or tags
+("Summer sale", "Testimonial quote") followed by what the ads look like ("photos", "text cards",
+"videos"), never a generic word (ad, shop, now, click ...).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .features import COLOR_NAMES, LAYOUT_VOCAB
+
+GENERIC_WORDS = frozenset("""
+ad ads advert adverts advertisement sponsored shop shopping now click clicks here buy get learn more today visit see
+tags tag layout colours colors colour color shows show like just www com http https net org page link online official
+website site app download order call action swipe tap watch http image images picture pictures
+""".split())
+
+# words that describe the look: they go into the form part of a name, never its head
+LOOK_WORDS = frozenset(COLOR_NAMES) | frozenset(w for phrase in LAYOUT_VOCAB for w in phrase.replace("-", " ").split()) | frozenset(
+    "pastel vibrant dark bright background monochrome black white text heavy graphic design only".split())
+
+# (facet word, what a strategist calls such ads), in order of how much they say
+FORM_NOUNS = (
+    ("video", "videos"), ("split screen", "split-screen comparisons"), ("text-only graphic", "text cards"),
+    ("wide banner", "banners"), ("vertical story", "stories"), ("illustration", "illustrations"),
+    ("photo", "photos"), ("graphic design", "graphics"),
+)
+MICRO_FORM = "variants"
+FORM_MIN_SHARE = 0.5
+
+
+@dataclass
+class NodeEvidence:
+    node_id: str
+    level: int
+    size: int
+    keywords: list = field(default_factory=list)      # [(term, c-TF-IDF score)], strongest first
+    tags: list = field(default_factory=list)          # enriched facets (dicts with tag, kind, share_in, q)
+    layout: list = field(default_factory=list)        # [(word, share)], commonest first
+    colours: list = field(default_factory=list)
+    objects: list = field(default_factory=list)
+    formats: list = field(default_factory=list)
+    placements: list = field(default_factory=list)
+    ctas: list = field(default_factory=list)
+    video_share: float = 0.0
+    parent_label: str | None = None
+    avoid_names: tuple = ()                             # sibling/parent names already taken (lower case)
+    documents: list = field(default_factory=list)     # representatives' documents, for model labellers
+
+
+@dataclass
+class NodeLabel:
+    name: str
+    description: str
+
+
+class Labeller(Protocol):
+    def label(self, evidence: NodeEvidence) -> NodeLabel: ...
+
+
+def is_content(term: str) -> bool:
+    words = term.lower().replace("-", " ").split()
+    return bool(words) and not any(w in GENERIC_WORDS for w in words) and not all(w in LOOK_WORDS for w in words)
+
+
+def _words(s: str) -> list[str]:
+    return s.replace("-", " ").lower().split()
+
+
+class RuleLabeller:
+    """Offline labeller: name from distinctive keywords/tags + a form noun; description from evidence."""
+
+    max_words = 5
+
+    def label(self, evidence: NodeEvidence) -> NodeLabel:
+        return NodeLabel(self.name(evidence), self.describe(evidence))
+
+    # -- names ---------------------------------------------------------------------------------------
+    def head_candidates(self, ev: NodeEvidence) -> list[str]:
+        cands = [t for t, _ in ev.keywords if is_content(t)]
+        for tag in ev.tags:
+            if tag["kind"] == "tag" and is_content(tag["tag"]) and tag["tag"] not in cands:
+                cands.append(tag["tag"])
+        if not cands:  # nothing said in words: what is shown, then the colour
+            cands += [o for o, s in ev.objects if s >= 0.3]
+        return cands
+
+    def form(self, ev: NodeEvidence) -> str:
+        if ev.level == 3:
+            return MICRO_FORM
+        if ev.video_share >= FORM_MIN_SHARE:
+            return "videos"
+        shares = dict(ev.layout)
+        for word, noun in FORM_NOUNS:
+            if shares.get(word, 0.0) >= FORM_MIN_SHARE:
+                return noun
+        return ""
+
+    def name(self, ev: NodeEvidence) -> str:
+        cands = self.head_candidates(ev)
+        form = self.form(ev)
+        avoid = {a.lower() for a in ev.avoid_names}
+        options = [self._compose(cands[start:], form) for start in range(len(cands))] or []
+        if not options:
+            colour = next((c for c, s in ev.colours if s >= 0.4 and c in COLOR_NAMES), "")
+            options = [self._compose([colour] if colour else ["mixed"], form or "creatives")]
+        for opt in options:
+            if opt.lower() not in avoid:
+                return opt
+        return options[0]
+
+    def _compose(self, cands: list[str], form: str) -> str:
+        head: list[str] = []
+        for c in cands:
+            words = _words(c)
+            if not head:
+                head = words
+            elif len(head) == 1 and not set(words) & set(head) and len(head) + len(words) <= 3:
+                head = head + words
+            if len(head) >= 2:
+                break
+        form_words = form.split() if form else []
+        if not form_words and len(head) < 2:
+            form_words = ["creatives"]
+        head = head[: max(1, self.max_words - len(form_words))]
+        text = " ".join(head + form_words)
+        return text[:1].upper() + text[1:]
+
+    # -- descriptions ----------------------------------------------------------------------------------
+    def describe(self, ev: NodeEvidence) -> str:
+        kws = [t for t, _ in ev.keywords if not set(_words(t)) <= LOOK_WORDS][:3]
+        parts = [f"{ev.size} ad{'s' if ev.size != 1 else ''}"]
+        if 0 < ev.video_share < 1:
+            parts[0] += f" ({ev.video_share:.0%} video)"
+        elif ev.video_share >= 1:
+            parts[0] = f"{ev.size} video ad{'s' if ev.size != 1 else ''}"
+        if kws:
+            parts[0] += " about " + _and(kws)
+        look = [w for w, s in ev.layout if s >= 0.5 and w != "video"][:3]
+        colours = [c for c, s in ev.colours if s >= 0.4][:2]
+        details = []
+        if look:
+            details.append("mostly " + ", ".join(look))
+        if colours:
+            details.append(("mostly " if not look else "") + "in " + _and(colours))
+        objects = [o for o, s in ev.objects if s >= 0.3][:2]
+        if objects:
+            details.append("showing " + _and(objects))
+        tags = [t["tag"] for t in ev.tags if t["kind"] == "tag"][:3]
+        if tags:
+            details.append("tagged " + _and(tags))
+        if ev.ctas and ev.ctas[0][1] >= 0.3:
+            details.append(f"with a “{ev.ctas[0][0].capitalize()}” call to action")
+        sentence = parts[0] + (": " + ", ".join(details) if details else "")
+        return sentence + "."
+
+
+def _and(items: list[str]) -> str:
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def unique_name(name: str, ev: NodeEvidence, taken: set[str]) -> str:
+    """Last resort when a labeller repeats a sibling's name: add what sets this node apart."""
+    if name.lower() not in taken:
+        return name
+    words = set(_words(name))
+    extras = [t["tag"] for t in ev.tags] + [t for t, _ in ev.keywords] + [c for c, _ in ev.colours]
+    for extra in extras:
+        if not set(_words(extra)) <= words:
+            cand = f"{name} ({extra})"
+            if cand.lower() not in taken:
+                return cand
+    k = 2
+    while f"{name} ({k})".lower() in taken:
+        k += 1
+    return f"{name} ({k})"

@@ -1,0 +1,60 @@
+"""Clustering methods by name (a registry like FiftyOne Brain's): each name maps to a config that
+makes the estimator for families and the one for sub-clusters inside a family."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .auto import AutoClustering
+from .base import UnitClusterer, silhouette
+from .density import HDBSCANClustering
+from .graph import GraphClustering
+from .ward import WardClustering
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    name: str
+    families: Callable[[int], UnitClusterer]      # seed → estimator for the top level
+    sub_clusters: Callable[[int], UnitClusterer]  # seed → estimator run inside one family
+    description: str = ""
+
+    def resolved(self, fitted_top) -> "MethodConfig":
+        """The config that sub-clusters follow: for `auto`, the method it chose."""
+        return METHODS[fitted_top.chosen_] if self.name == "auto" else self
+
+
+METHODS: dict[str, MethodConfig] = {
+    "ward": MethodConfig(
+        "ward",
+        lambda seed: WardClustering(random_state=seed),
+        # inside a family only a clearly separated split is worth a level
+        lambda seed: WardClustering(k_max=8, min_silhouette=0.15, random_state=seed),
+        "Ward agglomerative clustering, cluster count by silhouette sweep"),
+    "hdbscan": MethodConfig(
+        "hdbscan",
+        lambda seed: HDBSCANClustering(random_state=seed),
+        lambda seed: HDBSCANClustering(min_cluster_size=3, random_state=seed),
+        "HDBSCAN density clustering; sub-clusters by re-clustering each family"),
+    "graph": MethodConfig(
+        "graph",
+        lambda seed: GraphClustering(),
+        lambda seed: GraphClustering(),
+        "recursive FAISS k-NN similarity graph with rising thresholds"),
+    "auto": MethodConfig(
+        "auto",
+        lambda seed: AutoClustering(random_state=seed),
+        lambda seed: WardClustering(k_max=8, min_silhouette=0.15, random_state=seed),
+        "Ward under 50 ads, else HDBSCAN when its silhouette beats Ward's by > 0.05"),
+}
+
+
+def get_method(name: str) -> MethodConfig:
+    try:
+        return METHODS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown clustering method {name!r}; valid methods: {', '.join(sorted(METHODS))}") from None
+
+
+__all__ = ["METHODS", "MethodConfig", "get_method", "silhouette", "UnitClusterer", "WardClustering",
+           "HDBSCANClustering", "GraphClustering", "AutoClustering"]

@@ -1,0 +1,123 @@
+"""Writing a tree under its build key (one transaction) and reading it back."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from .tree import ASSIGNMENT_COLUMNS, ClusterTree, Node, id_sort_key
+
+RUN_KIND = "taxonomy"
+NODE_COLUMNS = ["build_key", "id", "parent_id", "level", "label", "keywords", "description", "tags", "representatives",
+                "rep_strategy", "rep_trace", "fidelity", "size", "x", "y", "perf", "text_centroid", "label_vec"]
+
+
+def _json(v) -> str:
+    return json.dumps(v, ensure_ascii=False, default=_default)
+
+
+def _default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def _num(v):
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def _vec(v):
+    return None if v is None else np.asarray(v, dtype=np.float32)
+
+
+def node_frame(tree: ClusterTree, build_key: str) -> pd.DataFrame:
+    rows = []
+    for nid in sorted(tree.nodes, key=id_sort_key):
+        n = tree.nodes[nid]
+        rows.append({
+            "build_key": build_key, "id": n.id, "parent_id": n.parent_id, "level": int(n.level), "label": n.label,
+            "keywords": _json(n.keywords), "description": n.description, "tags": _json(n.tags),
+            "representatives": _json(n.representatives), "rep_strategy": n.rep_strategy, "rep_trace": _json(n.rep_trace),
+            "fidelity": _num(n.fidelity), "size": int(n.size), "x": _num(n.x), "y": _num(n.y), "perf": _json(n.perf),
+            "text_centroid": _vec(n.text_centroid), "label_vec": _vec(n.label_vec)})
+    return pd.DataFrame(rows, columns=NODE_COLUMNS)
+
+
+def write_tree(library, tree: ClusterTree, build_key: str, replace: bool = False) -> None:
+    """Nodes and assignments of one build in one transaction (`replace` rewrites an edited build)."""
+    nodes = node_frame(tree, build_key)
+    a = tree.assignments()
+    a.insert(0, "build_key", build_key)
+    a = a[["build_key"] + ASSIGNMENT_COLUMNS]
+    with library.transaction() as cur:
+        if replace:
+            cur.execute("DELETE FROM nodes WHERE build_key = ?", [build_key])
+            cur.execute("DELETE FROM assignments WHERE build_key = ?", [build_key])
+        cur.register("_tx_nodes", nodes)
+        cur.register("_tx_assign", a)
+        try:
+            cur.execute(f"""INSERT INTO nodes ({', '.join(NODE_COLUMNS)})
+                SELECT build_key, id, parent_id, level, label, keywords::JSON, description, tags::JSON, representatives::JSON,
+                       rep_strategy, rep_trace::JSON, fidelity, size, x, y, perf::JSON,
+                       text_centroid::FLOAT[], label_vec::FLOAT[] FROM _tx_nodes""")
+            cur.execute(f"INSERT INTO assignments (build_key, {', '.join(ASSIGNMENT_COLUMNS)}) SELECT * FROM _tx_assign")
+        finally:
+            cur.unregister("_tx_nodes")
+            cur.unregister("_tx_assign")
+
+
+def current_key(library) -> str | None:
+    run = library.current_run(RUN_KIND)
+    return run["key"] if run else None
+
+
+def read_tree(library, build_key: str | None = None) -> ClusterTree | None:
+    run = None
+    if build_key is None:
+        run = library.current_run(RUN_KIND)
+        if run is None:
+            return None
+        build_key = run["key"]
+    else:
+        row = library.execute("SELECT key, config, metrics FROM runs WHERE key = ? AND kind = ?", [build_key, RUN_KIND]).fetchone()
+        if row is not None:
+            run = {"key": row[0], "config": json.loads(row[1] or "{}"), "metrics": json.loads(row[2] or "{}")}
+    rows = library.execute(f"SELECT {', '.join(NODE_COLUMNS[1:])} FROM nodes WHERE build_key = ?", [build_key]).fetchall()
+    if not rows:
+        return None
+    nodes = {}
+    for r in rows:
+        d = dict(zip(NODE_COLUMNS[1:], r))
+        nodes[d["id"]] = Node(
+            id=d["id"], parent_id=d["parent_id"], level=int(d["level"]), size=int(d["size"] or 0), label=d["label"] or "",
+            keywords=_loads(d["keywords"], []), description=d["description"] or "", tags=_loads(d["tags"], []),
+            representatives=_loads(d["representatives"], []), rep_strategy=d["rep_strategy"] or "",
+            rep_trace=_loads(d["rep_trace"], []), fidelity=_nan(d["fidelity"]), x=_nan(d["x"]), y=_nan(d["y"]),
+            perf=_loads(d["perf"], {}), text_centroid=_arr(d["text_centroid"]), label_vec=_arr(d["label_vec"]))
+    assignments = library.query_df(
+        f"SELECT {', '.join(ASSIGNMENT_COLUMNS)} FROM assignments WHERE build_key = ? ORDER BY ad_id", [build_key])
+    assignments["is_outlier"] = assignments["is_outlier"].fillna(False).astype(bool)
+    return ClusterTree(nodes, assignments, build_key, (run or {}).get("config"), (run or {}).get("metrics"))
+
+
+def _loads(v, default):
+    if v is None:
+        return default
+    try:
+        return json.loads(v)
+    except (TypeError, ValueError):
+        return default
+
+
+def _nan(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _arr(v):
+    return None if v is None else np.asarray(v, dtype=np.float32)

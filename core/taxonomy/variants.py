@@ -1,0 +1,205 @@
+"""Micro-patterns: groups of variants of one creative (re-crops, recolours, new copy on one image).
+
+Two creatives are linked when
+  * their pHashes differ in ≤ 10 bits, or
+  * their visual embeddings have cosine ≥ 0.85, unless both carry substantial OCR text
+    (≥ 12 chars) that disagrees (char-3-gram Jaccard < 0.3 or OCR-embedding cosine < 0.6):
+    one template with different words on it is two messages, not two variants, or
+  * both carry substantial OCR text with embedding cosine ≥ 0.9 (one message, new visual).
+Ads sharing a creative (byte-identical files) are always together. Micro-patterns are the
+connected components of these links. Candidate pairs come from FAISS k-NN on the visual and
+OCR-text vectors and from pHash k-NN (binary index) plus identical-hash buckets: never all pairs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from sklearn.base import BaseEstimator
+
+from .ocrtext import MIN_OCR_CHARS, substantial, trigram_jaccard
+
+REASONS = {0: "none", 1: "phash", 2: "visual", 3: "ocr_text"}
+
+
+@dataclass
+class VariantInputs:
+    """Per distinct creative: the signals the linking rules look at."""
+
+    phash: np.ndarray          # (c,) int64; meaningless where has_phash is False
+    has_phash: np.ndarray      # (c,) bool
+    visual: np.ndarray         # (c, d) unit rows, zeros where missing
+    ocr_text: list[str]        # (c,)
+    ocr_vec: np.ndarray        # (c, 384) unit rows, zeros where the text is not substantial
+
+    @property
+    def n(self) -> int:
+        return len(self.phash)
+
+
+def variant_inputs(corpus, min_chars: int = MIN_OCR_CHARS, encoder=None) -> VariantInputs:
+    from .ocrtext import embed_texts
+
+    f = corpus.frame
+    first_row = np.zeros(len(corpus.creative_ids), dtype=np.int64)
+    first_row[corpus.creative_of_ad[::-1]] = np.arange(corpus.n)[::-1]   # first ad of each creative
+    ph = f["phash"].to_numpy()[first_row]
+    has = np.array([v is not None and not (isinstance(v, float) and np.isnan(v)) and not pd.isna(v) for v in ph], dtype=bool)
+    phash = np.array([int(v) if h else 0 for v, h in zip(ph, has)], dtype=np.int64)
+    texts = [str(t or "") for t in f["ocr_text"].to_numpy()[first_row]]
+    rich = [i for i, t in enumerate(texts) if substantial(t, min_chars)]
+    ocr_vec = np.zeros((len(texts), 384), dtype=np.float32)
+    if rich:
+        vecs = embed_texts([texts[i] for i in rich], encoder)
+        ocr_vec = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+        ocr_vec[rich] = vecs
+    return VariantInputs(phash, has, corpus.visual, texts, ocr_vec)
+
+
+# -- candidates ----------------------------------------------------------------------------------
+def knn_pairs(vectors: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """(i, j) with i < j for each row's k nearest neighbours by inner product (exact, FAISS)."""
+    import faiss
+
+    if len(rows) < 2 or vectors.shape[1] == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    X = np.ascontiguousarray(vectors[rows], dtype=np.float32)
+    index = faiss.IndexFlatIP(X.shape[1])
+    index.add(X)
+    _, nn = index.search(X, min(k + 1, len(rows)))
+    return _pairs_from_neighbours(rows, nn)
+
+
+def phash_pairs(phash: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """Nearest pHashes by Hamming distance (FAISS binary index) + all pairs of identical hashes."""
+    import faiss
+
+    if len(rows) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    codes = np.ascontiguousarray(phash[rows].astype(np.int64).view(np.uint8).reshape(-1, 8))
+    index = faiss.IndexBinaryFlat(64)
+    index.add(codes)
+    _, nn = index.search(codes, min(k + 1, len(rows)))
+    pairs = [_pairs_from_neighbours(rows, nn)]
+    # a bucket of identical hashes bigger than k would be cut by k-NN: chain it explicitly
+    order = np.argsort(phash[rows], kind="stable")
+    sorted_h = phash[rows][order]
+    same = np.flatnonzero(sorted_h[1:] == sorted_h[:-1])
+    if len(same):
+        pairs.append(np.column_stack([rows[order[same]], rows[order[same + 1]]]))
+    return _unique_pairs(np.vstack(pairs))
+
+
+def _pairs_from_neighbours(rows: np.ndarray, nn: np.ndarray) -> np.ndarray:
+    src = np.repeat(np.arange(len(rows)), nn.shape[1])
+    dst = nn.ravel()
+    ok = (dst >= 0) & (dst != src)
+    a, b = rows[src[ok]], rows[dst[ok]]
+    return _unique_pairs(np.column_stack([np.minimum(a, b), np.maximum(a, b)]))
+
+
+def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
+    if len(pairs) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.column_stack([pairs.min(axis=1), pairs.max(axis=1)]).astype(np.int64)
+    return np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
+
+
+def _rowwise_dot(A: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int = 50_000) -> np.ndarray:
+    out = np.empty(len(i), dtype=np.float32)
+    for s in range(0, len(i), chunk):
+        out[s:s + chunk] = np.einsum("ij,ij->i", A[i[s:s + chunk]], A[j[s:s + chunk]])
+    return out
+
+
+def hamming64(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    x = (a.astype(np.int64) ^ b.astype(np.int64)).view(np.uint64)
+    return np.bitwise_count(x).astype(np.int64)
+
+
+# -- the rules -------------------------------------------------------------------------------------
+def decide_links(hamming: np.ndarray, visual_cos: np.ndarray, ocr_cos: np.ndarray, jaccard: np.ndarray,
+                 both_text: np.ndarray, phash_max_hamming: int = 10, visual_min_cos: float = 0.85,
+                 ocr_veto_jaccard: float = 0.3, ocr_veto_cos: float = 0.6, ocr_link_cos: float = 0.9) -> np.ndarray:
+    """Reason code per candidate pair (0 = not linked; see REASONS). Pure and vectorised.
+
+    `hamming` is -1 where a hash is missing; `jaccard` may be NaN where it was not needed.
+    """
+    phash_link = (hamming >= 0) & (hamming <= phash_max_hamming)
+    disagree = both_text & ((ocr_cos < ocr_veto_cos) | (np.nan_to_num(jaccard, nan=1.0) < ocr_veto_jaccard))
+    visual_link = (visual_cos >= visual_min_cos) & ~disagree
+    ocr_link = both_text & (ocr_cos >= ocr_link_cos)
+    return np.select([phash_link, visual_link, ocr_link], [1, 2, 3], default=0)
+
+
+class VariantLinker(BaseEstimator):
+    """Links variant creatives; learned: labels_ (component per creative), pairs_ (evidence)."""
+
+    def __init__(self, phash_max_hamming: int = 10, visual_min_cos: float = 0.85, ocr_min_chars: int = MIN_OCR_CHARS,
+                 ocr_veto_jaccard: float = 0.3, ocr_veto_cos: float = 0.6, ocr_link_cos: float = 0.9,
+                 n_neighbors: int = 15, search_dims: int = 128, random_state: int = 0):
+        self.phash_max_hamming = phash_max_hamming
+        self.visual_min_cos = visual_min_cos
+        self.ocr_min_chars = ocr_min_chars
+        self.ocr_veto_jaccard = ocr_veto_jaccard
+        self.ocr_veto_cos = ocr_veto_cos
+        self.ocr_link_cos = ocr_link_cos
+        self.n_neighbors = n_neighbors
+        self.search_dims = search_dims
+        self.random_state = random_state
+
+    def fit(self, data: VariantInputs, y=None):
+        if not 0 <= self.phash_max_hamming <= 64:
+            raise ValueError("phash_max_hamming must be within 0..64")
+        if self.n_neighbors < 1:
+            raise ValueError("n_neighbors must be ≥ 1")
+        n = data.n
+        everyone = np.arange(n)
+        has_text = np.array([substantial(t, self.ocr_min_chars) for t in data.ocr_text], dtype=bool)
+        has_visual = np.linalg.norm(data.visual, axis=1) > 0 if data.visual.size else np.zeros(n, bool)
+        candidates = [
+            knn_pairs(self._search_space(data.visual), everyone[has_visual], self.n_neighbors),
+            knn_pairs(data.ocr_vec, everyone[has_text], self.n_neighbors),
+            phash_pairs(data.phash, everyone[data.has_phash], self.n_neighbors),
+        ]
+        pairs = _unique_pairs(np.vstack(candidates))
+        i, j = pairs[:, 0], pairs[:, 1]
+        hamming = np.where(data.has_phash[i] & data.has_phash[j], hamming64(data.phash[i], data.phash[j]), -1)
+        vis = _rowwise_dot(data.visual, i, j) if data.visual.size else np.zeros(len(i), np.float32)
+        ocr = _rowwise_dot(data.ocr_vec, i, j)
+        both = has_text[i] & has_text[j]
+        jac = np.full(len(i), np.nan)
+        need = both & (vis >= self.visual_min_cos) & (ocr >= self.ocr_veto_cos)  # only where it can veto
+        for p in np.flatnonzero(need):
+            jac[p] = trigram_jaccard(data.ocr_text[i[p]], data.ocr_text[j[p]])
+        reason = decide_links(hamming, vis, ocr, jac, both, self.phash_max_hamming, self.visual_min_cos,
+                              self.ocr_veto_jaccard, self.ocr_veto_cos, self.ocr_link_cos)
+        linked = reason > 0
+        graph = coo_matrix((np.ones(int(linked.sum())), (i[linked], j[linked])), shape=(n, n))
+        self.n_components_, self.labels_ = connected_components(graph, directed=False)
+        self.pairs_ = pd.DataFrame({"i": i, "j": j, "hamming": hamming, "visual_cos": vis, "ocr_cos": ocr,
+                                    "jaccard": jac, "reason": pd.Categorical.from_codes(reason, list(REASONS.values()))})
+        return self
+
+    def _search_space(self, visual: np.ndarray) -> np.ndarray:
+        """Exact k-NN on 3840-d rows is ~n²·3840 flops; above a few thousand creatives search in a
+        PCA space and check the true cosine on the full vectors afterwards."""
+        if len(visual) <= 5000 or visual.shape[1] <= self.search_dims:
+            return visual
+        from .features import SampledPCA, l2_rows
+
+        reduced = SampledPCA(self.search_dims, random_state=self.random_state).fit(visual).transform(visual)
+        return l2_rows(reduced)
+
+
+class NoLinking(BaseEstimator):
+    """Pass-through: every creative is its own micro-pattern."""
+
+    def fit(self, data: VariantInputs, y=None):
+        self.labels_ = np.arange(data.n)
+        self.n_components_ = data.n
+        self.pairs_ = pd.DataFrame(columns=["i", "j", "hamming", "visual_cos", "ocr_cos", "jaccard", "reason"])
+        return self
