@@ -362,8 +362,9 @@ def test_no_dates_gives_a_message(undated):
 
 def test_cli_prints_the_documented_keys(tmp_path):
     s = Synth(tmp_path / "lib", seed=4)
+    centres = s.centres(2)
     for m in range(2):
-        for centre, words in zip(s.centres(2), ("alpha apple", "beta banana")):
+        for centre, words in zip(centres, ("alpha apple", "beta banana")):
             s.concepts(centre, _month(m), 2, words=words)
     library = s.library
     library.close()   # one writer per DuckDB file: let the CLI open it
@@ -399,3 +400,73 @@ def test_trends_page(story, monkeypatch):
     assert not at.exception
     table = at.dataframe[0].value
     assert len(table) == 1 and table["direction"].iloc[0].endswith("improving")
+
+
+# -- the generated sample library against its ground truth --------------------------------------------------------------
+
+SAMPLE_GAP = (
+    "the generated sample cannot show its trend roles yet: with ~1 concept (3 ads) per family per month the per-period "
+    "families lump and fragment, and a family's concepts change so much from one month to the next that nothing links "
+    "them (no ad runs across a month boundary, no concept gets variants in two months). See the data constraints in the "
+    "trends report; remove this mark when the demo meets them")
+
+
+def _sample_truth(library, truth) -> dict:
+    """ad id → 'role' or 'role:substyle' (roles from trend_roles; other families by their name)."""
+    role = {fam: r for r, fam in truth["trend_roles"].items()}
+    out = {}
+    for ad_id, file in library.execute("SELECT id, file FROM ads").fetchall():
+        t = truth["files"][file]
+        sub = "" if t["substyle"] in ("default", "classic") else ":" + t["substyle"]
+        out[ad_id] = role.get(t["family"], t["family"]) + sub
+    return out
+
+
+def _composition(res, label_of) -> str:
+    return "\n".join(f"{a['id']} {a['direction']}: " + "; ".join(
+        f"{p} " + ",".join(f"{k}×{n}" for k, n in sorted(_count(label_of[i] for i in ids).items())) for p, ids in a["ad_ids"].items())
+        for a in res["approaches"])
+
+
+def _count(items) -> dict:
+    out: dict = {}
+    for x in items:
+        out[x] = out.get(x, 0) + 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def sample_trends(sample_library, sample_truth):
+    return core.compute_trends(sample_library), _sample_truth(sample_library, sample_truth)
+
+
+@pytest.mark.xfail(strict=True, reason=SAMPLE_GAP)
+def test_sample_library_events(sample_trends):
+    """Exactly: NEW for the "appears" family's approach in its first month, INACTIVE for "disappears" in the
+    month after its last, SPLIT of "splits" into its substyles' approaches; nothing for the other families."""
+    res, label_of = sample_trends
+    periods = [p["id"] for p in res["periods"]]
+
+    def ads_of(pred):
+        return [i for i, lab in label_of.items() if pred(lab)]
+
+    def active(ids):   # periods in which these ads run, from the result's own memberships
+        return [p for p in periods if any(set(ids) & set(a["ad_ids"].get(p, [])) for a in res["approaches"])]
+
+    appears, disappears = ads_of(lambda x: x == "appears"), ads_of(lambda x: x == "disappears")
+    parent, children = ads_of(lambda x: x == "splits"), ads_of(lambda x: x.startswith("splits:"))
+    kids = sorted({_approach_of(res, ads_of(lambda x, s=s: x == s))["id"] for s in {label_of[i] for i in children}},
+                  key=lambda a: (len(a), a))
+    want = {(active(appears)[0], NEW, _approach_of(res, appears)["id"], ()),
+            (periods[periods.index(active(disappears)[-1]) + 1], INACTIVE, _approach_of(res, disappears)["id"], ()),
+            (active(children)[0], SPLIT, _approach_of(res, parent)["id"], tuple(kids))}
+    got = {(e["period"], e["kind"], e["approach_id"], tuple(e["related_ids"])) for e in res["events"]}
+    assert got == want, _composition(res, label_of)
+
+
+@pytest.mark.xfail(strict=True, reason=SAMPLE_GAP)
+def test_sample_library_directions(sample_trends):
+    res, label_of = sample_trends
+    direction = {r: _approach_of(res, [i for i, lab in label_of.items() if lab == r])["direction"]
+                 for r in ("grows", "peaks", "appears")}
+    assert direction == {"grows": "improving", "peaks": "peaked", "appears": "new"}, _composition(res, label_of)

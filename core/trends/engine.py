@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .lineage import ABSENT, ACTIVE, INACTIVE, MERGE, NEW, SPLIT, PeriodNodes, link, overlap
+from .lineage import ABSENT, ACTIVE, PeriodNodes, link, overlap
 from .metrics import deltas, direction, period_metrics
 from .periods import Period, make_periods, overlap_days, run_spans
 

@@ -6,13 +6,10 @@ guess, and it keeps a period's totals from counting one ad's whole spend twice.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 VOLUMES = ("spend", "impressions", "clicks", "conversions", "revenue")
-METRICS = ("ads",) + VOLUMES + ("ctr", "cvr", "cost_per_conversion", "conversions_per_1k_spend", "frequency")
 DELTA_METRICS = ("ads", "spend", "impressions", "ctr", "cvr", "cost_per_conversion", "conversions_per_1k_spend", "frequency")
 MIN_CHANGE = 0.5         # a trend needs spend and ads to move by half or more
 MIN_TEST_COUNT = 5       # z-test only when clicks and non-clicks are ≥ 5 on both sides (normal approximation)
@@ -111,13 +108,6 @@ def _shape(s: list[float]) -> str:
         return IMPROVING
     if 0 < peak < len(s) - 1 and grew and fell:
         return PEAKED
-    if fell and s[0] == top:
+    if fell and peak == 0:
         return DECLINING
     return STEADY
-
-
-def clean(v):
-    """JSON-safe numbers: NaN and infinities become None."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
