@@ -30,6 +30,7 @@ class K:
     """Every session-state key the app uses (widget keys included), in one place."""
 
     LIB = "lib"                          # library picker (bound to the ?lib= query parameter)
+    LIB_PENDING = "lib_pending"          # a library to pick on the next run (set after the picker exists)
     NEW_LIB = "new_library_name"
     AD = "ad_open"                       # ad shown in the detail dialog: (ad_id, start_s)
     MAP_SELECTION = "map_selection"      # ad ids chosen on the map (box/lasso)
@@ -153,6 +154,9 @@ def sidebar() -> None:
     default = default_library_name()
     if default not in names:
         names = names + [default]
+    if st.session_state.get(K.LIB_PENDING) in names:
+        st.session_state[K.LIB] = st.session_state.pop(K.LIB_PENDING)
+        _on_library_change()
     if st.session_state.get(K.LIB) not in names:
         st.session_state[K.LIB] = default
     with st.sidebar:
@@ -162,6 +166,12 @@ def sidebar() -> None:
         st.caption(f"{s['ads']:,} ads · {s['taxonomy']['families']} families" if s["ads"] else "empty library")
         if views.job_progress(lib()) is not None:
             _sidebar_job(str(library_path()))
+
+
+def select_library(name: str) -> None:
+    """Open another library from inside a page (the sidebar's picker takes it on the rerun)."""
+    st.session_state[K.LIB_PENDING] = name
+    st.rerun()
 
 
 def _on_library_change() -> None:

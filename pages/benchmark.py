@@ -45,7 +45,8 @@ else:
     with self_tab:
         st.caption("Makes queries from the library's own ads (a few words of their text, misspelled words, what they show, "
                    "their metadata) and checks that search brings each ad back. Also calibrates the reuse threshold.")
-        n = st.slider("Queries", min_value=10, max_value=200, value=50, step=10, key="bench_n")
+        n = st.slider("Ads to query", min_value=5, max_value=200, value=50, step=5, key="bench_n",
+                      help="Each ad gets one query per style (a few words of its text, misspelled, what it shows, its metadata).")
         if st.button("Run self-test", type="primary", key="bench_self", icon=":material/play_arrow:"):
             run(n=int(n))
     with file_tab:

@@ -155,8 +155,7 @@ if create:
         st.error(f"A library called '{clean}' already exists; pick it in the sidebar.")
     else:
         ui.open_library(str(Path(core.DATA_DIR) / clean))
-        st.session_state[K.LIB] = clean
-        st.rerun()
+        ui.select_library(clean)
 
 if stats["ads"] >= 2 and progress is None:
     if st.button("Rebuild the taxonomy", key="rebuild", icon=":material/refresh:",

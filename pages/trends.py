@@ -95,11 +95,13 @@ cells = [(p, a["id"]) for a in shown for p in periods if a["metrics"].get(p)]
 index = {cell: i for i, cell in enumerate(cells)}
 links = [f for f in res["flows"] if (f["from_period"], f["from_id"]) in index and (f["to_period"], f["to_id"]) in index]
 if cells:
-    x = [0.01 + 0.98 * periods.index(p) / max(len(periods) - 1, 1) for p, _ in cells]
+    col_x = [0.01 + 0.98 * i / max(len(periods) - 1, 1) for i in range(len(periods))]
+    row = {a["id"]: (i + 0.5) / len(shown) for i, a in enumerate(shown)}   # an approach keeps its row across periods
     fig = go.Figure(go.Sankey(
         arrangement="snap",
-        node={"label": [f"{a} ({approaches[a]['metrics'][p]['ads']})" for p, a in cells], "x": x,
-              "y": [0.5] * len(cells), "color": [colour[a] for _, a in cells], "pad": 12,
+        node={"label": [f"{a} ({approaches[a]['metrics'][p]['ads']})" for p, a in cells],
+              "x": [col_x[periods.index(p)] for p, _ in cells], "y": [row[a] for _, a in cells],
+              "color": [colour[a] for _, a in cells], "pad": 12,
               "customdata": [f"{p} · {name(a)}" for p, a in cells], "hovertemplate": "%{customdata}<extra></extra>"},
         link={"source": [index[(f["from_period"], f["from_id"])] for f in links],
               "target": [index[(f["to_period"], f["to_id"])] for f in links],
@@ -109,7 +111,7 @@ if cells:
               "hovertemplate": "%{customdata}<extra></extra>"}))
     fig.update_layout(height=max(320, 26 * len(shown) + 120), margin={"t": 30, "l": 10, "r": 10, "b": 10},
                       annotations=[{"x": xi, "y": 1.06, "xref": "paper", "yref": "paper", "text": p, "showarrow": False}
-                                   for p, xi in zip(periods, [0.01 + 0.98 * i / max(len(periods) - 1, 1) for i in range(len(periods))])])
+                                   for p, xi in zip(periods, col_x)])
     st.plotly_chart(fig, width="stretch", key="trends_sankey")
 
 # -- metric lines ---------------------------------------------------------------------------------------------------
