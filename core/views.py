@@ -647,7 +647,7 @@ def ad_detail(library, ad_id: int, index=None, k: int = 8) -> dict[str, Any]:
     meta = {k: r.get(k) for k in ("headline", "copy", "cta", "format", "placement", "campaign", "date", "end_date", *METRICS)}
     tags = r.get("tags")
     meta["tags"] = ", ".join(tags) if tags is not None and len(tags) else None
-    meta = {k: v for k, v in meta.items() if v is not None and not (isinstance(v, float) and np.isnan(v)) and v != ""}
+    meta = {k: _display(k, v) for k, v in meta.items() if v is not None and not (isinstance(v, float) and np.isnan(v)) and v != ""}
     attrs = dict(library.execute("SELECT key, value FROM attributes WHERE ad_id = ? ORDER BY key", [int(ad_id)]).fetchall())
     boxes = library.query_df("SELECT text, score, t_s FROM ocr_boxes WHERE creative_id = ? ORDER BY idx", [int(r["creative_id"])])
     labels = [(str(lbl), float(p)) for lbl, p in _loads(r.get("labels"), [])]
@@ -664,6 +664,17 @@ def ad_detail(library, ad_id: int, index=None, k: int = 8) -> dict[str, Any]:
         "path": ad_tree_path(library, ad_id), "identical": identical.to_dict("records"),
         "neighbours": neighbours(library, ad_id, index=index, k=k),
     }
+
+
+def _display(key: str, v) -> str:
+    """A metadata value as a person reads it: dates without a time, counts without '.0', rates as %."""
+    if hasattr(v, "strftime"):
+        return v.strftime("%Y-%m-%d")
+    if isinstance(v, (float, np.floating)):
+        if key == "ctr":
+            return f"{v:.2%}"
+        return f"{int(v):,}" if float(v).is_integer() else f"{v:,.2f}"
+    return str(v)
 
 
 def ad_tree_path(library, ad_id: int, nodes: pd.DataFrame | None = None) -> list[dict]:

@@ -380,7 +380,9 @@ def ad_detail(ad_id: int, start_s: float = 0.0) -> None:
         meta = {**d["metadata"], **d["attributes"]}
         if meta:
             st.dataframe(pd.DataFrame({"field": list(meta), "value": [str(v) for v in meta.values()]}),
-                         hide_index=True, width="stretch")
+                         hide_index=True, width="stretch",
+                         column_config={"field": st.column_config.TextColumn(width="small"),
+                                        "value": st.column_config.TextColumn(width="large")})
         else:
             st.caption("No metadata for this ad (no CSV row).")
         if d["identical"]:

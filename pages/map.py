@@ -95,7 +95,9 @@ if clear.button("Clear selection", key="map-clear"):
 
 traits = ui.q(views.shared_traits, tuple(selected))
 st.markdown("**What they share**")
-if traits.empty:
+if len(selected) >= len(pts):
+    st.caption("You selected every ad on the map: select a smaller region to see what sets it apart.")
+elif traits.empty:
     st.caption("Nothing stands out: these ads share no tag, word, colour or family in most of them.")
 else:
     st.dataframe(traits, hide_index=True, width="stretch",

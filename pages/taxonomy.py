@@ -163,6 +163,8 @@ with st.container(border=True):
             if st.button("Split", key=f"do-split-{node}", disabled=card["size"] < 4):
                 try:
                     views.edit_node(library, "split", node, k=int(k))
+                    parent = nodes.loc[node, "parent_id"]
+                    go_to(parent if parent in nodes.index and nodes.loc[parent, "level"] > 0 else None)  # show the new siblings
                     st.rerun()
                 except Exception as e:  # noqa: BLE001
                     ui.friendly(e, "split the node")

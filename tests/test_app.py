@@ -299,6 +299,7 @@ def test_new_library_upload_runs_in_background(app_lib, tmp_path):
     # while it runs (or right after), the page shows the job; it lives in the jobs table, so a fresh
     # session (a browser refresh) finds it too
     fresh = ok(make_app("client-uploads").run())
+    assert fresh.progress and "Ingesting upload" in texts(fresh), "a new session should find the running job"
     assert job.wait(timeout=300), "the ingest did not finish in time"
     assert job.error is None, job.error
     ok(at.run())
@@ -312,9 +313,24 @@ def test_new_library_upload_runs_in_background(app_lib, tmp_path):
     reasons = next(df.value for df in at.dataframe if "reason" in df.value.columns)
     assert "unsupported_type" in set(reasons["reason"])
     assert any("Taxonomy rebuilt" in s.value for s in at.success)
-    # the new library has its own taxonomy now
+    # the new library has its own taxonomy now; the user's edits go through core.taxonomy
     ok(at.switch_page("pages/taxonomy.py").run())
-    assert any(b.key and b.key.startswith("child-") for b in at.button)
+    lib = core.open_library(new_path)
+    families = [n.id for n in core.load_tree(lib).at_level(1)]
+    assert len(families) >= 2 and all(any(b.key == f"child-{f}" for b in at.button) for f in families)
+    first, second = families[0], families[1]
+    ok(at.button(key=f"child-{first}").click().run())
+    at.text_input(key=f"rename-{first}").set_value("Spring offers")
+    ok(at.button(key=f"do-rename-{first}").click().run())
+    assert at.subheader[0].value == "Spring offers" and core.load_tree(lib).nodes[first].label == "Spring offers"
+    ok(at.multiselect(key=f"merge-{first}").set_value([second]).run())
+    ok(at.button(key=f"do-merge-{first}").click().run())
+    tree = core.load_tree(lib)
+    assert second not in tree.nodes and len(tree.at_level(1)) == len(families) - 1
+    ok(at.button(key=f"do-split-{first}").click().run())   # 2 parts; shows the families again
+    assert not at.error, at.error[0].value
+    assert len(core.load_tree(lib).at_level(1)) == len(families)
+    assert "node" not in at.query_params
 
 
 def test_first_run_builds_the_sample_library(tmp_path):

@@ -181,6 +181,15 @@ def test_browser_upload_drill_search_map(app_url, page):
     _settle(pg)
     assert pg.locator("button", has_text="All families").count() >= 1   # breadcrumbs
     _shot(pg, "05-taxonomy-family")
+    # an ad's detail: full image, metadata, OCR text, objects, similar ads, its path in the tree
+    pg.locator("[data-testid='stMainBlockContainer'] button", has_text=re.compile(r"^Open$")).last.click()
+    dialog = pg.locator("[role='dialog']")
+    dialog.wait_for()
+    dialog.get_by_text("In the taxonomy:").wait_for()
+    _settle(pg)
+    _shot(pg, "05b-ad-detail")
+    pg.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
 
     # 4. search
     _nav(pg, "Search")
@@ -197,8 +206,8 @@ def test_browser_upload_drill_search_map(app_url, page):
     drag.wait_for()
     time.sleep(1.0)
     box = drag.bounding_box()
-    x0, y0 = box["x"] + box["width"] * 0.05, box["y"] + box["height"] * 0.05
-    x1, y1 = box["x"] + box["width"] * 0.95, box["y"] + box["height"] * 0.95
+    x0, y0 = box["x"] + box["width"] * 0.02, box["y"] + box["height"] * 0.02   # the left half of the map
+    x1, y1 = box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.98
     pg.mouse.move(x0, y0)
     pg.mouse.down()
     for i in range(1, 11):
