@@ -175,7 +175,8 @@ def _fmt(v) -> str:
 
 def cmd_trends(a) -> int:
     lib = core.open_library(a.library, read_only=True)
-    res = core.compute_trends(lib, period=a.period)
+    boundaries = [b.strip() for b in a.boundaries.split(",")] if a.boundaries else None
+    res = core.compute_trends(lib, period=a.period, boundaries=boundaries, min_jaccard=a.min_jaccard)
     print(json.dumps(res, indent=1, default=str))
     return 0
 
@@ -250,14 +251,16 @@ def main(argv: list[str] | None = None) -> int:
 
     s = sub.add_parser("trends", help="creative approaches over time")
     lib_arg(s)
-    s.add_argument("--period", default="month", help="month | week | quarter")
+    s.add_argument("--period", default="month", choices=["month", "week", "quarter"])
+    s.add_argument("--boundaries", default=None, help="explicit period boundaries: DATE,DATE,... (n+1 dates → n periods)")
+    s.add_argument("--min-jaccard", type=float, default=0.4, help="member overlap that keeps an approach's identity")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_trends)
 
     a = p.parse_args(argv)
     try:
         return a.func(a)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
