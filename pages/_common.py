@@ -47,6 +47,13 @@ class K:
     REPORT_JOB = "report_job"
     REPORT_NEWEST = "report_newest"      # newest finished job when the report picker was last defaulted
     NODE_PARAM = "node"                  # taxonomy position, in the URL (?node=f3.s1)
+    # widget keys (tests address widgets by these)
+    BENCH_N, BENCH_SELF, BENCH_FILE, BENCH_ROOT, BENCH_RUN_FILE, BENCH_CHART = (
+        "bench_n", "bench_self", "bench_file", "bench_root", "bench_jsonl", "bench_chart")
+    DL_ASSIGN_CSV, DL_ASSIGN_JSON, DL_TAX_CSV, DL_TAX_JSON, DL_BRIEF, BRIEF_NODE = (
+        "dl-assign-csv", "dl-assign-json", "dl-tax-csv", "dl-tax-json", "dl-brief", "brief_node")
+    SAMPLE_HERE, REBUILD, BUILD_NOW, MAP_CLEAR, TAX_CHART_FIG, CRUMB_ROOT = (
+        "sample_here", "rebuild", "build_taxonomy_now", "map-clear", "tax_overview", "crumb-root")
 
     @staticmethod
     def page(prefix: str) -> str:        # st.pagination keys of the paged grids
@@ -128,6 +135,14 @@ def q(fn: Callable, *args, library=None, **kwargs):
     library and data version."""
     library = library or lib()
     return _cached(fn.__module__, fn.__name__, str(library.path), views.data_version(library), args, tuple(sorted(kwargs.items())))
+
+
+@st.cache_resource(show_spinner="Loading the text model…")
+def text_model():
+    """The sentence encoder search uses (core.models keeps one per process; this shows it loading once)."""
+    from core.models import text_encoder
+
+    return text_encoder()
 
 
 def neighbour_index(library=None):
@@ -266,7 +281,7 @@ def require_taxonomy(library=None) -> bool:
         return False
     st.info(f"No taxonomy yet for **{library.path.name}** ({stats['ads']:,} ads). Build one: it groups the ads into "
             "families, sub-clusters and micro-patterns.", icon=":material/account_tree:")
-    if st.button("Build the taxonomy", type="primary", key="build_taxonomy_now"):
+    if st.button("Build the taxonomy", type="primary", key=K.BUILD_NOW):
         try:
             views.start_build(library)
             st.rerun()

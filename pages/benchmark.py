@@ -45,17 +45,17 @@ else:
     with self_tab:
         st.caption("Makes queries from the library's own ads (a few words of their text, misspelled words, what they show, "
                    "their metadata) and checks that search brings each ad back. Also calibrates the reuse threshold.")
-        n = st.slider("Ads to query", min_value=5, max_value=200, value=50, step=5, key="bench_n",
+        n = st.slider("Ads to query", min_value=5, max_value=200, value=50, step=5, key=K.BENCH_N,
                       help="Each ad gets one query per style (a few words of its text, misspelled, what it shows, its metadata).")
-        if st.button("Run self-test", type="primary", key="bench_self", icon=":material/play_arrow:"):
+        if st.button("Run self-test", type="primary", key=K.BENCH_SELF, icon=":material/play_arrow:"):
             run(n=int(n))
     with file_tab:
         st.caption('One JSON object per line: `{"query": "…", "targets": ["folder/file.jpg"], "style": "visual"}`. '
                    "Targets are paths of this library's ads (relative to the root folder below).")
-        up = st.file_uploader("Query file", type=["jsonl", "json", "txt"], key="bench_file")
-        root = st.text_input("Root folder of the targets (optional)", key="bench_root",
+        up = st.file_uploader("Query file", type=["jsonl", "json", "txt"], key=K.BENCH_FILE)
+        root = st.text_input("Root folder of the targets (optional)", key=K.BENCH_ROOT,
                              help="Where the target files lie on this machine, to match them by content too.")
-        if st.button("Run these queries", type="primary", key="bench_jsonl", disabled=up is None, icon=":material/play_arrow:"):
+        if st.button("Run these queries", type="primary", key=K.BENCH_RUN_FILE, disabled=up is None, icon=":material/play_arrow:"):
             data = bytes(up.getbuffer())
             count, problem = views.read_jsonl_queries(data)
             if problem:
@@ -86,7 +86,7 @@ if res and res.get("n"):
         fig = go.Figure([go.Bar(name=k, x=styles["style"], y=styles[k]) for k in ("recall@1", "recall@5", "recall@10", "mrr")])
         fig.update_layout(barmode="group", height=360, yaxis={"range": [0, 1], "title": "share of queries"},
                           margin={"t": 10, "l": 10, "r": 10, "b": 10})
-        st.plotly_chart(fig, width="stretch", key="bench_chart")
+        st.plotly_chart(fig, width="stretch", key=K.BENCH_CHART)
     if res.get("reuse_threshold") is not None:
         cal = res.get("reuse_calibration")
         st.caption(f"Reuse threshold: {res['reuse_threshold']:.3f}"

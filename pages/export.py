@@ -5,6 +5,7 @@ import streamlit as st
 
 from core import views
 from pages import _common as ui
+from pages._common import K
 
 ui.route()
 library = ui.lib()
@@ -26,9 +27,9 @@ st.subheader("Ads and their place in the taxonomy")
 st.caption(f"One row per ad ({stats['ads']:,}): file, metadata, attributes" + (", family, node path and leaf" if has_tax else "") + ".")
 c1, c2, _ = st.columns([1, 1, 3])
 c1.download_button("Assignments CSV", payload("assignments", "csv"), file_name=f"{name}-assignments.csv", mime="text/csv",
-                   icon=":material/table:", key="dl-assign-csv")
+                   icon=":material/table:", key=K.DL_ASSIGN_CSV)
 c2.download_button("Assignments JSON", payload("assignments", "json"), file_name=f"{name}-assignments.json",
-                   mime="application/json", icon=":material/data_object:", key="dl-assign-json")
+                   mime="application/json", icon=":material/data_object:", key=K.DL_ASSIGN_JSON)
 
 st.subheader("Taxonomy")
 if not has_tax:
@@ -39,17 +40,17 @@ st.caption(f"{int((nodes['level'] > 0).sum())} nodes with labels, keywords, tags
            "CSV is one row per node, JSON is the nested tree.")
 c1, c2, _ = st.columns([1, 1, 3])
 c1.download_button("Taxonomy CSV", payload("taxonomy", "csv"), file_name=f"{name}-taxonomy.csv", mime="text/csv",
-                   icon=":material/table:", key="dl-tax-csv")
+                   icon=":material/table:", key=K.DL_TAX_CSV)
 c2.download_button("Taxonomy JSON", payload("taxonomy", "json"), file_name=f"{name}-taxonomy.json", mime="application/json",
-                   icon=":material/account_tree:", key="dl-tax-json")
+                   icon=":material/account_tree:", key=K.DL_TAX_JSON)
 
 st.subheader("Node brief")
 choices = nodes[nodes["level"] > 0].sort_values(["path"])
 node = st.selectbox("Node", choices["id"].tolist(), format_func=lambda i: f"{choices.loc[i, 'path']} ({int(choices.loc[i, 'size'] or 0)} ads)",
-                    key="brief_node")
+                    key=K.BRIEF_NODE)
 if node:
     brief = ui.q(views.node_brief, node)
     st.download_button("Download brief (Markdown)", brief, file_name=f"{name}-{node}-brief.md", mime="text/markdown",
-                       icon=":material/description:", key="dl-brief")
+                       icon=":material/description:", key=K.DL_BRIEF)
     with st.container(border=True):
         st.markdown(brief)

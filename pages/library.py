@@ -79,7 +79,7 @@ if submitted:
 if stats["ads"] == 0 and progress is None:
     st.info("This library is empty. Upload a zip above — or fill it with the generated sample ads to try the app.",
             icon=":material/lightbulb:")
-    if st.button("Build the sample ads here", key="sample_here"):
+    if st.button("Build the sample ads here", key=K.SAMPLE_HERE):
         try:
             views.start_sample(library.path, n_images=ui.sample_images(), library=library)
             st.rerun()
@@ -158,7 +158,7 @@ if create:
         ui.select_library(clean)
 
 if stats["ads"] >= 2 and progress is None:
-    if st.button("Rebuild the taxonomy", key="rebuild", icon=":material/refresh:",
+    if st.button("Rebuild the taxonomy", key=K.REBUILD, icon=":material/refresh:",
                  help="Re-cluster every ad of this library (new uploads trigger this automatically)."):
         try:
             views.start_build(library)

@@ -89,7 +89,7 @@ if not selected:
 
 head, clear = st.columns([4, 1], vertical_alignment="center")
 head.subheader(f"{len(selected):,} selected ads")
-if clear.button("Clear selection", key="map-clear"):
+if clear.button("Clear selection", key=K.MAP_CLEAR):
     st.session_state.pop(K.MAP_SELECTION, None)
     st.rerun()
 

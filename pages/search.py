@@ -74,7 +74,8 @@ if go:
             ui.friendly(e)
         else:
             try:
-                with st.spinner("Searching… (the first search loads the text model)"):
+                ui.text_model()
+                with st.spinner("Searching…"):
                     res = ui.q(core.search_ads, query.strip(), top_k=int(top_k), filters=filters)
                 st.session_state[K.SEARCH] = {"query": query.strip(), "filters": items, "result": res}
             except Exception as e:  # noqa: BLE001

@@ -58,13 +58,13 @@ with st.expander("Overview", expanded=node is None):
                           branchvalues="total", marker=marker, customdata=frame[["path"]], hovertemplate=hover,
                           maxdepth=3 if kind == "Sunburst" else 2))
     fig.update_layout(margin={"t": 10, "l": 10, "r": 10, "b": 10}, height=520)
-    st.plotly_chart(fig, width="stretch", key="tax_overview")
+    st.plotly_chart(fig, width="stretch", key=K.TAX_CHART_FIG)
     st.caption("Click a wedge to zoom into it; use the tree below for node details and ads.")
 
 # -- breadcrumbs -------------------------------------------------------------------------------------------
 chain = [] if node is None else nodes.loc[node, "chain"]
 with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-    st.button("All families", key="crumb-root", on_click=go_to, args=(None,), type="tertiary" if node else "secondary",
+    st.button("All families", key=K.CRUMB_ROOT, on_click=go_to, args=(None,), type="tertiary" if node else "secondary",
               icon=":material/home:")
     for nid in chain:
         st.markdown("›")
@@ -143,7 +143,8 @@ with st.container(border=True):
                     st.error("The name cannot be empty.")
                 else:
                     try:
-                        views.edit_node(library, "rename", node, label=new.strip())
+                        with st.spinner("Renaming…"):
+                            views.edit_node(library, "rename", node, label=new.strip())
                         st.rerun()
                     except Exception as e:  # noqa: BLE001
                         ui.friendly(e, "rename the node")
@@ -154,7 +155,8 @@ with st.container(border=True):
                                     format_func=lambda i: f"{nodes.loc[i, 'label']} ({int(nodes.loc[i, 'size'] or 0)} ads)")
             if st.button("Merge", key=f"do-merge-{node}", disabled=not others):
                 try:
-                    views.edit_node(library, "merge", node, others=others)
+                    with st.spinner("Merging and re-labelling the taxonomy…"):
+                        views.edit_node(library, "merge", node, others=others)
                     st.rerun()
                 except Exception as e:  # noqa: BLE001
                     ui.friendly(e, "merge the nodes")
@@ -162,7 +164,8 @@ with st.container(border=True):
             k = st.number_input("Split into", min_value=2, max_value=8, value=2, key=f"split-{node}")
             if st.button("Split", key=f"do-split-{node}", disabled=card["size"] < 4):
                 try:
-                    views.edit_node(library, "split", node, k=int(k))
+                    with st.spinner("Splitting and re-labelling the taxonomy…"):
+                        views.edit_node(library, "split", node, k=int(k))
                     parent = nodes.loc[node, "parent_id"]
                     go_to(parent if parent in nodes.index and nodes.loc[parent, "level"] > 0 else None)  # show the new siblings
                     st.rerun()
