@@ -2,6 +2,7 @@
 rollups → 2-D map → one transaction of nodes and assignments → a run record that makes it current."""
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,7 +17,7 @@ from .labelling import TreeLabeller, membership
 from .labels import Labeller
 from .methods import get_method
 from .persist import RUN_KIND, write_tree
-from .projection import project_2d
+from .projection import project_2d, warm_umap
 from .representatives import check_strategy
 from .rollups import rollup
 from .tree import ClusterTree
@@ -105,9 +106,11 @@ def build_taxonomy(library, method: str = "auto", axes: dict | None = None, seed
         stage_s[name] = round(now - t, 3)
         return now
 
-    prep = prepare(library, weights, seed, progress)
-    if prep.corpus.n == 0:
+    if not library.scalar("SELECT count(*) FROM ads"):
         raise ValueError("the library has no ads yet: ingest a folder or zip first")
+    warming = threading.Thread(target=warm_umap, name="warm-umap", daemon=True)
+    warming.start()   # numba compiles UMAP on the other core while loading and linking run
+    prep = prepare(library, weights, seed, progress)
     t = timed("prepare", t0)
     progress("clustering", 0, 1)
     hier = build_hierarchy(prep.units, prep.corpus.ad_ids, config, seed, outliers)
@@ -116,6 +119,7 @@ def build_taxonomy(library, method: str = "auto", axes: dict | None = None, seed
     tree, edit_report = apply_edits(hier.tree, edits, prep, seed)
     names = match_names(tree, edits)
     edit_report["named"] = len(names)
+    warming.join()
     how = finish(tree, prep, labeller, rep_strategy, seed, min_spend, progress, names=names)
     t = timed("labels_rollups_projection", t)
 

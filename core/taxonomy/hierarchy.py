@@ -96,7 +96,7 @@ def build_hierarchy(units: Units, ad_ids: np.ndarray, config: MethodConfig, seed
     if outliers == "separate" and flagged.any():
         fam_labels = fam_labels.copy()
         fam_labels[flagged] = fam_labels.max() + 1   # outliers as the last family
-    sil = silhouette(X, np.where(raw_noise, -1, fam_labels), seed)
+    sil = silhouette(X, np.where(raw_noise, -1, fam_labels), seed, sample_weight=w)
     chosen = config.resolved(top)
 
     nodes: dict[str, Node] = {ROOT_ID: Node(ROOT_ID, None, 0, size=int(w.sum()), label="All ads")}

@@ -88,6 +88,12 @@ class TreeLabeller:
                                 self.facets.names[tested], self.facets.kinds[tested])
             evidence[nid] = self._evidence(node.id, node.level, int(sizes[i]), keywords[nid], tags,
                                            facet_counts[i].toarray().ravel(), float(video[i]))
+            if node.parent_id is not None:
+                p = pos[node.parent_id]
+                rest = facet_counts[p].toarray().ravel() - facet_counts[i].toarray().ravel()
+                n_rest = max(int(sizes[p] - sizes[i]), 1)
+                cols = self.facets.of_kind("layout")
+                evidence[nid].layout_rest = [(str(self.facets.names[j]), round(float(rest[j] / n_rest), 4)) for j in cols if rest[j] > 0]
 
         self._name(tree, evidence, names or {})
         self.progress("labels", len(ids) // 2, len(ids))
@@ -174,9 +180,15 @@ class TreeLabeller:
             def describe(nid: str, sample: np.ndarray) -> str:
                 return self.labeller.label(self._subset_evidence(evidence[nid], sample, idf[nid])).description
 
-            result = reps.convergent({n: rows[n] for n in ids}, c.text, describe, self.encode, seed=self.seed)
+            # a micro-pattern is one creative and its variants: reading more of them changes nothing,
+            # so its representatives are the naive ones and only clusters run the sampling rounds
+            clusters = {n: rows[n] for n in ids if tree.nodes[n].level < 3}
+            result = reps.convergent(clusters, c.text, describe, self.encode, seed=self.seed)
             for nid, (r, trace) in result.items():
                 out[nid], traces[nid] = r, trace
+            for nid in ids:
+                if nid not in out:
+                    out[nid] = rows[nid][reps.naive(X[rows[nid]])]
             return out, traces
         pick = reps.naive if self.rep_strategy == "naive" else reps.weighted
         for nid in ids:

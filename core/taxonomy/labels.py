@@ -16,7 +16,7 @@ from .features import COLOR_NAMES, LAYOUT_VOCAB
 GENERIC_WORDS = frozenset("""
 ad ads advert adverts advertisement sponsored shop shopping now click clicks here buy get learn more today visit see
 tags tag layout colours colors colour color shows show like just www com http https net org page link online official
-website site app download order call action swipe tap watch http image images picture pictures
+website site order call action swipe tap image images picture pictures
 """.split())
 
 # words that describe the look: they go into the form part of a name, never its head
@@ -41,6 +41,7 @@ class NodeEvidence:
     keywords: list = field(default_factory=list)      # [(term, c-TF-IDF score)], strongest first
     tags: list = field(default_factory=list)          # enriched facets (dicts with tag, kind, share_in, q)
     layout: list = field(default_factory=list)        # [(word, share)], commonest first
+    layout_rest: list = field(default_factory=list)   # [(word, share)] in the rest of the parent
     colours: list = field(default_factory=list)
     objects: list = field(default_factory=list)
     formats: list = field(default_factory=list)
@@ -81,10 +82,13 @@ class RuleLabeller:
 
     # -- names ---------------------------------------------------------------------------------------
     def head_candidates(self, ev: NodeEvidence) -> list[str]:
-        cands = [t for t, _ in ev.keywords if is_content(t)]
-        for tag in ev.tags:
-            if tag["kind"] == "tag" and is_content(tag["tag"]) and tag["tag"] not in cands:
-                cands.append(tag["tag"])
+        # metadata tags that most of the node carries (and its siblings don't) are the curated
+        # vocabulary of the account: they lead; then the c-TF-IDF keywords
+        tags = [t["tag"] for t in ev.tags if t["kind"] == "tag" and t["share_in"] >= 0.5 and is_content(t["tag"])]
+        cands = list(tags)
+        for t, _ in ev.keywords:
+            if is_content(t) and t not in cands and not set(_words(t)) <= {w for c in tags for w in _words(c)}:
+                cands.append(t)
         if not cands:  # nothing said in words: what is shown, then the colour
             cands += [o for o, s in ev.objects if s >= 0.3]
         return cands
@@ -94,11 +98,11 @@ class RuleLabeller:
             return MICRO_FORM
         if ev.video_share >= FORM_MIN_SHARE:
             return "videos"
-        shares = dict(ev.layout)
-        for word, noun in FORM_NOUNS:
-            if shares.get(word, 0.0) >= FORM_MIN_SHARE:
-                return noun
-        return ""
+        shares, rest = dict(ev.layout), dict(ev.layout_rest)
+        # the look most of the node has and its siblings have least (photo is everywhere; split screen is not)
+        options = [(shares[w] - rest.get(w, 0.0), -i, noun) for i, (w, noun) in enumerate(FORM_NOUNS)
+                   if shares.get(w, 0.0) >= FORM_MIN_SHARE]
+        return max(options)[2] if options else ""
 
     def name(self, ev: NodeEvidence) -> str:
         cands = self.head_candidates(ev)

@@ -108,7 +108,7 @@ def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
     return np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
 
 
-def _rowwise_dot(A: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int = 50_000) -> np.ndarray:
+def _rowwise_dot(A: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int = 4096) -> np.ndarray:
     out = np.empty(len(i), dtype=np.float32)
     for s in range(0, len(i), chunk):
         out[s:s + chunk] = np.einsum("ij,ij->i", A[i[s:s + chunk]], A[j[s:s + chunk]])
@@ -168,7 +168,7 @@ class VariantLinker(BaseEstimator):
         pairs = _unique_pairs(np.vstack(candidates))
         i, j = pairs[:, 0], pairs[:, 1]
         hamming = np.where(data.has_phash[i] & data.has_phash[j], hamming64(data.phash[i], data.phash[j]), -1)
-        vis = _rowwise_dot(data.visual, i, j) if data.visual.size else np.zeros(len(i), np.float32)
+        vis = self._visual_cosines(data.visual, i, j)
         ocr = _rowwise_dot(data.ocr_vec, i, j)
         both = has_text[i] & has_text[j]
         jac = np.full(len(i), np.nan)
@@ -183,6 +183,22 @@ class VariantLinker(BaseEstimator):
         self.pairs_ = pd.DataFrame({"i": i, "j": j, "hamming": hamming, "visual_cos": vis, "ocr_cos": ocr,
                                     "jaccard": jac, "reason": pd.Categorical.from_codes(reason, list(REASONS.values()))})
         return self
+
+    def _visual_cosines(self, visual: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Exact cosines where they can matter: gathering 3840-d rows for every candidate pair
+        is the slow part, so pairs are screened in a 128-d PCA space first and only those
+        within 0.1 of the link threshold are computed on the full vectors."""
+        if not visual.size:
+            return np.zeros(len(i), np.float32)
+        if visual.shape[1] <= 2 * self.search_dims or len(i) < 20_000:
+            return _rowwise_dot(visual, i, j)
+        from .features import SampledPCA, l2_rows
+
+        reduced = l2_rows(SampledPCA(self.search_dims, random_state=self.random_state).fit(visual).transform(visual))
+        approx = _rowwise_dot(reduced, i, j)
+        near = approx >= self.visual_min_cos - 0.1
+        approx[near] = _rowwise_dot(visual, i[near], j[near])
+        return approx
 
     def _search_space(self, visual: np.ndarray) -> np.ndarray:
         """Exact k-NN on 3840-d rows is ~n²·3840 flops; above a few thousand creatives search in a

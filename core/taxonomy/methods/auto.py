@@ -21,12 +21,12 @@ class AutoClustering(BaseEstimator, ClusterMixin):
         X = np.asarray(X, dtype=np.float64)
         w = weights_or_ones(X, sample_weight)
         ward = WardClustering(random_state=self.random_state).fit(X, w)
-        self.scores_ = {"ward": silhouette(X, ward.labels_, self.random_state)}
+        self.scores_ = {"ward": silhouette(X, ward.labels_, self.random_state, sample_weight=w)}
         chosen = ward
         self.chosen_ = "ward"
         if w.sum() >= self.small_n:
             dens = HDBSCANClustering(random_state=self.random_state).fit(X, w)
-            self.scores_["hdbscan"] = silhouette(X, dens.labels_, self.random_state)
+            self.scores_["hdbscan"] = silhouette(X, dens.labels_, self.random_state, sample_weight=w)
             s_w, s_h = self.scores_["ward"], self.scores_["hdbscan"]
             if np.isfinite(s_h) and (not np.isfinite(s_w) or s_h > s_w + self.margin):
                 chosen, self.chosen_ = dens, "hdbscan"

@@ -46,16 +46,63 @@ def sample_rows(n: int, max_n: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, max_n, replace=False))
 
 
-def silhouette(X: np.ndarray, labels: np.ndarray, seed: int = 0, max_n: int = SILHOUETTE_MAX) -> float:
-    """Silhouette of the non-noise rows (NaN when fewer than 2 clusters)."""
-    from sklearn.metrics import silhouette_score
+def weighted_silhouette(D: np.ndarray, labels: np.ndarray, weight: np.ndarray) -> float:
+    """Silhouette of units that stand for `weight` ads each, from their distance matrix D.
 
+    Every unit counts as its ads: distances to a cluster are ad-weighted means, the unit's own ads
+    are left out of its own cluster (they sit at distance 0 and would reward cutting every unit
+    apart), and the mean is ad-weighted. A unit alone in its cluster scores 0, as usual.
+    """
+    _, lab = np.unique(labels, return_inverse=True)
+    k = int(lab.max()) + 1
+    if k < 2:
+        return float("nan")
+    W = np.zeros((len(lab), k))
+    W[np.arange(len(lab)), lab] = weight
+    S = D @ W                                  # ad-weighted distance sums to each cluster
+    size = W.sum(axis=0)
+    rows = np.arange(len(lab))
+    own_rest = size[lab] - weight
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(own_rest > 0, S[rows, lab] / own_rest, 0.0)
+        mean_to = S / size
+    mean_to[rows, lab] = np.inf
+    b = mean_to.min(axis=1)
+    denom = np.maximum(a, b)
+    s = np.where((own_rest > 0) & (denom > 0), (b - a) / np.where(denom > 0, denom, 1), 0.0)
+    return float((s * weight).sum() / weight.sum())
+
+
+def snapped_rows(weight: np.ndarray, fit_max: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ads as rows of their unit, for methods that count ads but cannot take weights.
+
+    Returns (units in the fit, row → position in that list, one row per unit). Above `fit_max`
+    ads a seeded sample of ads is taken; units with no sampled ad are left for the caller to place.
+    """
+    counts = np.maximum(np.rint(weight), 1).astype(np.int64)
+    total = int(counts.sum())
+    if total <= fit_max:
+        units, n = np.arange(len(counts)), counts
+    else:
+        ads = np.repeat(np.arange(len(counts)), counts)
+        pick = np.random.default_rng(seed).choice(total, fit_max, replace=False)
+        units, n = np.unique(ads[pick], return_counts=True)
+    rows = np.repeat(np.arange(len(units)), n)
+    return units, rows, np.searchsorted(rows, np.arange(len(units)))
+
+
+def silhouette(X: np.ndarray, labels: np.ndarray, seed: int = 0, max_n: int = SILHOUETTE_MAX,
+               sample_weight: np.ndarray | None = None) -> float:
+    """Ad-weighted silhouette of the non-noise units (NaN when fewer than 2 clusters)."""
+    from sklearn.metrics import pairwise_distances
+
+    w = weights_or_ones(X, sample_weight)
     keep = np.flatnonzero(labels >= 0)
     keep = keep[sample_rows(len(keep), max_n, seed)]
     k = len(np.unique(labels[keep]))
     if k < 2 or k >= len(keep):
         return float("nan")
-    return float(silhouette_score(X[keep], labels[keep]))
+    return weighted_silhouette(pairwise_distances(X[keep]), labels[keep], w[keep])
 
 
 def centroids(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
