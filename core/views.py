@@ -10,19 +10,19 @@ The taxonomy is read from the `nodes`/`assignments` rows of the current build (t
 
 Also here: the background runner for uploads. `start_ingest` runs `core.ingest_source` and then the
 taxonomy build in a thread on the same `Library` object (thread-safe through per-thread
-cursors); every progress callback is mirrored into the `jobs` table (stage, done, total and the
-per-stage history in `summary`), so any page, in any browser session, follows a job by polling
-`job_progress` — a browser refresh loses nothing.
+cursors); every progress callback is mirrored into the `jobs` table (stage, done, total), so any
+page, in any browser session, follows a job by polling `job_progress` — a browser refresh loses
+nothing. The build that follows an upload gets its own row (source 'taxonomy build').
 """
 from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import threading
 import time
-import traceback
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +32,9 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from .ingest import _alive   # is a job's process still there (the ingest's own check)
+
+_log = logging.getLogger(__name__)
 LEVEL_NAMES = {0: "all ads", 1: "family", 2: "sub-cluster", 3: "micro-pattern"}
 METRICS = ("spend", "impressions", "clicks", "conversions", "revenue", "ctr")
 PERF_KEYS = ("spend", "impressions", "clicks", "conversions", "ctr", "cvr")   # node rollups shown and charted
@@ -110,26 +113,15 @@ def library_stats(library) -> dict[str, Any]:
 
 # -- jobs ---------------------------------------------------------------------------------------------
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
-        return False
-
-
 def _job_dict(library, row) -> dict[str, Any]:
     jid, source, status, stage, total, done, pid, started, updated, summary = row
     summary = _loads(summary, {})
-    if status == "running" and (_live_job(library.path) is None if pid == os.getpid() else not _pid_alive(pid)):
+    if status == "running" and (_live_job(library.path) is None if pid == os.getpid() else not _alive(pid)):
         status = "interrupted"  # its process (or this process's thread) is gone
     kind = "build" if source == BUILD_SOURCE else ("sample" if "sample-seed" in (source or "") else "ingest")
     return {"id": jid, "source": source, "name": Path(source).name if kind != "build" else "taxonomy build", "kind": kind,
             "status": status, "stage": stage, "total": total or 0, "done": done or 0, "started_at": started,
-            "updated_at": updated, "summary": summary, "stages": summary.get("stages", []),
-            "error": summary.get("error")}
+            "updated_at": updated, "summary": summary, "error": summary.get("error")}
 
 
 _JOB_COLS = "id, source, status, stage, total, done, pid, started_at, updated_at, summary"
@@ -161,8 +153,8 @@ def job_progress(library) -> dict[str, Any] | None:
             return j
     live = _live_job(library.path)
     if live is not None:
-        return {"id": None, "kind": live.kind, "name": live.kind, "status": "running", "stage": live.stage, "done": live.done,
-                "total": live.total, "stages": live.history(), "error": None, "summary": {}, "source": live.source}
+        return {"id": None, "kind": live.kind, "name": Path(live.source).name, "status": "running", "stage": live.stage,
+                "done": live.done, "total": live.total, "error": None, "summary": {}, "source": live.source}
     return None
 
 
@@ -184,8 +176,7 @@ def job_report(library, job_id: int) -> dict[str, Any]:
     if nxt is not None and _loads(nxt[9], {}).get("after_job") == job_id:
         build = _job_dict(library, nxt)
     return {"job": j, "added": added, "skipped": skipped, "warnings": warnings, "build": build,
-            "counts": {k: s.get(k) for k in ("files_seen", "ads_added", "creatives_added", "already_present", "duplicates", "seconds")},
-            "stage_seconds": s.get("stage_seconds", {})}
+            "counts": {k: s.get(k) for k in ("files_seen", "ads_added", "creatives_added", "already_present", "duplicates", "seconds")}}
 
 
 # -- background jobs ----------------------------------------------------------------------------------
@@ -197,22 +188,15 @@ class BackgroundJob:
     library_path: Path
     kind: str                      # ingest | build | sample
     source: str = ""
-    stage: str = "starting"
+    stage: str = "starting"        # the latest progress, also before the job has a row (the sample's generating stage)
     done: int = 0
     total: int = 0
-    job_ids: list[int] = field(default_factory=list)
-    stages: dict[str, dict] = field(default_factory=dict)
     error: str | None = None
-    result: dict | None = None
-    thread: threading.Thread | None = None
     finished: threading.Event = field(default_factory=threading.Event)
 
     @property
     def alive(self) -> bool:
         return not self.finished.is_set()
-
-    def history(self) -> list[dict]:
-        return [{"stage": k, **v} for k, v in self.stages.items()]
 
     def wait(self, timeout: float | None = None) -> bool:
         return self.finished.wait(timeout)
@@ -233,7 +217,8 @@ def background_job(path) -> BackgroundJob | None:
 
 
 class _Tracker:
-    """The progress callback: keeps the BackgroundJob current and mirrors it into the job's row."""
+    """The progress callback: keeps the BackgroundJob current and mirrors it into the job's row
+    (at most every `every_s`, and at every stage change)."""
 
     def __init__(self, library, job: BackgroundJob, every_s: float = 0.3):
         self.library, self.job, self.every_s = library, job, every_s
@@ -243,22 +228,13 @@ class _Tracker:
     def __call__(self, stage: str, done: int, total: int) -> None:
         job, now = self.job, time.time()
         changed = stage != job.stage
-        if changed and job.stage in job.stages:
-            job.stages[job.stage]["finished"] = True
         job.stage, job.done, job.total = stage, int(done), int(total)
-        st = job.stages.setdefault(stage, {"done": 0, "total": 0, "finished": False, "started": now})
-        st.update(done=int(done), total=int(total))
-        if total and done >= total:
-            st["finished"] = True
-        if self.row is None and stage in INGEST_STAGES:
+        if self.row is None and stage in INGEST_STAGES:  # the ingest has written its row by now
             self.row = self.library.scalar("SELECT max(id) FROM jobs WHERE status = 'running' AND pid = ?", [os.getpid()])
-            if self.row is not None and self.row not in job.job_ids:
-                job.job_ids.append(self.row)
         if self.row is not None and (changed or now - self._last >= self.every_s or (total and done >= total)):
             self._last = now
-            self.library.execute(
-                "UPDATE jobs SET stage = ?, done = ?, total = ?, summary = ?, updated_at = current_timestamp WHERE id = ? AND status = 'running'",
-                [stage, int(done), int(total), json.dumps({"kind": job.kind, "stages": job.history()}, default=str), self.row])
+            self.library.execute("UPDATE jobs SET stage = ?, done = ?, total = ?, updated_at = current_timestamp "
+                                 "WHERE id = ? AND status = 'running'", [stage, int(done), int(total), self.row])
 
 
 def _register(library_path, kind: str, source: str) -> BackgroundJob:
@@ -290,12 +266,11 @@ def _spawn(job: BackgroundJob, target: Callable[[], None]) -> BackgroundJob:
             target()
         except BaseException as e:  # noqa: BLE001 - recorded for the page, never lost in a thread
             job.error = not_available(e) or f"{type(e).__name__}: {e}"
-            job.result = {"traceback": traceback.format_exc()}
+            _log.exception("background %s job on %s failed", job.kind, job.library_path)
         finally:
             job.finished.set()
 
-    job.thread = threading.Thread(target=run, name=f"cte-{job.kind}-{job.library_path.name}", daemon=True)
-    job.thread.start()
+    threading.Thread(target=run, name=f"cte-{job.kind}-{job.library_path.name}", daemon=True).start()
     return job
 
 
@@ -305,24 +280,22 @@ def _build_step(library, job: BackgroundJob, tracker: _Tracker, after_job: int |
 
     if library.counts()["ads"] < 2:
         return
-    row = library.scalar("INSERT INTO jobs (source, status, stage, pid, summary) VALUES (?, 'running', 'building', ?, ?) RETURNING id",
-                         [BUILD_SOURCE, os.getpid(), json.dumps({"kind": "build", "after_job": after_job})])
-    job.job_ids.append(row)
-    tracker.row = row
+    tracker.row = library.scalar("INSERT INTO jobs (source, status, stage, pid, summary) VALUES (?, 'running', 'building', ?, ?) "
+                                 "RETURNING id", [BUILD_SOURCE, os.getpid(), json.dumps({"kind": "build", "after_job": after_job})])
     tracker("building", 0, 1)
     t0, status, summary = time.perf_counter(), "done", {"kind": "build", "after_job": after_job}
     try:
-        core.build_taxonomy(library, progress=lambda s, d, t: tracker(s, d, t))
+        core.build_taxonomy(library, progress=tracker)
         summary["build_key"] = current_build_key(library)
     except BaseException as e:
         status = "failed"
         summary["error"] = not_available(e) or f"{type(e).__name__}: {e}"
         job.error = f"Ads were added, but the taxonomy could not be built: {summary['error']}"
+        _log.exception("taxonomy build on %s failed", library.path)
     finally:
         summary["seconds"] = round(time.perf_counter() - t0, 2)
-        summary["stages"] = job.history()
         library.execute("UPDATE jobs SET status = ?, stage = ?, summary = ?, updated_at = current_timestamp WHERE id = ?",
-                        [status, status, json.dumps(summary, default=str), row])
+                        [status, status, json.dumps(summary, default=str), tracker.row])
 
 
 def start_ingest(library, source, metadata: list | None = None, build: bool = True) -> BackgroundJob:
@@ -334,7 +307,6 @@ def start_ingest(library, source, metadata: list | None = None, build: bool = Tr
 
     def target():
         summary = core.ingest_source(library, source, metadata=metadata, progress=tracker, build=False)
-        job.result = summary.to_dict()
         if build:
             _build_step(library, job, tracker, summary.job_id)
 
@@ -358,7 +330,6 @@ def start_sample(library_path, n_images: int = 200, seed: int = 0, library=None)
         demo_lib, summary = core.make_demo(library_path, progress=tracker, seed=seed, n_images=n_images, build=False)
         if demo_lib is not lib:
             demo_lib.close()  # same DuckDB instance: the shared connection stays open
-        job.result = summary.to_dict()
         _build_step(lib, job, tracker, summary.job_id)
 
     return _spawn(job, target)

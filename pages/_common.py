@@ -230,13 +230,9 @@ def _job_title(p: dict) -> str:
     return {"sample": "Building the sample library", "build": "Building the taxonomy"}.get(p.get("kind"), "Ingesting upload")
 
 
+@st.fragment(run_every=2)
 def job_panel(path: str) -> None:
     """Live progress of the running job (polls the jobs table every 2 s); reruns the app when it ends."""
-    _job_panel(path)
-
-
-@st.fragment(run_every=2)
-def _job_panel(path: str) -> None:
     p = views.job_progress(open_library(path))
     if p is None:
         st.rerun()
