@@ -767,7 +767,9 @@ def shared_traits(library, ad_ids: list[int], min_share: float = 0.5, top: int =
     df["lift"] = df["in_selection"] / df["in_library"]
     df = df[df["in_selection"] >= min_share]
     if n_sel < n_all:
-        df = df[(df["lift"] > 1.05) | (df["in_selection"] >= 0.999)]
+        df = df[df["lift"] > 1.05]                     # shared by the selection more than by the library
+    named = set(df.loc[df["what"] != "word", "trait"].str.lower())
+    df = df[~((df["what"] == "word") & df["trait"].isin(named))]   # a word that repeats a tag/colour/layout row
     df = df.sort_values(["in_selection", "lift"], ascending=False).head(top)
     return df[cols].reset_index(drop=True)
 

@@ -438,6 +438,8 @@ def fmt_num(v: Any, kind: str = "") -> str:
         return f"{v:.2%}"
     if kind in ("spend", "revenue", "money"):
         return f"${v:,.0f}"
+    if kind == "compact":   # $3.0M, $302k: fits a metric tile
+        return f"${v / 1e6:,.1f}M" if v >= 1e6 else f"${v / 1e3:,.0f}k" if v >= 1e4 else f"${v:,.0f}"
     if isinstance(v, float):
         return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
     return f"{v:,}" if isinstance(v, int) else str(v)

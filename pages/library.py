@@ -25,12 +25,17 @@ c[0].metric("Ads", f"{stats['ads']:,}")
 c[1].metric("Creatives", f"{stats['creatives']:,}", help="Distinct files by content: byte-identical uploads share one creative.")
 c[2].metric("Videos", f"{stats['videos']:,}")
 c[3].metric("Families", tax["families"], help=f"{tax['sub_clusters']} sub-clusters, {tax['micro_patterns']} micro-patterns")
-c[4].metric("Spend", ui.fmt_num(stats["spend"], "spend") if stats["spend"] else "—")
-dates = f"{stats['date_min']:%b %Y} – {stats['date_max']:%b %Y}" if stats["date_min"] is not None else "—"
-c[5].metric("Dates", dates)
+c[4].metric("Spend", ui.fmt_num(stats["spend"], "compact") if stats["spend"] else "—",
+            help=ui.fmt_num(stats["spend"], "spend") if stats["spend"] else None)
+c[5].metric("Campaigns", f"{stats['campaigns']:,}")
+notes = []
+if stats["date_min"] is not None:
+    notes.append(f"ads dated {stats['date_min']:%d %b %Y} – {stats['date_max']:%d %b %Y}")
 if stats["errors"] or stats["warnings"]:
-    st.caption(f"{stats['errors']:,} files were skipped with errors and {stats['warnings']:,} metadata warnings so far "
-               "(see the upload reports below).")
+    notes.append(f"{stats['errors']:,} files skipped with errors and {stats['warnings']:,} metadata warnings so far "
+                 "(see the upload reports below)")
+if notes:
+    st.caption("; ".join(notes).capitalize() + ".")
 
 if progress is not None:
     ui.job_panel(str(library.path))
@@ -128,7 +133,9 @@ if reports:
         else:
             st.caption("Nothing new was added (every file was already in the library, or none could be read).")
     with t_skipped:
-        if len(rep["skipped"]):
+        if 0 < len(rep["skipped"]) <= 50:   # a table wraps the long 'why' sentences
+            st.table(rep["skipped"][["file", "reason", "message"]].rename(columns={"message": "why"}).set_index("file"))
+        elif len(rep["skipped"]):
             st.dataframe(rep["skipped"][["file", "reason", "message"]], hide_index=True, width="stretch",
                          column_config={"message": st.column_config.TextColumn("why", width="large")})
         else:

@@ -310,7 +310,7 @@ def test_new_library_upload_runs_in_background(app_lib, tmp_path):
     assert int(re.search(r"\((\d+)\)", added.label).group(1)) >= 8
     skipped = next(t for t in at.tabs if t.label.startswith("Skipped ("))
     assert int(re.search(r"\((\d+)\)", skipped.label).group(1)) >= 2
-    reasons = next(df.value for df in at.dataframe if "reason" in df.value.columns)
+    reasons = next(t.value for t in at.table if "reason" in t.value.columns)
     assert "unsupported_type" in set(reasons["reason"])
     assert any("Taxonomy rebuilt" in s.value for s in at.success)
     # the new library has its own taxonomy now; the user's edits go through core.taxonomy
