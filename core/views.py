@@ -877,7 +877,9 @@ def _json_default(o):
     return str(o)
 
 
-def _md_cell(v) -> str:
+def _md_cell(v, column: str = "") -> str:
+    if isinstance(v, float) and column.startswith("share"):
+        return f"{v:.0%}" if v in (0.0, 1.0) else f"{v:.1%}"
     if isinstance(v, float):
         return f"{v:.3g}"
     return str(v).replace("|", "\\|").replace("\n", " ")
@@ -896,10 +898,15 @@ def node_brief(library, node_id: str, n_reps: int = 6) -> str:
     if card["keywords"]:
         lines += ["**Keywords:** " + ", ".join(card["keywords"]), ""]
     tags = card["tags"]
+    lines += ["## Evidence: discriminating tags", ""]
     if len(tags):
-        lines += ["## Evidence: discriminating tags", "", "| " + " | ".join(tags.columns) + " |", "|" + "---|" * len(tags.columns)]
-        lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in tags.head(15).itertuples(index=False)]
-        lines.append("")
+        cols = list(tags.columns)
+        lines += ["| " + " | ".join(c.replace("_", " ") for c in cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(_md_cell(v, c) for c, v in zip(cols, row)) + " |" for row in tags.head(15).itertuples(index=False)]
+        lines += ["", "*share in / share rest: how many of this node's ads, and of the other ads, have the tag; "
+                  "q: false-discovery-adjusted p-value (lower = stronger evidence).*", ""]
+    else:
+        lines += ["No tag, colour or layout word is significantly more common in this node than in the rest of the library.", ""]
     perf = card["perf"]
     rows = [(k, perf[k]) for k in PERF_KEYS if isinstance(perf.get(k), (int, float))]
     if rows or perf.get("status"):
