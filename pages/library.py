@@ -35,7 +35,8 @@ if stats["errors"] or stats["warnings"]:
     notes.append(f"{stats['errors']:,} files skipped with errors and {stats['warnings']:,} metadata warnings so far "
                  "(see the upload reports below)")
 if notes:
-    st.caption("; ".join(notes).capitalize() + ".")
+    text = "; ".join(notes)
+    st.caption(text[0].upper() + text[1:] + ".")
 
 if progress is not None:
     ui.job_panel(str(library.path))
@@ -122,7 +123,7 @@ if reports:
     b = rep["build"]
     if b is not None:
         if b["status"] == "done":
-            st.success(f"Taxonomy rebuilt in {b['summary'].get('seconds', 0):.0f} s.", icon=":material/account_tree:")
+            st.success(f"Taxonomy rebuilt in {b['summary'].get('seconds', 0):.0f} s with the new ads.", icon=":material/account_tree:")
         elif b["status"] == "failed":
             st.warning(f"The ads were added, but the taxonomy could not be rebuilt: {b['error']}", icon=":material/warning:")
     t_added, t_skipped, t_warn = st.tabs([f"Added ({len(rep['added']):,})", f"Skipped ({len(rep['skipped']):,})",

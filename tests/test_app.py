@@ -227,6 +227,14 @@ def test_benchmark_self_test_and_runs(app_lib):
     table = next(df.value for df in at.dataframe if "style" in df.value.columns)
     assert "all" in set(table["style"]) and len(table) > 1
     assert 0.0 <= float(table.loc[table["style"] == "all", "recall@5"].iloc[0]) <= 1.0
+    # an uploaded query file: targets are the library's own files
+    ads = app_lib.query_df("SELECT file, headline FROM ads WHERE headline IS NOT NULL ORDER BY id LIMIT 3")
+    lines = [json.dumps({"query": h, "targets": [f], "style": "remembered_text"}) for f, h in zip(ads["file"], ads["headline"])]
+    at.file_uploader(key="bench_file").set_value(("mine.jsonl", "\n".join(lines).encode(), "application/json"))
+    ok(at.run())
+    ok(at.button(key="bench_jsonl").click().run(timeout=240))
+    table = next(df.value for df in at.dataframe if "style" in df.value.columns)
+    assert set(table["style"]) == {"all", "remembered_text"} and int(table.loc[table["style"] == "all", "n"].iloc[0]) == 3
     # a broken query file is refused with a reason
     at.file_uploader(key="bench_file").set_value(("q.jsonl", b'{"query": "x"}\n', "application/json"))
     ok(at.run())
