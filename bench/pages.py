@@ -29,6 +29,8 @@ if sys.path and Path(sys.path[0] or ".").resolve() == ROOT / "bench":
 elif str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 PAGES = ["pages/library.py", "pages/taxonomy.py", "pages/map.py", "pages/search.py", "pages/benchmark.py", "pages/export.py"]
+if (ROOT / "pages" / "trends.py").exists():   # registered by app.py when present
+    PAGES.insert(4, "pages/trends.py")
 WORDS = ("summer sale bold discount coffee serum travel jacket app cat offer free shipping limited new launch "
          "review stars quote before after meme event tickets grid collage phone screen button shop now").split()
 FAMILY_NAMES = ["Product close-up with discount", "Testimonial quote card", "Before / after split", "UGC caption bar",
@@ -172,8 +174,11 @@ def time_pages(data_dir: Path, library: str, repeat: int = 3) -> dict[str, list[
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params["lib"] = library
     at.run()
-    for page in PAGES:  # warm-up: caches, imports, the FAISS index
+    cold: dict[str, float] = {}
+    for page in PAGES:  # warm-up: imports, cached reads, the FAISS index
+        t = time.perf_counter()
         at.switch_page(page).run()
+        cold[page] = time.perf_counter() - t
         _check(at, page)
     times: dict[str, list[float]] = {p: [] for p in PAGES}
     for _ in range(repeat):
@@ -191,7 +196,7 @@ def time_pages(data_dir: Path, library: str, repeat: int = 3) -> dict[str, list[
         at.run()
         times["pages/taxonomy.py (family f0)"].append(time.perf_counter() - t)
         _check(at, "taxonomy f0")
-    return times
+    return times, cold
 
 
 def _check(at, page: str) -> None:
@@ -212,16 +217,18 @@ def main(argv=None) -> int:
         if not (tmp / name / "library.duckdb").exists():
             build_synthetic_library(tmp / name, n_ads=a.ads).close()
             print(f"built a synthetic {a.ads:,}-ad library in {time.perf_counter() - t:.1f} s", file=sys.stderr)
-        times = time_pages(tmp, name, a.repeat)
+        times, cold = time_pages(tmp, name, a.repeat)
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"page switch on a {a.ads:,}-ad library (AppTest, after warm-up, median of {a.repeat}); target <= 2 s")
+    print(f"page switch on a {a.ads:,}-ad library (AppTest; warm = median of {a.repeat} after a warm-up pass); target <= 2 s")
+    print(f"  {'page':<32} {'warm':>7} {'min':>6} {'max':>6}   first visit (cold caches)")
     worst = 0.0
     for page, ts in times.items():
         med = float(np.median(ts))
         worst = max(worst, med)
-        print(f"  {page:<32} {med:6.2f} s   (min {min(ts):.2f}, max {max(ts):.2f})")
+        first = f"{cold[page]:6.2f} s" if page in cold else ""
+        print(f"  {page:<32} {med:5.2f} s {min(ts):6.2f} {max(ts):6.2f}   {first}")
     print(f"  {'slowest':<32} {worst:6.2f} s   {'OK' if worst <= 2.0 else 'OVER TARGET'}")
     return 0 if worst <= 2.0 else 1
 
