@@ -43,10 +43,10 @@ class K:
     TAX_COLOR = "tax_color"
     UPLOAD_ZIP = "upload_zip"
     UPLOAD_CSV = "upload_csv"
-    UPLOAD_ERROR = "upload_error"
     REPORT_JOB = "report_job"
     REPORT_NEWEST = "report_newest"      # newest finished job when the report picker was last defaulted
     NODE_PARAM = "node"                  # taxonomy position, in the URL (?node=f3.s1)
+    GOTO_NODE = "goto_node"              # a jump to the Taxonomy page asked for by a callback
     # widget keys (tests address widgets by these)
     BENCH_N, BENCH_SELF, BENCH_FILE, BENCH_ROOT, BENCH_RUN_FILE, BENCH_CHART = (
         "bench_n", "bench_self", "bench_file", "bench_root", "bench_jsonl", "bench_chart")
@@ -58,9 +58,6 @@ class K:
     @staticmethod
     def page(prefix: str) -> str:        # st.pagination keys of the paged grids
         return f"page_{prefix}"
-
-
-LEVELS = {1: "Family", 2: "Sub-cluster", 3: "Micro-pattern"}
 
 
 def route() -> None:
@@ -387,7 +384,8 @@ def ad_detail(ad_id: int, start_s: float = 0.0) -> None:
     with right:
         size = f"{d['width']}×{d['height']}" if d["width"] else ""
         dur = f" · {d['duration_s']:.1f} s" if d["duration_s"] else ""
-        st.caption(f"{d['kind']} · {size}{dur} · `{d['file']}`")
+        shots = f" · {d['extra']['shot_count']} shots" if d["kind"] == "video" and d["extra"].get("shot_count") else ""
+        st.caption(f"{d['kind']} · {size}{dur}{shots} · `{d['file']}`")
         meta = {**d["metadata"], **d["attributes"]}
         if meta:
             st.dataframe(pd.DataFrame({"field": list(meta), "value": [str(v) for v in meta.values()]}),
@@ -419,13 +417,13 @@ def ad_detail(ad_id: int, start_s: float = 0.0) -> None:
 def goto_node(node_id: str | None) -> None:
     """Callback: show this node on the Taxonomy page."""
     _close_ad()
-    st.session_state["_goto_node"] = node_id
+    st.session_state[K.GOTO_NODE] = node_id
 
 
 def follow_goto() -> None:
     """Call early on each page: performs a pending jump to the Taxonomy page."""
-    if "_goto_node" in st.session_state:
-        node = st.session_state.pop("_goto_node")
+    if K.GOTO_NODE in st.session_state:
+        node = st.session_state.pop(K.GOTO_NODE)
         st.switch_page("pages/taxonomy.py", query_params={K.NODE_PARAM: node} if node else None)
 
 

@@ -77,9 +77,8 @@ def child_cards(parent: str | None) -> None:
     if kids.empty:
         return
     level = int(kids["level"].iloc[0])
-    plural = {1: "families", 2: "sub-clusters", 3: "micro-patterns"}.get(level, "nodes") if len(kids) != 1 else \
-        ui.LEVELS.get(level, "node").lower()
-    st.markdown(f"**{len(kids)} {plural}**")
+    noun = views.LEVEL_NAMES.get(level, "node")
+    st.markdown(f"**{len(kids)} {noun if len(kids) == 1 else 'families' if level == 1 else noun + 's'}**")
     cols = st.columns(3)
     for i, r in enumerate(kids.itertuples(index=False)):
         with cols[i % 3].container(border=True):
