@@ -102,6 +102,9 @@ CREATE TABLE IF NOT EXISTS node_edits (
     id INTEGER PRIMARY KEY DEFAULT nextval('seq_edit'), kind VARCHAR, payload JSON,
     created_at TIMESTAMP DEFAULT current_timestamp
 );
+CREATE TABLE IF NOT EXISTS ocr_vectors (      -- derived cache: sentence embeddings of OCR text (taxonomy variant linking)
+    text_hash VARCHAR NOT NULL, model VARCHAR NOT NULL, vec FLOAT[], PRIMARY KEY (text_hash, model)
+);
 CREATE TABLE IF NOT EXISTS runs (
     key VARCHAR PRIMARY KEY, kind VARCHAR, version INTEGER, config JSON, metrics JSON,
     created_at TIMESTAMP DEFAULT current_timestamp, is_current BOOLEAN DEFAULT false

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .labelling import label_text
 from .edits import match_names, merge_structure, record_edit, rename_structure, split_structure
 from .persist import read_tree, write_tree
 from .tree import ClusterTree
@@ -44,8 +45,7 @@ def rename_node(library, node_id: str, name: str) -> ClusterTree:
     record_edit(library, "rename", {"build_key": tree.build_key, "node_id": node_id, "members": tree.members(node_id), "name": name})
     node = tree.nodes[node_id]
     node.label = name
-    text = f"{name}. {node.description} {', '.join(str(k[0]) for k in node.keywords[:6])}"
-    node.label_vec = np.asarray(text_encoder().encode([text])[0], dtype=np.float32)
+    node.label_vec = np.asarray(text_encoder().encode([label_text(name, node.description, node.keywords)])[0], dtype=np.float32)
     paths = {nid: tree.path(nid) for nid in tree.nodes}
     tree.set_assignment("node_path", tree.assignments()["leaf_id"].map(paths).to_numpy())
     write_tree(library, tree, tree.build_key, replace=True)

@@ -42,30 +42,43 @@ class Prepared:
     variant_links: dict
 
 
-def prepare(library, axes: dict | None = None, seed: int = 0, progress: Progress = _noop, ad_ids=None) -> Prepared:
+def prepare(library, axes: dict | None = None, seed: int = 0, progress: Progress = _noop, ad_ids=None,
+            stage_s: dict | None = None) -> Prepared:
+    stage_s = stage_s if stage_s is not None else {}
+    t = time.perf_counter()
     progress("loading", 0, 1)
     corpus = load_corpus(library)
     if ad_ids is not None:
         corpus = corpus.subset(ad_ids)
+    t = _lap(stage_s, "load", t)
     progress("features", 0, 1)
     fb = FeatureBuilder(axes=axes, random_state=seed).fit(corpus)
+    t = _lap(stage_s, "features", t)
     progress("variants", 0, 1)
-    linker = VariantLinker(random_state=seed).fit(variant_inputs(corpus))
+    inputs = variant_inputs(corpus, library=library)
+    t = _lap(stage_s, "ocr_embed", t)
+    linker = VariantLinker(random_state=seed).fit(inputs)
+    _lap(stage_s, "variants", t)
     links = linker.pairs_["reason"].value_counts().to_dict()
     units = Units.from_labels(linker.labels_[corpus.creative_of_ad], fb.features_)
     return Prepared(corpus, fb.features_, fb.axes_used_, units, {str(k): int(v) for k, v in links.items() if k != "none"})
 
 
 def finish(tree: ClusterTree, prep: Prepared, labeller: Labeller | None, rep_strategy: str, seed: int, min_spend: float,
-           progress: Progress = _noop, coords: np.ndarray | None = None, names: dict | None = None) -> str:
+           progress: Progress = _noop, coords: np.ndarray | None = None, names: dict | None = None,
+           stage_s: dict | None = None) -> str:
     """Labels, rollups and map positions of a tree whose structure is final. Returns how coordinates were made."""
     corpus = prep.corpus
+    stage_s = stage_s if stage_s is not None else {}
+    t = time.perf_counter()
     progress("labels", 0, len(tree.nodes))
     TreeLabeller(corpus, prep.features, labeller, rep_strategy, seed, progress=progress).run(tree, names or {})
+    t = _lap(stage_s, "labels", t)
     progress("rollups", 0, 1)
     ids, M = membership(tree, corpus)
     for nid, perf in zip(ids, rollup(M, corpus.frame, min_spend)):
         tree.nodes[nid].perf = perf
+    t = _lap(stage_s, "rollups", t)
     how = "stored"
     if coords is None:
         progress("projection", 0, 1)
@@ -78,7 +91,14 @@ def finish(tree: ClusterTree, prep: Prepared, labeller: Labeller | None, rep_str
         tree.nodes[nid].x, tree.nodes[nid].y = float(x), float(y)
     paths = {nid: tree.path(nid) for nid in ids}
     tree.set_assignment("node_path", tree.assignments()["leaf_id"].map(paths).to_numpy())
+    _lap(stage_s, "projection", t)
     return how
+
+
+def _lap(stage_s: dict, name: str, t: float) -> float:
+    now = time.perf_counter()
+    stage_s[name] = round(stage_s.get(name, 0.0) + now - t, 3)
+    return now
 
 
 def new_build_key() -> str:
@@ -101,27 +121,23 @@ def build_taxonomy(library, method: str = "auto", axes: dict | None = None, seed
     t0 = time.perf_counter()
     stage_s: dict[str, float] = {}
 
-    def timed(name: str, t: float) -> float:
-        now = time.perf_counter()
-        stage_s[name] = round(now - t, 3)
-        return now
-
     if not library.scalar("SELECT count(*) FROM ads"):
         raise ValueError("the library has no ads yet: ingest a folder or zip first")
     warming = threading.Thread(target=warm_umap, name="warm-umap", daemon=True)
     warming.start()   # numba compiles UMAP on the other core while loading and linking run
-    prep = prepare(library, weights, seed, progress)
-    t = timed("prepare", t0)
+    prep = prepare(library, weights, seed, progress, stage_s=stage_s)
+    t = time.perf_counter()
     progress("clustering", 0, 1)
     hier = build_hierarchy(prep.units, prep.corpus.ad_ids, config, seed, outliers)
-    t = timed("clustering", t)
+    t = _lap(stage_s, "clustering", t)
     edits = load_edits(library)
     tree, edit_report = apply_edits(hier.tree, edits, prep, seed)
     names = match_names(tree, edits)
     edit_report["named"] = len(names)
     warming.join()
-    how = finish(tree, prep, labeller, rep_strategy, seed, min_spend, progress, names=names)
-    t = timed("labels_rollups_projection", t)
+    t = _lap(stage_s, "edits", t)
+    how = finish(tree, prep, labeller, rep_strategy, seed, min_spend, progress, names=names, stage_s=stage_s)
+    t = time.perf_counter()
 
     key = new_build_key()
     counts = [len(tree.at_level(lv)) for lv in (1, 2, 3)]

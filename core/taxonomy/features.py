@@ -25,7 +25,7 @@ from .corpus import AdCorpus
 # appears in several creative formats.
 DEFAULT_AXES = {"visual": 1.0, "text": 1.0, "keywords": 2.0, "layout": 1.0, "performance": 0.0, "pacing": 0.5}
 AXIS_COMPONENTS = {"visual": 24, "text": 24, "keywords": 24, "layout": 8, "performance": 3, "pacing": 4}
-PCA_FIT_MAX = 20_000   # PCA is fitted on a seeded sample above this and applied to all rows
+PCA_FIT_MAX = 5_000    # PCA is fitted on a seeded sample above this and applied to all rows
 
 COLOR_NAMES = ("red", "orange", "yellow", "green", "teal", "blue", "purple", "pink", "brown", "black", "white", "grey")
 LAYOUT_VOCAB = ("wide banner", "landscape", "square", "portrait", "vertical story", "text-heavy", "no text",

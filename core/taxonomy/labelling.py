@@ -98,10 +98,14 @@ class TreeLabeller:
         self._name(tree, evidence, names or {})
         self.progress("labels", len(ids) // 2, len(ids))
         rep_rows, traces = self._representatives(tree, ids, rows, evidence, idf)
-        descriptions = [tree.nodes[n].description for n in ids]
-        label_texts = [f"{tree.nodes[n].label}. {tree.nodes[n].description} {', '.join(t for t, _ in keywords[n][:6])}" for n in ids]
-        desc_vecs = self.encode(descriptions)
+        # MiniLM cost is per token and dominates a 10k build: micro-patterns (most nodes) get one
+        # embedding, of their label text, which contains their description and serves for both
+        label_texts = [label_text(tree.nodes[n].label, tree.nodes[n].description, keywords[n]) for n in ids]
         label_vecs = self.encode(label_texts)
+        clusters = [k for k, n in enumerate(ids) if tree.nodes[n].level < 3]
+        desc_vecs = label_vecs.copy()
+        if clusters:
+            desc_vecs[clusters] = self.encode([tree.nodes[ids[k]].description for k in clusters])
         for k, nid in enumerate(ids):
             node = tree.nodes[nid]
             r = rows[nid]
@@ -205,6 +209,12 @@ class TreeLabeller:
         scale = ev.size / max(len(sample), 1)   # shares from the sample, counts as for the node
         video = float((self.corpus.frame["kind"].to_numpy()[sample] == "video").sum()) * scale
         return self._evidence(ev.node_id, ev.level, ev.size, keywords, ev.tags, facet_row * scale, video)
+
+
+def label_text(name: str, description: str, keywords) -> str:
+    """What label_vec embeds: "name. description. keywords" (keywords the description lacks)."""
+    extra = [str(t) for t, *_ in keywords[:6] if str(t) not in description]
+    return f"{name}. {description} {', '.join(extra)}".strip()
 
 
 def _membership(ids: list[str], rows: dict[str, np.ndarray], n: int) -> sparse.csr_matrix:

@@ -136,31 +136,29 @@ class RuleLabeller:
 
     # -- descriptions ----------------------------------------------------------------------------------
     def describe(self, ev: NodeEvidence) -> str:
+        """One sentence from the evidence, short on purpose: every word is embedded per node."""
         kws = [t for t, _ in ev.keywords if not set(_words(t)) <= LOOK_WORDS][:3]
-        parts = [f"{ev.size} ad{'s' if ev.size != 1 else ''}"]
+        head = f"{ev.size} ad{'s' if ev.size != 1 else ''}"
         if 0 < ev.video_share < 1:
-            parts[0] += f" ({ev.video_share:.0%} video)"
+            head += f" ({ev.video_share:.0%} video)"
         elif ev.video_share >= 1:
-            parts[0] = f"{ev.size} video ad{'s' if ev.size != 1 else ''}"
+            head = f"{ev.size} video ad{'s' if ev.size != 1 else ''}"
         if kws:
-            parts[0] += " about " + _and(kws)
-        look = [w for w, s in ev.layout if s >= 0.5 and w != "video"][:3]
-        colours = [c for c, s in ev.colours if s >= 0.4][:2]
+            head += " about " + _and(kws)
         details = []
-        if look:
-            details.append("mostly " + ", ".join(look))
-        if colours:
-            details.append(("mostly " if not look else "") + "in " + _and(colours))
+        look = [w for w, s in ev.layout if s >= 0.5 and w != "video"][:2]
+        colours = [c for c, s in ev.colours if s >= 0.4][:2]
+        if look or colours:
+            details.append("mostly " + " ".join(filter(None, [", ".join(look), ("in " + _and(colours)) if colours else ""])))
         objects = [o for o, s in ev.objects if s >= 0.3][:2]
         if objects:
             details.append("showing " + _and(objects))
-        tags = [t["tag"] for t in ev.tags if t["kind"] == "tag"][:3]
+        tags = [t["tag"] for t in ev.tags if t["kind"] == "tag"][:2]
         if tags:
             details.append("tagged " + _and(tags))
         if ev.ctas and ev.ctas[0][1] >= 0.3:
-            details.append(f"with a “{ev.ctas[0][0].capitalize()}” call to action")
-        sentence = parts[0] + (": " + ", ".join(details) if details else "")
-        return sentence + "."
+            details.append(f"CTA “{ev.ctas[0][0].capitalize()}”")
+        return head + (": " + "; ".join(details) if details else "") + "."
 
 
 def _and(items: list[str]) -> str:

@@ -8,7 +8,8 @@ Two creatives are linked when
   * both carry substantial OCR text with embedding cosine ≥ 0.9 (one message, new visual).
 Ads sharing a creative (byte-identical files) are always together. Micro-patterns are the
 connected components of these links. Candidate pairs come from FAISS k-NN on the visual and
-OCR-text vectors and from pHash k-NN (binary index) plus identical-hash buckets: never all pairs.
+OCR-text vectors and from pHash buckets (exact agreement on one of four 16-bit bands): never all
+pairs; the pHash rule is then checked on every candidate pair, whichever source proposed it.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class VariantInputs:
         return len(self.phash)
 
 
-def variant_inputs(corpus, min_chars: int = MIN_OCR_CHARS, encoder=None) -> VariantInputs:
+def variant_inputs(corpus, min_chars: int = MIN_OCR_CHARS, encoder=None, library=None) -> VariantInputs:
     from .ocrtext import embed_texts
 
     f = corpus.frame
@@ -53,7 +54,7 @@ def variant_inputs(corpus, min_chars: int = MIN_OCR_CHARS, encoder=None) -> Vari
     rich = [i for i, t in enumerate(texts) if substantial(t, min_chars)]
     ocr_vec = np.zeros((len(texts), 384), dtype=np.float32)
     if rich:
-        vecs = embed_texts([texts[i] for i in rich], encoder)
+        vecs = embed_texts([texts[i] for i in rich], encoder, library)
         ocr_vec = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
         ocr_vec[rich] = vecs
     return VariantInputs(phash, has, corpus.visual, texts, ocr_vec)
@@ -73,24 +74,25 @@ def knn_pairs(vectors: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
     return _pairs_from_neighbours(rows, nn)
 
 
-def phash_pairs(phash: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
-    """Nearest pHashes by Hamming distance (FAISS binary index) + all pairs of identical hashes."""
-    import faiss
-
+def phash_pairs(phash: np.ndarray, rows: np.ndarray, bands: int = 4, window: int = 16) -> np.ndarray:
+    """Candidate pairs from pHash buckets: creatives whose hash agrees exactly on one of `bands`
+    16-bit bands (every pair within 3 bits, most pairs within 10), each paired with the next
+    `window` members of its bucket in full-hash order so that a huge bucket stays linear."""
     if len(rows) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    codes = np.ascontiguousarray(phash[rows].astype(np.int64).view(np.uint8).reshape(-1, 8))
-    index = faiss.IndexBinaryFlat(64)
-    index.add(codes)
-    _, nn = index.search(codes, min(k + 1, len(rows)))
-    pairs = [_pairs_from_neighbours(rows, nn)]
-    # a bucket of identical hashes bigger than k would be cut by k-NN: chain it explicitly
-    order = np.argsort(phash[rows], kind="stable")
-    sorted_h = phash[rows][order]
-    same = np.flatnonzero(sorted_h[1:] == sorted_h[:-1])
-    if len(same):
-        pairs.append(np.column_stack([rows[order[same]], rows[order[same + 1]]]))
-    return _unique_pairs(np.vstack(pairs))
+    h = phash[rows].astype(np.int64).view(np.uint64)
+    width = 64 // bands
+    pairs = []
+    for b in range(bands):
+        band = (h >> np.uint64(b * width)) & np.uint64((1 << width) - 1)
+        order = np.lexsort((h, band))
+        sb = band[order]
+        for step in range(1, window + 1):
+            same = np.flatnonzero(sb[step:] == sb[:-step])
+            if len(same) == 0:
+                break
+            pairs.append(np.column_stack([rows[order[same]], rows[order[same + step]]]))
+    return _unique_pairs(np.vstack(pairs)) if pairs else np.zeros((0, 2), dtype=np.int64)
 
 
 def _pairs_from_neighbours(rows: np.ndarray, nn: np.ndarray) -> np.ndarray:
@@ -140,7 +142,7 @@ class VariantLinker(BaseEstimator):
 
     def __init__(self, phash_max_hamming: int = 10, visual_min_cos: float = 0.85, ocr_min_chars: int = MIN_OCR_CHARS,
                  ocr_veto_jaccard: float = 0.3, ocr_veto_cos: float = 0.6, ocr_link_cos: float = 0.9,
-                 n_neighbors: int = 15, search_dims: int = 128, random_state: int = 0):
+                 n_neighbors: int = 15, search_dims: int = 64, random_state: int = 0):
         self.phash_max_hamming = phash_max_hamming
         self.visual_min_cos = visual_min_cos
         self.ocr_min_chars = ocr_min_chars
@@ -160,15 +162,16 @@ class VariantLinker(BaseEstimator):
         everyone = np.arange(n)
         has_text = np.array([substantial(t, self.ocr_min_chars) for t in data.ocr_text], dtype=bool)
         has_visual = np.linalg.norm(data.visual, axis=1) > 0 if data.visual.size else np.zeros(n, bool)
+        reduced = self._reduced(data.visual)
         candidates = [
-            knn_pairs(self._search_space(data.visual), everyone[has_visual], self.n_neighbors),
+            knn_pairs(data.visual if reduced is None else reduced, everyone[has_visual], self.n_neighbors),
             knn_pairs(data.ocr_vec, everyone[has_text], self.n_neighbors),
-            phash_pairs(data.phash, everyone[data.has_phash], self.n_neighbors),
+            phash_pairs(data.phash, everyone[data.has_phash]),
         ]
         pairs = _unique_pairs(np.vstack(candidates))
         i, j = pairs[:, 0], pairs[:, 1]
         hamming = np.where(data.has_phash[i] & data.has_phash[j], hamming64(data.phash[i], data.phash[j]), -1)
-        vis = self._visual_cosines(data.visual, i, j)
+        vis = self._visual_cosines(data.visual, reduced, i, j)
         ocr = _rowwise_dot(data.ocr_vec, i, j)
         both = has_text[i] & has_text[j]
         jac = np.full(len(i), np.nan)
@@ -184,31 +187,28 @@ class VariantLinker(BaseEstimator):
                                     "jaccard": jac, "reason": pd.Categorical.from_codes(reason, list(REASONS.values()))})
         return self
 
-    def _visual_cosines(self, visual: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Exact cosines where they can matter: gathering 3840-d rows for every candidate pair
-        is the slow part, so pairs are screened in a 128-d PCA space first and only those
-        within 0.1 of the link threshold are computed on the full vectors."""
-        if not visual.size:
-            return np.zeros(len(i), np.float32)
-        if visual.shape[1] <= 2 * self.search_dims or len(i) < 20_000:
-            return _rowwise_dot(visual, i, j)
+    def _reduced(self, visual: np.ndarray) -> np.ndarray | None:
+        """Exact k-NN on 3840-d rows costs ~n²·3840 flops: above a few thousand creatives search
+        (and screen pairs) in a PCA space fitted on a sample; None when the full rows are cheap."""
+        if len(visual) <= 5000 or visual.shape[1] <= 2 * self.search_dims:
+            return None
         from .features import SampledPCA, l2_rows
 
-        reduced = l2_rows(SampledPCA(self.search_dims, random_state=self.random_state).fit(visual).transform(visual))
+        pca = SampledPCA(self.search_dims, fit_max=5000, random_state=self.random_state).fit(visual)
+        return l2_rows(pca.transform(visual))
+
+    def _visual_cosines(self, visual: np.ndarray, reduced: np.ndarray | None, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Exact cosines where they can matter: gathering full rows for every candidate pair is the
+        slow part, so pairs are screened in the PCA space and only those within 0.1 of the link
+        threshold are computed on the full vectors."""
+        if not visual.size:
+            return np.zeros(len(i), np.float32)
+        if reduced is None:
+            return _rowwise_dot(visual, i, j)
         approx = _rowwise_dot(reduced, i, j)
         near = approx >= self.visual_min_cos - 0.1
         approx[near] = _rowwise_dot(visual, i[near], j[near])
         return approx
-
-    def _search_space(self, visual: np.ndarray) -> np.ndarray:
-        """Exact k-NN on 3840-d rows is ~n²·3840 flops; above a few thousand creatives search in a
-        PCA space and check the true cosine on the full vectors afterwards."""
-        if len(visual) <= 5000 or visual.shape[1] <= self.search_dims:
-            return visual
-        from .features import SampledPCA, l2_rows
-
-        reduced = SampledPCA(self.search_dims, random_state=self.random_state).fit(visual).transform(visual)
-        return l2_rows(reduced)
 
 
 class NoLinking(BaseEstimator):
