@@ -13,7 +13,7 @@ def shared_library(shared_ads, tmp_path_factory):
     if not (SHARED_EVAL / "dev_queries.jsonl").exists():
         pytest.skip("../shared/eval/dev_queries.jsonl is absent")
     lib = core.open_library(tmp_path_factory.mktemp("shared") / "lib")
-    core.ingest(lib, shared_ads, build=False)  # flat search: the recall target must not lean on a taxonomy
+    core.ingest_source(lib, shared_ads, build=False)  # flat search: the recall target must not lean on a taxonomy
     yield lib
     lib.close()
 

@@ -132,6 +132,9 @@ def _metrics(ranks: list, node_hits: list) -> dict:
             "node_recall@5": round(sum(nodes) / len(nodes), 4) if nodes else None}
 
 
+MIN_CALIBRATION = 20  # right and wrong top hits each, before a benchmark may move the reuse threshold
+
+
 def calibrate_threshold(pos: list[float], neg: list[float]) -> float:
     """The cut maximising balanced accuracy between right top hits and best-wrong top hits."""
     if not pos or not neg:
@@ -204,8 +207,10 @@ def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, see
         out["by_source"] = {s: _metrics([r for r, _ in v], [h for _, h in v]) for s, v in sorted(per_source.items())}
     out["latency_ms"] = {"p50": round(float(np.percentile(lat, 50)), 2) if lat else None,
                          "p95": round(float(np.percentile(lat, 95)), 2) if lat else None}
-    threshold = calibrate_threshold(pos, neg) if calibrate else None
-    if threshold is not None and pos and neg:
+    # a cut learnt from a handful of queries is noise: keep the stored/default one until enough evidence
+    enough = len(pos) >= MIN_CALIBRATION and len(neg) >= MIN_CALIBRATION
+    threshold = calibrate_threshold(pos, neg) if calibrate and enough else None
+    if threshold is not None:
         out["reuse_threshold"] = threshold
         out["reuse_calibration"] = {"positives": len(pos), "negatives": len(neg),
                                     "balanced_accuracy": round(0.5 * (np.mean(np.asarray(pos) >= threshold) + np.mean(np.asarray(neg) < threshold)), 4)}
