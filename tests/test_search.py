@@ -198,3 +198,25 @@ def test_bm25_indexes_persist_beside_the_library(tiny_library):
     clear_cache()
     res = search(tiny_library, "photo")  # loads the saved indexes
     assert isinstance(res["ads"], list)
+
+
+def test_video_hit_returns_the_matching_moment(sample_library):
+    """A caption seen only later in a video sends the player to that keyframe, not to the start."""
+    import json as _json
+
+    rows = sample_library.execute(
+        "SELECT a.file, c.extra FROM ads a JOIN creatives c ON c.id = a.creative_id WHERE c.kind = 'video'").fetchall()
+    for file, extra in rows:
+        frames = _json.loads(extra).get("keyframes") or []
+        first_words = set(frames[0]["ocr_text"].lower().split()) if frames else set()
+        later = [(f["t_s"], w) for f in frames[1:] for w in f["ocr_text"].lower().split()
+                 if len(w) >= 5 and w.isalpha() and w not in first_words]
+        if later:
+            t_s, word = later[0]
+            break
+    else:
+        pytest.skip("no video with a caption word that only appears after its first keyframe")
+    res = search(sample_library, word, top_k=50, filters={"kind": "video"})
+    hit = next(a for a in res["ads"] if a["file"] == file or file in a["duplicates"])
+    frames_with_word = [f["t_s"] for f in _json.loads(extra)["keyframes"] if word in f["ocr_text"].lower()]
+    assert hit["moment_s"] in frames_with_word and hit["moment_s"] > 0

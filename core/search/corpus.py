@@ -44,7 +44,7 @@ class Corpus:
     taxonomy: object | None            # nodes.Taxonomy or None
     visual_model: str | None
     creative_rows: dict = field(default_factory=dict)   # creative id → rows
-    moments: list = field(default_factory=list)         # video keyframe time (s) or None
+    video_extras: list = field(default_factory=list)    # a video's parsed `extra` (keyframes) or None
     extras: dict = field(default_factory=dict)          # lazily built per text model etc.
 
     @property
@@ -140,7 +140,7 @@ def _build(library, key: str) -> Corpus:
         phash=[r[7] for r in rows], docs=docs, words=lexes["words"], chars=lexes["chars"],
         taxonomy=load_taxonomy(library, ad_ids), visual_model=max(set(models), key=models.count) if models else None,
         creative_rows={k: np.asarray(v) for k, v in creative_rows.items()},
-        moments=[keyframe_time(r[9]) if r[4] == "video" else None for r in rows],
+        video_extras=[_parse_extra(r[9]) if r[4] == "video" else None for r in rows],
     )
 
 
@@ -154,11 +154,10 @@ def _doc_digest(docs: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def keyframe_time(extra) -> float | None:
+def _parse_extra(extra) -> dict | None:
     try:
-        times = (json.loads(extra) if isinstance(extra, str) else extra or {}).get("keyframe_times_s") or []
-        return float(times[0]) if times else None
-    except (ValueError, TypeError, AttributeError):
+        return json.loads(extra) if isinstance(extra, str) else (extra or None)
+    except ValueError:
         return None
 
 

@@ -19,6 +19,7 @@ from . import nodes as _nodes
 from .channels import CHANNELS, QueryContext
 from .config import DEFAULT_REUSE_THRESHOLD, REUSE_META_KEY, SearchConfig
 from .corpus import Corpus, get_corpus
+from ..video import best_moment
 from .explain import best_labels, hit_match, why_text
 from .filters import allowed_mask
 from .fusion import fuse, rrf, zscore
@@ -99,6 +100,7 @@ def search(library, query: str, top_k: int = 10, filters: dict | None = None, co
     out["nodes"] = node_hits
 
     hits = collapse(corpus, final, top_k, cfg, mask)
+    query_terms = query.lower().split()
     labels = best_labels(library, [int(corpus.creative_ids[r]) for r, _ in hits], ctx.qvec) if explain else {}
     dense = chans.get("dense")
     wz = {k: cfg.weights[k] * np.clip(zscore(v, mask), -cfg.z_clip, cfg.z_clip) for k, v in chans.items()}
@@ -117,7 +119,9 @@ def search(library, query: str, top_k: int = 10, filters: dict | None = None, co
             "why": why_text(mwords, stretch, vis_label, node_label, top_ch) if explain else "",
             "duplicates": [corpus.files[d] for d in dups],
             "thumb_path": _abs(library, corpus.thumb_paths[r]), "media_path": _abs(library, corpus.media_paths[r]),
-            "kind": corpus.kinds[r], "moment_s": corpus.moments[r] if corpus.moments else None,
+            "kind": corpus.kinds[r],
+            # for a video, the keyframe whose OCR text and labels match the query (else its hook)
+            "moment_s": best_moment(corpus.video_extras[r], query_terms) if corpus.video_extras and corpus.video_extras[r] else None,
         })
     threshold = reuse_threshold(library, cfg)
     out["verdict"] = "reuse" if out["ads"] and out["ads"][0]["match"] >= threshold else "generate"
