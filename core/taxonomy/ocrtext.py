@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 MIN_OCR_CHARS = 12          # below this, OCR on a product shot is mostly stray letters
-MAX_EMBED_CHARS = 200       # a text-heavy ad's first lines decide whether two texts are one message
+MAX_EMBED_CHARS = 300       # a text-heavy ad's first lines decide whether two texts are one message
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _SPACE = re.compile(r"\s+")
 _CACHE: dict[str, np.ndarray] = {}   # text key → unit vector, per process
@@ -49,8 +49,7 @@ def embed_texts(texts: list[str], encoder=None, library=None) -> np.ndarray:
     keys = [text_key(t) if normalise(t) else "" for t in texts]
     with _lock:
         missing = sorted({k for k in keys if k and k not in _CACHE})
-    cache_table = library is not None and _has_cache_table(library)
-    if missing and cache_table:
+    if missing and library is not None:
         _CACHE.update(_read_cache(library, missing, _model_name(encoder)))
         missing = [k for k in missing if k not in _CACHE]
     if missing:
@@ -64,7 +63,7 @@ def embed_texts(texts: list[str], encoder=None, library=None) -> np.ndarray:
             if len(_CACHE) + len(missing) > _CACHE_MAX:
                 _CACHE.clear()
             _CACHE.update(zip(missing, vecs))
-        if cache_table and not library.read_only:
+        if library is not None and not library.read_only:
             _write_cache(library, missing, vecs, _model_name(encoder))
     dim = next((len(v) for v in _CACHE.values()), 384)
     out = np.zeros((len(texts), dim), dtype=np.float32)
@@ -78,12 +77,6 @@ def embed_texts(texts: list[str], encoder=None, library=None) -> np.ndarray:
 
 def _model_name(encoder) -> str:
     return encoder.name if encoder is not None else DEFAULT_MODEL
-
-
-def _has_cache_table(library) -> bool:
-    # a library opened read-only skips the schema script, so one made before this table lacks it
-    rows = library.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'ocr_vectors'").fetchall()
-    return bool(rows[0][0])
 
 
 def _read_cache(library, keys: list[str], model: str) -> dict[str, np.ndarray]:

@@ -24,16 +24,12 @@ class MethodConfig:
         return METHODS[fitted_top.chosen_] if self.name == "auto" else self
 
 
-FAMILY_MAX_SHARE = 0.5   # a top level of "a few odd ads vs everything else" names nothing
-SUB_MAX_SHARE = 0.8
-SUB_MIN_SILHOUETTE = 0.1  # real ads' silhouettes run 0.1-0.2; the generated sample's 0.2-0.35
-
 METHODS: dict[str, MethodConfig] = {
     "ward": MethodConfig(
         "ward",
-        lambda seed: WardClustering(max_share=FAMILY_MAX_SHARE, random_state=seed),
-        # inside a family only a separated split is worth a level, and not "one odd creative vs the rest"
-        lambda seed: WardClustering(k_max=8, min_silhouette=SUB_MIN_SILHOUETTE, max_share=SUB_MAX_SHARE, random_state=seed),
+        lambda seed: WardClustering(random_state=seed),
+        # inside a family only a clearly separated split is worth a level
+        lambda seed: WardClustering(k_max=8, min_silhouette=0.15, random_state=seed),
         "Ward agglomerative clustering, cluster count by silhouette sweep"),
     "hdbscan": MethodConfig(
         "hdbscan",
@@ -48,7 +44,7 @@ METHODS: dict[str, MethodConfig] = {
     "auto": MethodConfig(
         "auto",
         lambda seed: AutoClustering(random_state=seed),
-        lambda seed: WardClustering(k_max=8, min_silhouette=SUB_MIN_SILHOUETTE, max_share=SUB_MAX_SHARE, random_state=seed),
+        lambda seed: WardClustering(k_max=8, min_silhouette=0.15, random_state=seed),
         "Ward under 50 ads, else HDBSCAN when its silhouette beats Ward's by > 0.05"),
 }
 

@@ -12,16 +12,15 @@ from .ward import WardClustering
 
 
 class AutoClustering(BaseEstimator, ClusterMixin):
-    def __init__(self, small_n: int = 50, margin: float = 0.05, max_share: float | None = 0.5, random_state: int = 0):
+    def __init__(self, small_n: int = 50, margin: float = 0.05, random_state: int = 0):
         self.small_n = small_n
         self.margin = margin
-        self.max_share = max_share
         self.random_state = random_state
 
     def fit(self, X, sample_weight=None):
         X = np.asarray(X, dtype=np.float64)
         w = weights_or_ones(X, sample_weight)
-        ward = WardClustering(max_share=self.max_share, random_state=self.random_state).fit(X, w)
+        ward = WardClustering(random_state=self.random_state).fit(X, w)
         self.scores_ = {"ward": silhouette(X, ward.labels_, self.random_state, sample_weight=w)}
         chosen = ward
         self.chosen_ = "ward"
