@@ -14,6 +14,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
@@ -172,6 +173,9 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
             import torch
 
             torch.set_num_threads(1)  # the workers own the cores; the parent only embeds short documents
+        if text_encoder is None and n_workers > 1 and to_compute:
+            # the workers spend their first seconds loading models: load the text model meanwhile
+            threading.Thread(target=_preload_text_encoder, daemon=True).start()
         for result in _run_tasks(list(to_compute.values()), n_workers, limits):
             done += 1
             task = to_compute[result.sha256]
@@ -448,12 +452,22 @@ def _models_name(task: CreativeTask) -> str:
     return task.visual_model or "efficientnet-lite0"
 
 
+def _preload_text_encoder() -> None:
+    from .models import text_encoder
+
+    try:
+        text_encoder()
+    except Exception:  # _embed_pending loads it again and reports the error where it matters
+        pass
+
+
 def _embed_pending(library: Library, encoder, progress: Progress, batch: int = 64) -> None:
     """Fill every missing text vector: ad documents and creatives' label vectors.
 
     Resumable by construction: it only looks at rows whose vector is still NULL.
     """
-    ads = library.execute("SELECT id, document FROM ads WHERE text_vec IS NULL ORDER BY id").fetchall()
+    # shortest first: each batch pads to its longest document, so mixed lengths cost twice the work
+    ads = library.execute("SELECT id, document FROM ads WHERE text_vec IS NULL ORDER BY length(document), id").fetchall()
     creatives = library.execute("SELECT id, labels FROM creatives WHERE label_vec IS NULL ORDER BY id").fetchall()
     if not ads and not creatives:
         return
@@ -466,11 +480,18 @@ def _embed_pending(library: Library, encoder, progress: Progress, batch: int = 6
         encoder = text_encoder()
     total = len(ads) + len(creatives)
     progress("embedding", 0, total)
-    for i in range(0, len(ads), batch):
-        chunk = ads[i: i + batch]
-        vecs = encoder.encode([d or "" for _, d in chunk])
-        _update_vectors(library, "ads", "text_vec", [a for a, _ in chunk], vecs)
-        progress("embedding", i + len(chunk), total)
+    by_doc: dict[str, list[int]] = defaultdict(list)  # ads of one creative with the same metadata share a document
+    for ad_id, doc in ads:
+        by_doc[doc or ""].append(ad_id)
+    docs = list(by_doc)  # insertion order keeps the length order
+    done = 0
+    for i in range(0, len(docs), batch):
+        chunk = docs[i: i + batch]
+        vecs = encoder.encode(chunk)
+        ids = [ad_id for d in chunk for ad_id in by_doc[d]]
+        _update_vectors(library, "ads", "text_vec", ids, np.repeat(vecs, [len(by_doc[d]) for d in chunk], axis=0))
+        done += len(ids)
+        progress("embedding", done, total)
     if creatives:
         label_lists = [json.loads(lbl or "[]") for _, lbl in creatives]
         vecs = label_vectors(encoder, label_lists)
