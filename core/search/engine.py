@@ -22,7 +22,7 @@ from .corpus import Corpus, get_corpus
 from ..video import best_moment
 from .explain import best_labels, hit_match, why_text
 from .filters import allowed_mask
-from .fusion import fuse, rrf, zscore
+from .fusion import channel_z, fuse, rrf, zscore
 
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(SearchConfig)}
 
@@ -67,7 +67,7 @@ def search(library, query: str, top_k: int = 10, filters: dict | None = None, co
     chans = {k: v for k, v in chans.items() if v is not None}
     if not chans:
         return out
-    fused = fuse(chans, cfg.weights, cfg.z_clip, mask) if fusion == "zsum" else rrf(chans) * 30.0
+    fused = fuse(chans, cfg.weights, cfg.z_clip, mask, cfg.z_head, cfg.z_floor) if fusion == "zsum" else rrf(chans) * 30.0
     final = fused.astype(np.float64)
 
     node_hits, node_text, boost_rows = [], None, None
@@ -103,7 +103,7 @@ def search(library, query: str, top_k: int = 10, filters: dict | None = None, co
     query_terms = query.lower().split()
     labels = best_labels(library, [int(corpus.creative_ids[r]) for r, _ in hits], ctx.qvec) if explain else {}
     dense = chans.get("dense")
-    wz = {k: cfg.weights[k] * np.clip(zscore(v, mask), -cfg.z_clip, cfg.z_clip) for k, v in chans.items()}
+    wz = {k: cfg.weights[k] * channel_z(v, mask, cfg.z_clip, cfg.z_head, cfg.z_floor) for k, v in chans.items()}
     for r, dups in hits:
         cos = float(dense[r]) if dense is not None else 0.0
         match, mwords, stretch = hit_match(query, corpus.docs[r], cos)
