@@ -1,11 +1,38 @@
 """The ad document: the text that text search and keyword labelling see for one ad.
 
-copy + headline + CTA + OCR text + tags + object labels + colour and layout words. Labels below
-a probability floor are left out: ImageNet guesses on graphics are mostly noise.
+copy + headline + CTA + OCR text + tags + object labels + colour and layout words, and what the
+visible text contains that people remember by kind rather than by value ("the one with a phone
+number", "big price callouts"): phone number, price, percentage, web address. Labels below a
+probability floor are left out: ImageNet guesses on graphics are mostly noise.
 """
 from __future__ import annotations
 
+import re
+
 LABEL_FLOOR = 0.12
+
+# OCR reads "0120-819-053", "1-800-HELP N0W", "$79.99", "70%", "U819.c0m": kinds, not values
+_PHONE = re.compile(r"(?<![\w.])(?:\+?\d{1,3}[\s.\-]?)?(?:\(?\d{2,4}\)?[\s.\-]){1,3}\d{3,4}(?![\w.])")
+_TOLL_FREE = re.compile(r"\b1[.\-]8\d\d[.\-][a-z0-9]{3,}", re.I)
+_DATE = re.compile(r"\d{1,4}[./\-]\d{1,2}[./\-]\d{1,4}")
+_PRICE = re.compile(r"[$€£¥￥]\s?\d|\d\s?(?:dollars?|euros?|yen|円|元)(?!\w)|\b\d+[.,]\d{2}\b(?!\s?%)", re.I)
+_PERCENT = re.compile(r"\d\s?(?:%|％|percent\b|por ciento\b)", re.I)
+_WEB = re.compile(r"\b(?:www\.|https?://)|\b[\w-]{2,}\s?\.\s?(?:com|net|org|co|es|jp|cn|de|fr|uk|tv|biz|info|ne)\b", re.I)
+
+
+def text_kind_words(text: str) -> list[str]:
+    """What kinds of things the visible text holds, as the words a person would search with."""
+    text = _DATE.sub(" ", text or "")  # 12.01.2016 is neither a phone number nor a price
+    out = []
+    if _TOLL_FREE.search(text) or any(sum(c.isdigit() for c in m.group(0)) >= 7 for m in _PHONE.finditer(text)):
+        out.append("phone number")
+    if _PRICE.search(text):
+        out.append("price")
+    if _PERCENT.search(text):
+        out.append("percentage")
+    if _WEB.search(text):
+        out.append("web address")
+    return out
 
 
 def label_words(labels, floor: float = LABEL_FLOOR) -> list[str]:
@@ -20,6 +47,7 @@ def ad_document(fields: dict, ocr_text: str = "", labels=None, color_words=None,
             parts.append(str(v).strip())
     if ocr_text:
         parts.append(ocr_text.strip())
+    kinds = text_kind_words(" ".join(p for p in parts))
     tags = fields.get("tags") or []
     if tags:
         parts.append("tags: " + ", ".join(tags))
@@ -30,6 +58,8 @@ def ad_document(fields: dict, ocr_text: str = "", labels=None, color_words=None,
         parts.append("colours: " + ", ".join(color_words))
     if layout_words:
         parts.append("layout: " + ", ".join(layout_words))
+    if kinds:
+        parts.append("text has: " + ", ".join(kinds))
     if extra_words:
         parts.append(", ".join(extra_words))
     return ". ".join(p for p in parts if p)
