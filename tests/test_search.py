@@ -220,3 +220,47 @@ def test_video_hit_returns_the_matching_moment(sample_library):
     hit = next(a for a in res["ads"] if a["file"] == file or file in a["duplicates"])
     frames_with_word = [f["t_s"] for f in _json.loads(extra)["keyframes"] if word in f["ocr_text"].lower()]
     assert hit["moment_s"] in frames_with_word and hit["moment_s"] > 0
+
+
+# -- fusion and document words: pure functions, no library -----------------------------------------
+def test_head_z_fusion_lets_a_decisive_channel_win():
+    """A channel that singles out one ad beats one that spreads a vague lift over dozens of ads."""
+    import numpy as np
+
+    from core.search.fusion import fuse, zscore
+
+    n = 400
+    rng = np.random.default_rng(0)
+    vague = rng.normal(0.0, 0.02, n)
+    vague[1:41] += 0.3           # forty loosely related ads lifted alike; ad 0 is not among them
+    decisive = rng.normal(0.0, 0.02, n)
+    decisive[0] = decisive[1:].max() + 0.03  # only ad 0 stands out here, by a modest margin
+    chans = {"a": vague.astype(np.float32), "b": decisive.astype(np.float32)}
+    w = {"a": 1.0, "b": 1.0}
+    whole = fuse(chans, w, z_clip=5.0)
+    headed = fuse(chans, w, z_clip=5.0, head=50, z_floor=-2.0)
+    assert np.argmax(headed) == 0
+    assert int((whole > whole[0]).sum()) >= 10        # whole-library statistics bury it under the vague lift
+    # the head statistics are those of the head's values; a flat head falls back to all rows
+    z = zscore(np.arange(100, dtype=np.float32), head=10)
+    assert abs(float(z[90:].mean())) < 1e-5
+    flat_head = np.r_[np.zeros(90), np.ones(10)].astype(np.float32)
+    assert np.allclose(zscore(flat_head, head=10), zscore(flat_head))
+    # the floor bounds how much being low in one channel costs
+    assert float(fuse({"a": vague.astype(np.float32)}, {"a": 1.0}, 5.0, head=50, z_floor=-2.0).min()) >= -2.0 - 1e-6
+
+
+def test_text_kind_words_in_the_document():
+    from core.documents import ad_document, text_kind_words
+
+    assert text_kind_words("Call 1-800-HELP N0W! www.redcross.org") == ["phone number", "web address"]
+    assert text_kind_words("0120-819-053 U819.c0m click here") == ["phone number"]
+    assert text_kind_words("Tel. (03) 5555 1234") == ["phone number"]
+    assert text_kind_words("TinyWirelessVideoCamera:$79.99") == ["price"]
+    assert text_kind_words("only 19,99 euros") == ["price"]
+    assert text_kind_words("saves 70% click here") == ["percentage"]
+    # dates, years and counts are neither phone numbers nor prices
+    assert text_kind_words("posted 12.01.2016, founded 1999, 1000 free hours in 45 days") == []
+    assert text_kind_words("") == []
+    doc = ad_document({"copy": "Call 555-123-4567"}, "SALE $9.99", [("web site", 0.5)], ["red"], ["photo"])
+    assert doc.endswith("text has: phone number, price")
