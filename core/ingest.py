@@ -468,7 +468,7 @@ def _embed_pending(library: Library, encoder, progress: Progress, batch: int = 6
     """
     # shortest first: each batch pads to its longest document, so mixed lengths cost twice the work
     ads = library.execute("SELECT id, document FROM ads WHERE text_vec IS NULL ORDER BY length(document), id").fetchall()
-    creatives = library.execute("SELECT id, labels FROM creatives WHERE label_vec IS NULL ORDER BY id").fetchall()
+    creatives = library.execute("SELECT id, labels, ocr_text FROM creatives WHERE label_vec IS NULL ORDER BY id").fetchall()
     if not ads and not creatives:
         return
     import torch
@@ -493,9 +493,14 @@ def _embed_pending(library: Library, encoder, progress: Progress, batch: int = 6
         done += len(ids)
         progress("embedding", done, total)
     if creatives:
-        label_lists = [json.loads(lbl or "[]") for _, lbl in creatives]
+        from .taxonomy.ocrtext import embed_texts, substantial
+
+        # once per creative, like its other signals: the taxonomy's variant links read these from the
+        # library's ocr_vectors cache, so a build never waits on MiniLM for them
+        embed_texts([t for _, _, t in creatives if substantial(t or "")], encoder, library)
+        label_lists = [json.loads(lbl or "[]") for _, lbl, _ in creatives]
         vecs = label_vectors(encoder, label_lists)
-        _update_vectors(library, "creatives", "label_vec", [c for c, _ in creatives], vecs)
+        _update_vectors(library, "creatives", "label_vec", [c for c, _, _ in creatives], vecs)
     progress("embedding", total, total)
 
 

@@ -34,7 +34,7 @@ def make_ads(folder: Path, n: int, seed: int = 0, prefix: str = "ad") -> Path:
         d = ImageDraw.Draw(img)
         d.ellipse([rng.randrange(100), rng.randrange(100), 200 + rng.randrange(100), 200 + rng.randrange(100)],
                   fill=tuple(rng.randrange(256) for _ in range(3)))
-        d.text((20, 250), f"SALE {i} NOW", fill="white", font=font, stroke_width=2, stroke_fill="black")
+        d.text((20, 250), f"BIG SALE {i} TODAY", fill="white", font=font, stroke_width=2, stroke_fill="black")
         img.save(folder / f"{prefix}_{i:03d}.png")
         rows.append(f"{prefix}_{i:03d}.png,Offer number {i},{10 + i},{1000 + i * 10},{5 + i},sale;offer,playful")
     (folder / "meta.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -52,6 +52,11 @@ def test_folder_ingest_metadata_and_idempotence(tmp_path):
     doc = lib.scalar("SELECT document FROM ads WHERE file = 'ad_002.png'")
     assert "Offer number 2" in doc and "SALE" in doc.upper()  # copy and OCR both in the ad document
     assert lib.scalar("SELECT len(text_vec) FROM ads LIMIT 1") == 384
+    # OCR-text embeddings are a per-creative signal: computed here, so a taxonomy build only reads them
+    from core.taxonomy.ocrtext import substantial, text_key
+
+    keys = {text_key(t) for (t,) in lib.execute("SELECT ocr_text FROM creatives").fetchall() if substantial(t or "")}
+    assert keys and keys == {k for (k,) in lib.execute("SELECT text_hash FROM ocr_vectors").fetchall()}
 
     s2 = ingest(lib, src, workers=1)  # the same source again adds nothing
     assert (s2.ads_added, s2.creatives_added, s2.already_present) == (0, 0, 6)

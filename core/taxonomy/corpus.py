@@ -106,7 +106,12 @@ def load_corpus(library) -> AdCorpus:
     vis_tab = arrow_query(library, "SELECT id, visual FROM creatives ORDER BY id")
     all_ids = np.asarray(vis_tab.column("id").to_numpy(zero_copy_only=False), dtype=np.int64)
     vis_all = vector_column(vis_tab, "visual", len(all_ids))
-    visual = vis_all[np.searchsorted(all_ids, creative_ids)] if len(all_ids) else np.zeros((len(creative_ids), 0), np.float32)
+    if len(all_ids) == 0:
+        visual = np.zeros((len(creative_ids), 0), np.float32)
+    elif np.array_equal(all_ids, creative_ids):
+        visual = vis_all              # the usual case: no copy of a matrix that is 1.5 GB at 100k
+    else:
+        visual = vis_all[np.searchsorted(all_ids, creative_ids)]
     attrs = library.query_df("SELECT ad_id, key, value FROM attributes ORDER BY ad_id, key")
     return AdCorpus(ad_ids, frame, creative_ids, creative_of_ad.astype(np.int64), visual, text, attrs)
 

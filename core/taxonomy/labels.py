@@ -138,6 +138,11 @@ class RuleLabeller:
     def describe(self, ev: NodeEvidence) -> str:
         """One sentence from the evidence, short on purpose: every word is embedded per node."""
         kws = [t for t, _ in ev.keywords if not set(_words(t)) <= LOOK_WORDS][:3]
+        if ev.level == 3:  # one creative and its variants: what it says and how it looks is enough
+            look = " ".join([w for w, s in ev.layout if s >= 0.5 and w != "video"][:2] +
+                            [c for c, s in ev.colours if s >= 0.5][:1])
+            return (f"{ev.size} variants of one creative" + (" about " + _and(kws[:2]) if kws else "")
+                    + (f": {look}" if look else "") + ".")
         head = f"{ev.size} ad{'s' if ev.size != 1 else ''}"
         if 0 < ev.video_share < 1:
             head += f" ({ev.video_share:.0%} video)"

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 
 MIN_OCR_CHARS = 12          # below this, OCR on a product shot is mostly stray letters
-MAX_EMBED_CHARS = 300       # a text-heavy ad's first lines decide whether two texts are one message
+MAX_EMBED_CHARS = 200       # a text-heavy ad's first lines decide whether two texts are one message
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _SPACE = re.compile(r"\s+")
 _CACHE: dict[str, np.ndarray] = {}   # text key → unit vector, per process
