@@ -24,12 +24,15 @@ class MethodConfig:
         return METHODS[fitted_top.chosen_] if self.name == "auto" else self
 
 
+SUB_MAX_SHARE = 0.8        # inside a family, "one odd creative vs the rest" is not a level
+SUB_MIN_SILHOUETTE = 0.1   # real ads' silhouettes run 0.1-0.2; the generated sample's 0.2-0.35
+
 METHODS: dict[str, MethodConfig] = {
     "ward": MethodConfig(
         "ward",
         lambda seed: WardClustering(random_state=seed),
-        # inside a family only a clearly separated split is worth a level
-        lambda seed: WardClustering(k_max=8, min_silhouette=0.15, random_state=seed),
+        # inside a family only a separated split is worth a level
+        lambda seed: WardClustering(k_max=8, min_silhouette=SUB_MIN_SILHOUETTE, max_share=SUB_MAX_SHARE, random_state=seed),
         "Ward agglomerative clustering, cluster count by silhouette sweep"),
     "hdbscan": MethodConfig(
         "hdbscan",
@@ -44,7 +47,7 @@ METHODS: dict[str, MethodConfig] = {
     "auto": MethodConfig(
         "auto",
         lambda seed: AutoClustering(random_state=seed),
-        lambda seed: WardClustering(k_max=8, min_silhouette=0.15, random_state=seed),
+        lambda seed: WardClustering(k_max=8, min_silhouette=SUB_MIN_SILHOUETTE, max_share=SUB_MAX_SHARE, random_state=seed),
         "Ward under 50 ads, else HDBSCAN when its silhouette beats Ward's by > 0.05"),
 }
 

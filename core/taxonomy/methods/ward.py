@@ -7,7 +7,9 @@ AgglomerativeClustering builds). One tree is cut at every k of the sweep and sco
 silhouette of the units (`weighted_silhouette`); the smallest k within `tolerance` of the best
 score wins, so that a family level does not split what its sub-clusters will show anyway
 (measured on five generated sample libraries: ARI 0.96 mean, 0.92 worst, vs 0.92 / 0.89 for
-the plain arg-max). Ward needs all pairwise distances, so above `fit_max` ads it runs on a seeded
+the plain arg-max). Cuts whose largest cluster holds more than `max_share` of the ads are
+skipped while any other cut exists: on real ads (IRA, banners) the best silhouette was often
+"a few unusual ads vs everything else", a level that names nothing. Ward needs all pairwise distances, so above `fit_max` ads it runs on a seeded
 sample of ads and the units left out join their nearest cluster centroid.
 """
 from __future__ import annotations
@@ -20,10 +22,11 @@ from .base import canonical_labels, centroids, nearest, snapped_rows, weighted_s
 
 class WardClustering(BaseEstimator, ClusterMixin):
     def __init__(self, k_min: int = 2, k_max: int = 30, min_silhouette: float = -1.0, tolerance: float = 0.02,
-                 fit_max: int = 3000, random_state: int = 0):
+                 max_share: float | None = None, fit_max: int = 3000, random_state: int = 0):
         self.k_min = k_min
         self.k_max = k_max
         self.tolerance = tolerance
+        self.max_share = max_share
         self.min_silhouette = min_silhouette
         self.fit_max = fit_max
         self.random_state = random_state
@@ -57,8 +60,11 @@ class WardClustering(BaseEstimator, ClusterMixin):
             self.sweep_[n_lab] = round(weighted_silhouette(D, lab, counts), 4)
         if not cuts or max(self.sweep_.values()) < self.min_silhouette:
             return self._single(m, w)
-        top = max(self.sweep_.values())
-        k_best = min(k for k, s in self.sweep_.items() if s >= top - self.tolerance)
+        eligible = {k: s for k, s in self.sweep_.items()
+                    if self.max_share is None or np.bincount(cuts[k], weights=counts).max() <= self.max_share * counts.sum()}
+        eligible = eligible or self.sweep_
+        top = max(eligible.values())
+        k_best = min(k for k, s in eligible.items() if s >= top - self.tolerance)
         self.silhouette_ = self.sweep_[k_best]
         fit_labels = cuts[k_best] - 1
         labels = np.empty(m, dtype=np.int64)
