@@ -2,7 +2,8 @@
 
 Writes template-family image ads (each family: concepts x variants), short paced videos, a
 metadata.csv with copy and performance, and a ground_truth.json that tests and benchmarks score
-against. Photos come only from datasets bundled with installed packages (skimage.data, sklearn
+against. Over four months, ads run 2-6 weeks (many across a month boundary), concepts are re-cut and
+re-launched the next month, and the TREND_ROLES families grow, peak, appear, disappear and split. Photos come only from datasets bundled with installed packages (skimage.data, sklearn
 sample images) and text uses Pillow's bundled scalable font, so the output is identical on every
 machine for a given seed.
 """
@@ -13,7 +14,7 @@ import calendar
 import csv
 import json
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,11 +45,13 @@ VIDEO_FAMILIES = ["video_ugc_fast", "video_slow_reveal"]
 TREND_ROLES = {"grows": "lifestyle_cta_button", "peaks": "meme_top_bottom_text", "appears": "app_screenshot_phone",
                "disappears": "event_poster", "splits": "text_only_offer"}
 # relative number of ads per month for each role; "steady" is every other family
-MONTH_WEIGHTS = {"grows": (1, 2, 3, 4), "peaks": (2, 5, 3, 1), "appears": (0, 0, 4, 5),
-                 "disappears": (4, 4, 0, 0), "splits": (2, 2, 4, 4), "steady": (2, 2, 2, 2)}
+MONTH_WEIGHTS = {"grows": (2, 3, 4, 6), "peaks": (2, 7, 3, 1), "appears": (0, 0, 4, 5),
+                 "disappears": (4, 4, 0, 0), "splits": (2, 2, 6, 4), "steady": (2, 2, 2, 2)}
 # spend per ad also scales by month for the growing family, so its monthly spend rises with its count
 SPEND_TREND = {"grows": (1.0, 1.25, 1.5, 1.75)}
 SPLIT_STYLES = (("classic",), ("classic",), ("warm_burst", "cool_frame"), ("warm_burst", "cool_frame"))
+RUN_DAYS = (14, 43)  # an ad runs 2-6 weeks from its start date, so many run across a month boundary
+N_VIDEOS = 8         # a fast and a slow video launch every month
 
 # (category, product names) per photo source
 PHOTOS = {
@@ -71,14 +74,14 @@ PHOTOS = {
 }
 # per-family photo pools keep each family's imagery coherent (and distinct from other families)
 POOLS = {
-    "product_closeup_discount": ["coffee", "flower", "rocket", "motorcycle", "coins", "clock", "colorwheel"],
+    "product_closeup_discount": ["rocket", "motorcycle", "coins", "clock", "colorwheel"],
     "testimonial_quote_card": ["astronaut", "chelsea", "cat", "camera"],
     "before_after_split": ["flower", "brick", "retina", "ihc", "coffee", "china"],
-    "ugc_caption_bar": ["astronaut", "chelsea", "cat", "coffee", "china", "motorcycle"],
-    "lifestyle_cta_button": ["astronaut", "china", "coffee", "chelsea", "motorcycle", "flower"],
+    "ugc_caption_bar": ["astronaut", "motorcycle", "camera", "rocket"],
+    "lifestyle_cta_button": ["china", "coffee", "flower"],
     "app_screenshot_phone": ["hubble", "ihc", "retina", "colorwheel", "coins", "clock"],
     "carousel_grid_collage": ["coffee", "flower", "rocket", "motorcycle", "chelsea", "china", "colorwheel", "astronaut"],
-    "meme_top_bottom_text": ["cat", "chelsea", "astronaut", "camera", "rocket"],
+    "meme_top_bottom_text": ["cat", "chelsea"],  # meme series reuse a couple of template images
     "text_only_offer": list(PHOTOS), "event_poster": list(PHOTOS),  # no photo; pool only names a product
 }
 # face centres for round avatar crops (fractions of the source image)
@@ -180,6 +183,22 @@ COPY = {
         cta=["Discover more"], tags=["video", "reveal", "cinematic"], campaigns=["Brand Video"]),
 }
 EXTRA_TAGS = ["summer", "bestseller", "new", "limited", "evergreen"]
+# the split family's sale line in July diverges into two messages: urgency (warm burst) and value (cool frame);
+# its classic offers of May-June mix both, so each new line continues part of the old one
+SUBSTYLE_COPY = {
+    "warm_burst": dict(
+        headlines=["FLASH SALE", "LAST CHANCE", "70% OFF", "FINAL HOURS", "50% OFF"],
+        subs=["Ends tonight at midnight", "Today only", "While stocks last", "Gone at midnight"],
+        copy=["The clock is ticking on our biggest sale.", "Hurry, prices go back up at midnight.",
+              "Last chance before it's gone.", "Flash prices, today only."],
+        cta=["Shop the sale", "Shop now"]),
+    "cool_frame": dict(
+        headlines=["FREE SHIPPING", "BUY 1 GET 1", "2 FOR $30", "$10 OFF", "MEMBER DEAL"],
+        subs=["Use code SUMMER20", "Members get early access", "Sitewide. No code needed.", "On every order over $35"],
+        copy=["Members save more on every order.", "Stock up on your favourites and save.",
+              "Discount applied at checkout with your code.", "More value in every basket."],
+        cta=["Claim offer", "Get the code"]),
+}
 
 # family -> (ctr, cvr, cpm, average order value); deliberately spread so families perform differently
 PERF = {
@@ -516,7 +535,7 @@ def _crop(rng: np.random.Generator, key: str) -> tuple:
 
 def _concept(family: str, substyle: str, month: int, rng: np.random.Generator) -> dict:
     """A creative concept: layout params plus the alternatives its variants may swap in."""
-    c = COPY[family]
+    c = {**COPY[family], **SUBSTYLE_COPY.get(substyle, {})}
     key = _pick(rng, POOLS[family])
     product = _pick(rng, PHOTOS[key][1])
     pct = f"{int(rng.integers(3, 13)) * 5}%"
@@ -562,8 +581,9 @@ def _extras_offer(p, swap, recolour, rng):
     palette = OFFER[p["substyle"]]
     i = int(rng.integers(len(palette)))
     p["bg"], recolour["bg"] = palette[i], palette[(i + 1) % len(palette)]
-    p["sub"] = _pick(rng, COPY["text_only_offer"]["subs"])
-    swap["sub"] = _pick(rng, COPY["text_only_offer"]["subs"], exclude=p["sub"])
+    subs = SUBSTYLE_COPY.get(p["substyle"], COPY["text_only_offer"])["subs"]
+    p["sub"] = _pick(rng, subs)
+    swap["sub"] = _pick(rng, subs, exclude=p["sub"])
     p["crops"] = []
     recolour.pop("tone")
 
@@ -620,7 +640,7 @@ _FAMILY_EXTRAS = {
 
 def _variant(concept: dict, kind: str, rng: np.random.Generator) -> dict:
     """Apply one re-cut to a concept: another crop, a recolour, a smaller render or a copy swap."""
-    p = {k: v for k, v in concept.items() if k not in ("swap", "recolour")}
+    p = {k: v for k, v in concept.items() if k not in ("swap", "recolour", "months", "last_month", "kinds")}
     if kind == "crop":
         p["crops"] = [(k, min(max(x + rng.uniform(-0.08, 0.08), 0), 1), min(max(y + rng.uniform(-0.08, 0.08), 0), 1),
                        z * rng.uniform(1.05, 1.2)) for k, x, y, z in p["crops"]]
@@ -656,34 +676,42 @@ def _allocate(n_images: int) -> dict[str, list[int]]:
 
 
 def _chunks(n: int, rng: np.random.Generator) -> list[int]:
-    """Split n ads into concepts of 2-4 variants (a lone ad only when n is 1)."""
+    """Split n ads into concepts of 2-3 variants (a lone ad only when n is 1)."""
     sizes = []
     while n > 0:
-        k = min(n, int(rng.integers(2, 5)))
+        k = min(n, int(rng.integers(2, 4)))
         if n - k == 1:
-            k += 1 if k < 4 else -1
+            k += 1 if k < 3 else -1
         sizes.append(k)
         n -= k
     return sizes
 
 
 def _plan(n_images: int, rng: np.random.Generator) -> list[dict]:
-    """Concepts with their variant kinds; a few concepts end in a byte-identical re-run."""
+    """Concepts with their variant kinds and launch months; a few concepts end in a byte-identical re-run.
+
+    A family's launches (per substyle) are cut into concepts in launch order, so a concept whose
+    variants fall on both sides of a month boundary is re-cut and re-launched the next month, as
+    teams do with a creative that works."""
     concepts = []
     for fam, months in _allocate(n_images).items():
         styles = SPLIT_STYLES if fam == TREND_ROLES["splits"] else [("default",)] * 4
-        idx = 0
+        slots: dict[str, list[int]] = {}   # substyle -> launch month of each of its ads, in order
         for m, count in enumerate(months):
-            parts = np.array_split(np.arange(count), len(styles[m]))
-            for style, part in zip(styles[m], parts):
-                for size in _chunks(len(part), rng):
-                    idx += 1
-                    c = _concept(fam, style, m, rng)
-                    c["index"] = idx
-                    kinds = ["crop", "recolour", "resize", "text_swap"] if c["crops"] else ["recolour", "resize", "text_swap"]
-                    # distinct re-cut kinds: two recolours (or resizes) of one concept would be byte-identical
-                    c["kinds"] = ["original"] + [str(k) for k in rng.choice(kinds, size - 1, replace=False)]
-                    concepts.append(c)
+            for style, part in zip(styles[m], np.array_split(np.arange(count), len(styles[m]))):
+                slots.setdefault(style, []).extend([m] * len(part))
+        idx = 0
+        for style, launch in slots.items():
+            pos = 0
+            for size in _chunks(len(launch), rng):
+                idx += 1
+                c = _concept(fam, style, launch[pos], rng)
+                c["index"], c["months"], c["last_month"] = idx, launch[pos:pos + size], launch[-1]
+                pos += size
+                kinds = ["crop", "recolour", "resize", "text_swap"] if c["crops"] else ["recolour", "resize", "text_swap"]
+                # distinct re-cut kinds: two recolours (or resizes) of one concept would be byte-identical
+                c["kinds"] = ["original"] + [str(k) for k in rng.choice(kinds, size - 1, replace=False)]
+                concepts.append(c)
     multi = [i for i, c in enumerate(concepts) if len(c["kinds"]) > 1]
     n_reruns = min(len(multi), 8, max(1, n_images // 25))
     for i in rng.choice(multi, n_reruns, replace=False) if multi else []:
@@ -691,12 +719,22 @@ def _plan(n_images: int, rng: np.random.Generator) -> list[dict]:
     return concepts
 
 
-def _dates(month: int, n: int, rng: np.random.Generator) -> list[tuple[date, date]]:
-    """Start/end inside the month; variants start in order, so v1 is the earliest cut."""
+def _month_end(month: int) -> date:
     year, mon = MONTHS[month]
-    last = calendar.monthrange(year, mon)[1]
-    starts = sorted(int(d) for d in rng.integers(1, last - 2, n))
-    return [(date(year, mon, s), date(year, mon, min(last, s + int(rng.integers(3, 22))))) for s in starts]
+    return date(year, mon, calendar.monthrange(year, mon)[1])
+
+
+def _dates(months: list[int], last_month: int, rng: np.random.Generator) -> list[tuple[date, date]]:
+    """(start, end) of each ad launched in `months` (sorted): variants start in order, so v1 is the
+    earliest cut. An ad runs RUN_DAYS and may carry on into the next month, but never past the end
+    of `last_month` (the last month its family/substyle launches: a look that stops, stops)."""
+    out = []
+    for month in months:
+        year, mon = MONTHS[month]
+        out.append(date(year, mon, int(rng.integers(1, calendar.monthrange(year, mon)[1] + 1))))
+    out.sort()
+    stop = _month_end(last_month)
+    return [(s, min(stop, s + timedelta(days=int(rng.integers(*RUN_DAYS))))) for s in out]
 
 
 def _performance(family: str, month: int, rng: np.random.Generator) -> dict:
@@ -715,8 +753,8 @@ def _placement(fmt: str, rng: np.random.Generator) -> str:
     return {"square": "feed", "portrait": "feed", "landscape": "display"}.get(fmt) or _pick(rng, ["stories", "reels"])
 
 
-def _copy_text(family: str, rng: np.random.Generator) -> str:
-    return " ".join(rng.choice(COPY[family]["copy"], 2, replace=False))
+def _copy_text(family: str, rng: np.random.Generator, substyle: str = "default") -> str:
+    return " ".join(rng.choice(SUBSTYLE_COPY.get(substyle, COPY[family])["copy"], 2, replace=False))
 
 
 def _row(file: str, p: dict, fmt: str, placement: str, when: tuple[date, date], copy: str, rng) -> dict:
@@ -747,15 +785,16 @@ def _write_images(out: Path, concepts: list[dict], rng, tick) -> tuple[list, dic
         fmt, prefix, ext = FAMILIES[fam]
         group = f"{fam}/c{c['index']:02d}"
         first = None
-        for v, (kind, when) in enumerate(zip(c["kinds"], _dates(c["month"], len(c["kinds"]), rng)), start=1):
+        dates = _dates(c["months"], c["last_month"], rng)
+        for v, (kind, month, when) in enumerate(zip(c["kinds"], c["months"], dates), start=1):
             file = f"images/{fam}/{prefix}_{c['index']:02d}_v{v}.{ext}"
-            p = _variant(c, "original" if kind == "rerun" else kind, rng)
+            p = dict(_variant(c, "original" if kind == "rerun" else kind, rng), month=month)
             if kind == "rerun":  # same creative bytes, re-launched with new copy
                 shutil.copyfile(out / first, out / file)
             else:
                 _save(_render(p), out / file)
             first = first or file
-            rows.append(_row(file, p, fmt, _placement(fmt, rng), when, _copy_text(fam, rng), rng))
+            rows.append(_row(file, p, fmt, _placement(fmt, rng), when, _copy_text(fam, rng, c["substyle"]), rng))
             truth[file] = dict(family=fam, variant_group=group, kind="image", substyle=c["substyle"],
                                variant=kind, identical_to=first if kind == "rerun" else None)
             tick()
@@ -765,7 +804,7 @@ def _write_images(out: Path, concepts: list[dict], rng, tick) -> tuple[list, dic
 # ---------------------------------------------------------------------------------------------- videos
 
 def _video_specs(n: int, rng: np.random.Generator) -> list[dict]:
-    """Alternate fast (8-14 shots of 0.5-0.83 s) and slow (2-4 shots of 2-3 s) edits; all 4-12 s."""
+    """Alternate fast (8-14 shots of 0.5-0.83 s) and slow (2-4 shots of 2-3 s) edits, all 4-12 s; two launches a month."""
     specs = []
     for i in range(n):
         fast = i % 2 == 0
@@ -778,7 +817,7 @@ def _video_specs(n: int, rng: np.random.Generator) -> list[dict]:
         family = VIDEO_FAMILIES[0 if fast else 1]
         product = _pick(rng, PHOTOS[keys[0]][1])
         specs.append(dict(family=family, fast=fast, lengths=[int(x) for x in lengths], keys=keys, product=product,
-                          category=PHOTOS[keys[0]][0], month=i % 4, captions=list(rng.choice(COPY[family]["headlines"], shots)),
+                          category=PHOTOS[keys[0]][0], month=min(i // 2, len(MONTHS) - 1), captions=list(rng.choice(COPY[family]["headlines"], shots)),
                           colours=[_pick(rng, BADGE + BUTTON[2:] + [c for c, _ in APP_GRAD]) for _ in range(shots)],
                           crops=[_crop(rng, k) for k in keys], drift=[rng.uniform(-1, 1, 2) for _ in range(shots)]))
     return specs
@@ -844,8 +883,8 @@ def _write_videos(out: Path, specs: list[dict], rng, tick) -> tuple[list, dict]:
         p = dict(family=fam, month=spec["month"], substyle="default", category=spec["category"],
                  extra_tag=_pick(rng, EXTRA_TAGS), headline=spec["captions"][0].format(product=spec["product"]),
                  cta=c["cta"][0], campaign=c["campaigns"][0])
-        placement = "reels" if spec["fast"] else "stories"
-        rows.append(_row(file, p, "video", placement, _dates(spec["month"], 1, rng)[0], _copy_text(fam, rng), rng))
+        placement = "reels" if spec["fast"] else "stories"   # video flights are booked month by month
+        rows.append(_row(file, p, "video", placement, _dates([spec["month"]], spec["month"], rng)[0], _copy_text(fam, rng), rng))
         truth[file] = dict(family=fam, variant_group=f"{fam}/c{counters[fam]:02d}", kind="video", substyle="default",
                            variant="original", identical_to=None, **info)
         tick()
@@ -870,7 +909,7 @@ def generate_sample(out_dir: str | Path, seed: int = 0, n_images: int = 200, wit
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     concepts = _plan(n_images, rng)
-    specs = _video_specs(7, rng) if with_videos else []
+    specs = _video_specs(N_VIDEOS, rng) if with_videos else []
     total, done = n_images + len(specs), [0]
 
     def tick():

@@ -407,10 +407,11 @@ def test_trends_page(story, monkeypatch):
 # -- the generated sample library against its ground truth --------------------------------------------------------------
 
 SAMPLE_GAP = (
-    "the generated sample cannot show its trend roles yet: with ~1 concept (3 ads) per family per month the per-period "
-    "families lump and fragment, and a family's concepts change so much from one month to the next that nothing links "
-    "them (no ad runs across a month boundary, no concept gets variants in two months). See the data constraints in the "
-    "trends report; remove this mark when the demo meets them")
+    "the sample now has its trend shapes (ads run across month boundaries, concepts re-launched the next month, a sale "
+    "line that splits into two messages, videos every month), and its directions are asserted below, but the per-period "
+    "families are still not exact with ~20-25 micro-patterns a month: the Ward silhouette sweep lumps small families "
+    "(e.g. carousel + product + ugc in June) and keeps the split family's two new lines together in their first month, "
+    "so lineage shows extra SPLIT/MERGE events. Remove this mark when the per-period families hold")
 
 
 def _sample_truth(library, truth) -> dict:
@@ -466,7 +467,6 @@ def test_sample_library_events(sample_trends):
     assert got == want, _composition(res, label_of)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=SAMPLE_GAP)
 def test_sample_library_directions(sample_trends):
     res, label_of = sample_trends
     direction = {r: _approach_of(res, [i for i, lab in label_of.items() if lab == r])["direction"]
