@@ -1,13 +1,13 @@
 """Search latency at 1k / 10k / 100k ads on synthetic data, through the engine's own layers.
 
 For each size: clustered unit vectors (384-d, like MiniLM's) in the FAISS index that
-`core.vectors.make_index` picks for that size (flat up to 100k, HNSW above, per FAISS's
+`core.vectors.make_index` picks for that size (flat up to 50k, HNSW above, per FAISS's
 guidance), word and char-gram BM25 over synthetic ad documents (core.search.lexical), then the
 z-sum fusion and top-k — the per-query work of `core.search.search` minus the query embedding
 (~10 ms for MiniLM, measured separately below). The approximate index's recall@10 against exact
 search is reported wherever an approximate index is used (and, with --hnsw-at, forced sizes).
 
-    python bench/search.py [--sizes 1000,10000,100000] [--queries 200] [--hnsw-at 100000] [--json]
+    python bench/search.py [--sizes 1000,10000,100000] [--queries 200] [--hnsw-at N,..] [--flat-at 100000] [--json]
 
 Target: p95 ≤ 50 ms per query at 100k ads on a 2-core machine (reported, not asserted).
 """
@@ -127,7 +127,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--hnsw-at", default="100000", help="also time a forced HNSW index at these sizes ('' for none)")
+    ap.add_argument("--hnsw-at", default="", help="also time a forced HNSW index at these sizes ('' for none)")
+    ap.add_argument("--flat-at", default="100000", help="also time an exact flat index at these sizes (the reference)")
     ap.add_argument("--no-model", action="store_true", help="skip timing the query embedding")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
@@ -137,6 +138,8 @@ def main(argv=None) -> int:
         rows.append(bench_size(n, a.queries, rng))
         if str(n) in a.hnsw_at.split(",") and rows[-1]["index"] != "hnsw":
             rows.append(bench_size(n, a.queries, rng, force="hnsw"))
+        if str(n) in a.flat_at.split(",") and rows[-1]["index"] != "flat":
+            rows.append(bench_size(n, a.queries, rng, force="flat"))   # the exact reference, same run
     extra = {} if a.no_model else query_embedding_ms()
     if a.json:
         print(json.dumps({"rows": rows, **extra}, indent=1))

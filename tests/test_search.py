@@ -264,3 +264,28 @@ def test_text_kind_words_in_the_document():
     assert text_kind_words("") == []
     doc = ad_document({"copy": "Call 555-123-4567"}, "SALE $9.99", [("web site", 0.5)], ["red"], ["photo"])
     assert doc.endswith("text has: phone number, price")
+
+
+def test_graph_index_path_ranks_like_the_flat_one(tiny_library, monkeypatch):
+    """Above FLAT_MAX the indexes are HNSW and the channels take FAISS's top candidates instead of
+    scoring every vector: on the same library the ranking must not change."""
+    import faiss
+
+    import core.vectors as vectors
+    from core.search.corpus import clear_cache
+
+    queries = ["photo", " ".join(words(tiny_library.scalar("SELECT document FROM ads ORDER BY id LIMIT 1"))[:4])]
+    clear_cache()
+    flat = [[a["file"] for a in search(tiny_library, q, top_k=10)["ads"]] for q in queries]
+    try:
+        monkeypatch.setattr(vectors, "FLAT_MAX", 0)
+        vectors.rebuild_indexes(tiny_library)
+        index = faiss.read_index(str(tiny_library.path / "vectors" / "text.faiss"))
+        assert isinstance(faiss.downcast_index(faiss.downcast_index(index).index), faiss.IndexHNSWFlat)
+        clear_cache()
+        graph = [[a["file"] for a in search(tiny_library, q, top_k=10)["ads"]] for q in queries]
+    finally:
+        monkeypatch.undo()
+        vectors.rebuild_indexes(tiny_library)
+        clear_cache()
+    assert graph == flat and all(flat)
