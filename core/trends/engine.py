@@ -6,6 +6,17 @@ with those ad ids), so that every period is clustered in one shared feature spac
 makes centroids of different periods comparable — and variants are linked across periods too. Each
 period then runs the method registry (`build_hierarchy` on that period's micro-patterns) and nothing
 is written to the library: `nodes`/`assignments` keep holding the library's current taxonomy.
+
+For `ward` and `auto` a period's family count is not chosen by that period's own silhouette sweep: with
+~15-25 variant groups a month the sweep is unreliable (it lumped small families into one holding most of
+the month, or cut "the few videos vs everything else"), so periods were not comparable and lineage saw
+SPLIT/MERGE events that were only changes of resolution. Instead the method picks the families of the
+whole window once, and every period's Ward tree is cut at that same resolution (`_window_height`): the
+window tree's height between its k and k-1 cluster cuts, scaled by √(period ads / window ads) — a Ward
+merge height grows as √(cluster size) for the same centroid distance, and a period holds that share of
+each family's ads. A period whose own sweep finds more families than that cut keeps its finer count (a
+split that is new in a period shows in its own sweep before it weighs in the whole window's). Other
+methods run the registry on each period.
 """
 from __future__ import annotations
 
@@ -19,6 +30,8 @@ from .metrics import deltas, direction, period_metrics
 from .periods import Period, make_periods, overlap_days, run_spans
 
 N_KEYWORDS = 5
+SHARED_RESOLUTION = ("ward", "auto")   # methods whose periods are cut from a Ward tree at the window's resolution
+WARD_FIT_MAX = 3000                    # ads in one Ward tree (as WardClustering's fit_max); a seeded sample above
 NO_DATES = ("No ad in this library has a date, so there is nothing to follow over time. Add a `date` column "
             "(and ideally `end_date`) to the metadata CSV and ingest it again.")
 
@@ -81,8 +94,12 @@ def trends(library, period: str = "month", boundaries=None, min_jaccard: float =
     ads, days, share = ads.iloc[keep_rows].reset_index(drop=True), days[keep_rows], share[keep_rows]
     X, unit = prep.features, prep.units.of_ad
 
-    nodes = [_cluster_period(np.flatnonzero(days[:, i] > 0), unit, X, prep.corpus.ad_ids, config, seed).fit(X)
-             for i in range(len(periods))]
+    if method in SHARED_RESOLUTION:
+        height = _window_height(unit, X, config, seed)
+        nodes = [_cut_period(np.flatnonzero(days[:, i] > 0), unit, X, height, config, seed).fit(X) for i in range(len(periods))]
+    else:
+        nodes = [_cluster_period(np.flatnonzero(days[:, i] > 0), unit, X, prep.corpus.ad_ids, config, seed).fit(X)
+                 for i in range(len(periods))]
     lineage = _lineage(nodes, periods, X, unit, min_jaccard)
     result.events, result.flows = lineage["events"], lineage["flows"]
     result.approaches = _approaches(library, lineage, nodes, periods, ads, share, prep.corpus.documents)
@@ -106,6 +123,65 @@ def _cluster_period(rows: np.ndarray, unit: np.ndarray, X: np.ndarray, ad_ids: n
     fam = hier.tree.assignments()["family_id"].to_numpy()
     order = {f: i for i, f in enumerate(sorted(set(fam), key=lambda f: int(f[1:])))}   # f1 (largest) first
     return PeriodNodes(rows, np.array([order[f] for f in fam], dtype=np.int64), unit[rows])
+
+
+def _ward_tree(units, seed: int):
+    """Ward tree over ads snapped to their unit's centroid (WardClustering's tree): (Z, ads in it,
+    fitted units, the tree leaf of each fitted unit); Z is None with fewer than 2 ads."""
+    from scipy.cluster.hierarchy import ward
+
+    from ..taxonomy.methods.base import snapped_rows
+
+    fit_units, rows, first = snapped_rows(units.weight, WARD_FIT_MAX, seed)
+    if len(rows) < 2:
+        return None, len(rows), fit_units, first
+    return ward(units.X[fit_units].astype(np.float64)[rows]), len(rows), fit_units, first
+
+
+def _window_height(unit: np.ndarray, X: np.ndarray, config, seed: int) -> tuple[float, int]:
+    """(Ward height of the window's family level, ads in that tree): the families estimator picks k on all
+    the window's micro-patterns; the height is the midpoint between the tree's k- and (k-1)-cluster merges."""
+    from ..taxonomy.hierarchy import Units
+
+    units = Units.from_labels(unit, X)
+    Z, n, _, _ = _ward_tree(units, seed)
+    if Z is None:
+        return np.inf, max(n, 1)
+    k = int(config.families(seed).fit(units.X, units.weight).n_clusters_)
+    if k <= 1:
+        return np.inf, n
+    k = min(k, n - 1)
+    return float((Z[n - k - 1, 2] + Z[n - k, 2]) / 2), n
+
+
+def _cut_period(rows: np.ndarray, unit: np.ndarray, X: np.ndarray, window: tuple[float, int], config, seed: int) -> PeriodNodes:
+    """Families of one period: its Ward tree cut at the window's resolution, or at the period's own family
+    count where that is finer (module docstring); variants stay whole."""
+    from scipy.cluster.hierarchy import fcluster
+
+    from ..taxonomy.hierarchy import Units
+    from ..taxonomy.methods.base import canonical_labels, centroids, nearest
+
+    if len(rows) == 0:
+        return PeriodNodes(rows, np.zeros(0, dtype=np.int64), unit[rows])
+    _, local_unit = np.unique(unit[rows], return_inverse=True)
+    units = Units.from_labels(local_unit, X[rows])
+    Z, n, fit_units, first = _ward_tree(units, seed)
+    height, n_window = window
+    labels = np.zeros(len(units.X), dtype=np.int64)
+    if Z is not None and np.isfinite(height):
+        # a Ward merge of two clusters of m ads at centroid distance d stands at √m·d: a period holding a
+        # share of the window's ads holds about that share of each family's, so its level is √share lower
+        fit = fcluster(Z, height * np.sqrt(n / n_window), criterion="distance")[first] - 1
+        own = int(config.families(seed).fit(units.X, units.weight).n_clusters_) if len(units.X) > 2 else 1
+        if own > fit.max() + 1:
+            fit = fcluster(Z, own, criterion="maxclust")[first] - 1
+        labels[fit_units] = fit
+        rest = np.setdiff1d(np.arange(len(units.X)), fit_units)
+        if len(rest):
+            labels[rest] = nearest(units.X[rest].astype(np.float64), centroids(units.X[fit_units].astype(np.float64), fit))[0]
+    labels = canonical_labels(labels, units.weight)        # the largest family first
+    return PeriodNodes(rows, labels[local_unit], unit[rows])
 
 
 def _lineage(nodes: list[PeriodNodes], periods: list[Period], X, unit, min_jaccard: float) -> dict:
