@@ -115,6 +115,18 @@ AD_FIELDS = ("headline", "copy", "cta", "tags", "format", "placement", "campaign
              "spend", "impressions", "clicks", "conversions", "revenue", "ctr")
 
 
+def json_cell(v, default):
+    """A JSON column's value as Python: DuckDB hands back text (or NaN/None through pandas)."""
+    if v is None or (isinstance(v, float) and v != v):
+        return default
+    if isinstance(v, (dict, list)):
+        return v
+    try:
+        return json.loads(v)
+    except (TypeError, ValueError):
+        return default
+
+
 class Library:
     """A library folder. Thread-safe: each thread gets its own cursor on one connection."""
 

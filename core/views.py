@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from .store import json_cell
 from .ingest import _alive   # is a job's process still there (the ingest's own check)
 
 _log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def library_stats(library) -> dict[str, Any]:
 
 def _job_dict(library, row) -> dict[str, Any]:
     jid, source, status, stage, total, done, pid, started, updated, summary = row
-    summary = _loads(summary, {})
+    summary = json_cell(summary, {})
     if status == "running" and (_live_job(library.path) is None if pid == os.getpid() else not _alive(pid)):
         status = "interrupted"  # its process (or this process's thread) is gone
     kind = "build" if source == BUILD_SOURCE else ("sample" if "sample-seed" in (source or "") else "ingest")
@@ -173,7 +174,7 @@ def job_report(library, job_id: int) -> dict[str, Any]:
     s = j["summary"]
     build = None
     nxt = library.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id > ? AND source = ? ORDER BY id LIMIT 1", [job_id, BUILD_SOURCE]).fetchone()
-    if nxt is not None and _loads(nxt[9], {}).get("after_job") == job_id:
+    if nxt is not None and json_cell(nxt[9], {}).get("after_job") == job_id:
         build = _job_dict(library, nxt)
     return {"job": j, "added": added, "skipped": skipped, "warnings": warnings, "build": build,
             "counts": {k: s.get(k) for k in ("files_seen", "ads_added", "creatives_added", "already_present", "duplicates", "seconds")}}
@@ -384,17 +385,6 @@ def check_zip_contents(path) -> str | None:
 
 # -- taxonomy reads ---------------------------------------------------------------------------------------
 
-def _loads(v, default):
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return default
-    if isinstance(v, (dict, list)):
-        return v
-    try:
-        return json.loads(v)
-    except (TypeError, ValueError):
-        return default
-
-
 def nodes_frame(library, build_key: str | None = None) -> pd.DataFrame | None:
     """Every node of the current build with decoded JSON columns and its path of labels; None if no build."""
     key = build_key or current_build_key(library)
@@ -406,7 +396,7 @@ def nodes_frame(library, build_key: str | None = None) -> pd.DataFrame | None:
     if df.empty:
         return None
     for col, default in (("keywords", []), ("tags", []), ("representatives", []), ("perf", {})):
-        df[col] = df[col].map(lambda v, d=default: _loads(v, d))
+        df[col] = df[col].map(lambda v, d=default: json_cell(v, d))
     df["keywords"] = df["keywords"].map(lambda ks: [str(k[0]) if isinstance(k, (list, tuple)) and k else str(k) for k in ks])
     df["label"] = df["label"].fillna(df["id"])
     labels = dict(zip(df["id"], df["label"]))
@@ -621,7 +611,7 @@ def ad_detail(library, ad_id: int, index=None, k: int = 8) -> dict[str, Any]:
     meta = {k: _display(k, v) for k, v in meta.items() if v is not None and not (isinstance(v, float) and np.isnan(v)) and v != ""}
     attrs = dict(library.execute("SELECT key, value FROM attributes WHERE ad_id = ? ORDER BY key", [int(ad_id)]).fetchall())
     boxes = library.query_df("SELECT text, score, t_s FROM ocr_boxes WHERE creative_id = ? ORDER BY idx", [int(r["creative_id"])])
-    labels = [(str(lbl), float(p)) for lbl, p in _loads(r.get("labels"), [])]
+    labels = [(str(lbl), float(p)) for lbl, p in json_cell(r.get("labels"), [])]
     identical = library.query_df("SELECT id AS ad_id, file FROM ads WHERE creative_id = ? AND id <> ? ORDER BY id",
                                  [int(r["creative_id"]), int(ad_id)])
     return {
@@ -630,7 +620,7 @@ def ad_detail(library, ad_id: int, index=None, k: int = 8) -> dict[str, Any]:
         "duration_s": _num(r["duration_s"]), "fps": _num(r["fps"]), "bytes": r["bytes"], "sha256": r["sha256"],
         "metadata": meta, "attributes": attrs, "ocr_text": r["ocr_text"] or "", "ocr_boxes": boxes,
         "labels": labels, "color_words": r["color_words"] or "", "layout_words": r["layout_words"] or "",
-        "colors": _loads(r["colors"], {}), "extra": _loads(r["extra"], {}),
+        "colors": json_cell(r["colors"], {}), "extra": json_cell(r["extra"], {}),
         "text_area_share": _num(r["text_area_share"]), "document": r["document"] or "",
         "path": ad_tree_path(library, ad_id), "identical": identical.to_dict("records"),
         "neighbours": neighbours(library, ad_id, index=index, k=k),
@@ -783,8 +773,8 @@ def build_runs(library) -> pd.DataFrame:
         return df
     rows = []
     for r in df.to_dict("records"):
-        metrics = _loads(r.get("metrics"), {})
-        config = _loads(r.get("config"), {})
+        metrics = json_cell(r.get("metrics"), {})
+        config = json_cell(r.get("config"), {})
         flat = {"key": r["key"], "kind": r["kind"], "created_at": r["created_at"], "current": bool(r["is_current"]), "version": r["version"]}
         flat["config"] = ", ".join(f"{k}={v}" for k, v in config.items() if not isinstance(v, (dict, list))) if isinstance(config, dict) else str(config)
         for k, v in (_flatten(metrics).items() if isinstance(metrics, dict) else []):

@@ -5,13 +5,13 @@ Python objects would take minutes and gigabytes.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..documents import label_words
+from ..store import json_cell
 
 
 @dataclass
@@ -90,9 +90,9 @@ def load_corpus(library) -> AdCorpus:
     frame = library.query_df(AD_SQL)
     n = len(frame)
     frame["tags"] = [list(t) if t is not None and not isinstance(t, float) else [] for t in frame["tags"]]
-    frame["colors"] = [_loads(v, {}) for v in frame["colors"]]
-    frame["labels"] = [_loads(v, []) for v in frame["labels"]]
-    frame["extra"] = [_loads(v, {}) for v in frame["extra"]]
+    frame["colors"] = [json_cell(v, {}) for v in frame["colors"]]
+    frame["labels"] = [json_cell(v, []) for v in frame["labels"]]
+    frame["extra"] = [json_cell(v, {}) for v in frame["extra"]]
     frame["color_list"] = [_split(v) for v in frame["color_words"]]
     frame["layout_list"] = [_split(v) for v in frame["layout_words"]]
     frame["object_list"] = [label_words(v) for v in frame["labels"]]
@@ -114,17 +114,6 @@ def load_corpus(library) -> AdCorpus:
         visual = vis_all[np.searchsorted(all_ids, creative_ids)]
     attrs = library.query_df("SELECT ad_id, key, value FROM attributes ORDER BY ad_id, key")
     return AdCorpus(ad_ids, frame, creative_ids, creative_of_ad.astype(np.int64), visual, text, attrs)
-
-
-def _loads(v, default):
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return default
-    if isinstance(v, (dict, list)):
-        return v
-    try:
-        return json.loads(v)
-    except (TypeError, ValueError):
-        return default
 
 
 def _split(s) -> list[str]:

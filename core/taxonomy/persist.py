@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..store import json_cell
 from .tree import ASSIGNMENT_COLUMNS, ClusterTree, Node, id_sort_key
 
 RUN_KIND = "taxonomy"
@@ -96,23 +97,14 @@ def read_tree(library, build_key: str | None = None) -> ClusterTree | None:
         d = dict(zip(NODE_COLUMNS[1:], r))
         nodes[d["id"]] = Node(
             id=d["id"], parent_id=d["parent_id"], level=int(d["level"]), size=int(d["size"] or 0), label=d["label"] or "",
-            keywords=_loads(d["keywords"], []), description=d["description"] or "", tags=_loads(d["tags"], []),
-            representatives=_loads(d["representatives"], []), rep_strategy=d["rep_strategy"] or "",
-            rep_trace=_loads(d["rep_trace"], []), fidelity=_nan(d["fidelity"]), x=_nan(d["x"]), y=_nan(d["y"]),
-            perf=_loads(d["perf"], {}), text_centroid=_arr(d["text_centroid"]), label_vec=_arr(d["label_vec"]))
+            keywords=json_cell(d["keywords"], []), description=d["description"] or "", tags=json_cell(d["tags"], []),
+            representatives=json_cell(d["representatives"], []), rep_strategy=d["rep_strategy"] or "",
+            rep_trace=json_cell(d["rep_trace"], []), fidelity=_nan(d["fidelity"]), x=_nan(d["x"]), y=_nan(d["y"]),
+            perf=json_cell(d["perf"], {}), text_centroid=_arr(d["text_centroid"]), label_vec=_arr(d["label_vec"]))
     assignments = library.query_df(
         f"SELECT {', '.join(ASSIGNMENT_COLUMNS)} FROM assignments WHERE build_key = ? ORDER BY ad_id", [build_key])
     assignments["is_outlier"] = assignments["is_outlier"].fillna(False).astype(bool)
     return ClusterTree(nodes, assignments, build_key, (run or {}).get("config"), (run or {}).get("metrics"))
-
-
-def _loads(v, default):
-    if v is None:
-        return default
-    try:
-        return json.loads(v)
-    except (TypeError, ValueError):
-        return default
 
 
 def _nan(v) -> float:
