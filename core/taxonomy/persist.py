@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..store import json_cell
-from .tree import ASSIGNMENT_COLUMNS, ClusterTree, Node, id_sort_key
+from .tree import ASSIGNMENT_COLUMNS, ClusterTree, Node, id_sort_key, json_default
 
 RUN_KIND = "taxonomy"
 NODE_COLUMNS = ["build_key", "id", "parent_id", "level", "label", "keywords", "description", "tags", "representatives",
@@ -16,17 +16,7 @@ NODE_COLUMNS = ["build_key", "id", "parent_id", "level", "label", "keywords", "d
 
 
 def _json(v) -> str:
-    return json.dumps(v, ensure_ascii=False, default=_default)
-
-
-def _default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return None if not np.isfinite(o) else float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
+    return json.dumps(v, ensure_ascii=False, default=json_default)
 
 
 def _num(v):

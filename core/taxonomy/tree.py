@@ -174,7 +174,7 @@ class ClusterTree:
             out["assignments"] = [
                 {"ad_id": int(r.ad_id), "leaf_id": r.leaf_id, "is_outlier": bool(r.is_outlier),
                  "x": _finite(r.x), "y": _finite(r.y)} for r in a.itertuples()]
-        return json.dumps(out, indent=indent, default=_json_default, ensure_ascii=False)
+        return json.dumps(out, indent=indent, default=json_default, ensure_ascii=False)
 
     def to_text(self, max_depth: int = 3, show_keywords: int = 3) -> str:
         """An indented tree for the CLI: label, id, size, outliers, CTR where known."""
@@ -211,7 +211,8 @@ def _finite(v):
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)
 
 
-def _json_default(o):
+def json_default(o):
+    """numpy values as JSON (NaN → null), for the tree's JSON and the stored node columns."""
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):
