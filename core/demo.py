@@ -218,6 +218,7 @@ BA_ACCENT = [(20, 160, 120), (40, 110, 230), (230, 90, 40)]
 OFFER = {"classic": [(230, 30, 60), (20, 90, 220), (240, 140, 0), (130, 40, 200), (0, 150, 105)],
          "warm_burst": [(232, 48, 40), (240, 100, 20), (215, 20, 100)],
          "cool_frame": [(20, 70, 200), (0, 120, 145), (25, 130, 75)]}
+PAPER = (250, 249, 244)
 BUTTON = [(240, 90, 40), (25, 25, 25), (20, 120, 90), (40, 90, 220)]
 EVENT_BG = [(12, 12, 30), (22, 10, 38), (5, 22, 32)]
 NEON = [(0, 240, 200), (255, 60, 170), (250, 230, 40), (120, 255, 80)]
@@ -409,7 +410,8 @@ def _render_ugc(p: dict) -> Image.Image:
 
 def _render_offer(p: dict) -> Image.Image:
     W, H, u, style = p["W"], p["H"], p["u"], p["substyle"]
-    img = Image.new("RGB", (W, H), p["bg"])
+    # the value line turns the card over: a paper-white card in the palette colour, where the others are solid colour
+    img = Image.new("RGB", (W, H), PAPER if style == "cool_frame" else p["bg"])
     d = ImageDraw.Draw(img)
     white, yellow = (255, 255, 255), (255, 225, 60)
     if style == "warm_burst":  # diagonal two-tone field with a sun-yellow underline
@@ -420,12 +422,13 @@ def _render_offer(p: dict) -> Image.Image:
         _text(d, p["sub"], (u(80), u(740), W - u(80), u(840)), u(64), yellow, max_lines=1)
         _text(d, p["cta"].upper(), (u(80), u(900), W - u(80), u(990)), u(54), white, max_lines=1)
     elif style == "cool_frame":  # inset white frame, left-aligned stack, corner tag
-        d.rectangle((u(40), u(40), W - u(40), H - u(40)), outline=white, width=u(16))
-        d.rectangle((W - u(300), u(40), W - u(40), u(160)), fill=white)
-        d.text((W - u(170), u(100)), "DEAL", font=_font(u(60)), fill=p["bg"], anchor="mm")
-        _text(d, p["headline"], (u(110), u(220), W - u(110), u(700)), u(200), white, "left", max_lines=2)
-        _text(d, p["sub"], (u(110), u(720), W - u(110), u(820)), u(60), (190, 240, 255), "left", max_lines=1)
-        _text(d, p["cta"] + " >", (u(110), u(860), W - u(110), u(960)), u(56), white, "left", max_lines=1)
+        ink = p["bg"]
+        d.rectangle((u(40), u(40), W - u(40), H - u(40)), outline=ink, width=u(16))
+        d.rectangle((W - u(300), u(40), W - u(40), u(160)), fill=ink)
+        d.text((W - u(170), u(100)), "DEAL", font=_font(u(60)), fill=white, anchor="mm")
+        _text(d, p["headline"], (u(110), u(220), W - u(110), u(700)), u(200), ink, "left", max_lines=2)
+        _text(d, p["sub"], (u(110), u(720), W - u(110), u(820)), u(60), (70, 70, 80), "left", max_lines=1)
+        _text(d, p["cta"] + " >", (u(110), u(860), W - u(110), u(960)), u(56), ink, "left", max_lines=1)
     else:  # classic: flat colour, centred white text
         _text(d, p["headline"], (u(70), u(200), W - u(70), u(700)), u(210), white, max_lines=2)
         _text(d, p["sub"], (u(70), u(730), W - u(70), u(830)), u(62), white, max_lines=1)
@@ -640,7 +643,7 @@ _FAMILY_EXTRAS = {
 
 def _variant(concept: dict, kind: str, rng: np.random.Generator) -> dict:
     """Apply one re-cut to a concept: another crop, a recolour, a smaller render or a copy swap."""
-    p = {k: v for k, v in concept.items() if k not in ("swap", "recolour", "months", "last_month", "kinds")}
+    p = {k: v for k, v in concept.items() if k not in ("swap", "recolour", "months", "last_month", "kinds", "group")}
     if kind == "crop":
         p["crops"] = [(k, min(max(x + rng.uniform(-0.08, 0.08), 0), 1), min(max(y + rng.uniform(-0.08, 0.08), 0), 1),
                        z * rng.uniform(1.05, 1.2)) for k, x, y, z in p["crops"]]
@@ -712,11 +715,27 @@ def _plan(n_images: int, rng: np.random.Generator) -> list[dict]:
                 # distinct re-cut kinds: two recolours (or resizes) of one concept would be byte-identical
                 c["kinds"] = ["original"] + [str(k) for k in rng.choice(kinds, size - 1, replace=False)]
                 concepts.append(c)
+    _restyle_split_lines(concepts)
     multi = [i for i, c in enumerate(concepts) if len(c["kinds"]) > 1]
     n_reruns = min(len(multi), 8, max(1, n_images // 25))
     for i in rng.choice(multi, n_reruns, replace=False) if multi else []:
         concepts[i]["kinds"][-1] = "rerun"
     return concepts
+
+
+def _restyle_split_lines(concepts: list[dict]) -> None:
+    """The split family's two new lines open with re-styles of its classic offers, latest first: a new
+    concept takes the headline, sub-line and button of a classic concept whose headline is its line's and
+    joins that concept's variant group (same offer, new template), as a team re-cuts the offers that ran,
+    so each new line visibly continues part of the old one."""
+    fam = TREND_ROLES["splits"]
+    classic = sorted((c for c in concepts if c["family"] == fam and c["substyle"] == "classic"),
+                     key=lambda c: (-c["month"], c["index"]))
+    for line in {s for styles in SPLIT_STYLES for s in styles} - {"classic"}:
+        sources = [c for c in classic if c["headline"] in SUBSTYLE_COPY[line]["headlines"]]
+        first = [c for c in concepts if c["family"] == fam and c["substyle"] == line]
+        for src, new in zip(sources, first):
+            new.update(headline=src["headline"], sub=src["sub"], cta=src["cta"], group=src["index"])
 
 
 def _month_end(month: int) -> date:
@@ -783,7 +802,7 @@ def _write_images(out: Path, concepts: list[dict], rng, tick) -> tuple[list, dic
     for c in concepts:
         fam = c["family"]
         fmt, prefix, ext = FAMILIES[fam]
-        group = f"{fam}/c{c['index']:02d}"
+        group = f"{fam}/c{c.get('group', c['index']):02d}"
         first = None
         dates = _dates(c["months"], c["last_month"], rng)
         for v, (kind, month, when) in enumerate(zip(c["kinds"], c["months"], dates), start=1):

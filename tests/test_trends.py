@@ -406,17 +406,6 @@ def test_trends_page(story, monkeypatch):
 
 # -- the generated sample library against its ground truth --------------------------------------------------------------
 
-SAMPLE_GAP = (
-    "the sample has its trend shapes (ads run across month boundaries, concepts re-launched the next month, a sale "
-    "line that splits into two messages, videos every month) and, with every period cut at the whole window's family "
-    "level, the engine finds the three events asked for (NEW of 'appears' and INACTIVE of 'disappears' in 2026-07, "
-    "SPLIT of 'splits' into its two lines in 2026-07) and nothing wrong in 2026-07/08; but the first month (2026-05, "
-    "42 ads, ~4 a family) is cut one merge finer than its families (its Ward level 3.73 falls just under the 3.81 "
-    "merge): product close-ups split 3/2 and the fast and slow video stand apart, so 2026-06 shows two extra events "
-    "(a MERGE of May's ugc and product pieces, an INACTIVE of May's lone slow video). Remove this mark when the first, "
-    "thin period holds its families too")
-
-
 def _sample_truth(library, truth) -> dict:
     """ad id → 'role' or 'role:substyle' (roles from trend_roles; other families by their name)."""
     role = {fam: r for r, fam in truth["trend_roles"].items()}
@@ -446,7 +435,6 @@ def sample_trends(sample_library, sample_truth):
     return core.compute_trends(sample_library), _sample_truth(sample_library, sample_truth)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=SAMPLE_GAP)
 def test_sample_library_events(sample_trends):
     """Exactly: NEW for the "appears" family's approach in its first month, INACTIVE for "disappears" in the
     month after its last, SPLIT of "splits" into its substyles' approaches; nothing for the other families."""

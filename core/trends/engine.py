@@ -7,16 +7,23 @@ makes centroids of different periods comparable — and variants are linked acro
 period then runs the method registry (`build_hierarchy` on that period's micro-patterns) and nothing
 is written to the library: `nodes`/`assignments` keep holding the library's current taxonomy.
 
-For `ward` and `auto` a period's family count is not chosen by that period's own silhouette sweep: with
-~15-25 variant groups a month the sweep is unreliable (it lumped small families into one holding most of
-the month, or cut "the few videos vs everything else"), so periods were not comparable and lineage saw
-SPLIT/MERGE events that were only changes of resolution. Instead the method picks the families of the
-whole window once, and every period's Ward tree is cut at that same resolution (`_window_height`): the
-window tree's height between its k and k-1 cluster cuts, scaled by √(period ads / window ads) — a Ward
-merge height grows as √(cluster size) for the same centroid distance, and a period holds that share of
-each family's ads. A period whose own sweep finds more families than that cut keeps its finer count (a
-split that is new in a period shows in its own sweep before it weighs in the whole window's). Other
-methods run the registry on each period.
+For `ward` and `auto` a period's families start from the whole window's: with ~15-25 variant groups a month
+a period's own silhouette sweep, or a cut of its own tree at one height, is unreliable (a thin first month
+was cut one merge finer than its families, a growing family split in its biggest month), so periods were not
+comparable and lineage saw SPLIT/MERGE events that were only changes of resolution. So the families estimator
+picks k once on the whole window (`_window_families`), every micro-pattern gets its window family, and a
+period departs from that only on clear evidence in its own Ward trees, each merge brought to the family's
+window size (a Ward height grows as √ads for the same centroid distance, so a period merge is scaled by
+√(family's window ads / its ads in the period)):
+
+- a family splits where its own tree in the period stands above (1 + HYSTERESIS) × the highest merge the
+  window keeps inside any family (it is more separated now than anything the window calls one family), into
+  parts of at least MIN_PART_ADS ads;
+- two families of the period merge, closest first, where their Ward merge falls below (1 - HYSTERESIS) × the
+  lowest merge between two window families (they are closer now than any two families of the window); the
+  parts of a split are never merged back.
+
+Other methods run the registry on each period.
 """
 from __future__ import annotations
 
@@ -31,6 +38,8 @@ from .periods import Period, make_periods, overlap_days, run_spans
 
 N_KEYWORDS = 5
 SHARED_RESOLUTION = ("ward", "auto")   # methods whose periods are cut from a Ward tree at the window's resolution
+HYSTERESIS = 0.25
+MIN_PART_ADS = 2                       # a split's parts each hold at least this many of the period's ads
 WARD_FIT_MAX = 3000                    # ads in one Ward tree (as WardClustering's fit_max); a seeded sample above
 NO_DATES = ("No ad in this library has a date, so there is nothing to follow over time. Add a `date` column "
             "(and ideally `end_date`) to the metadata CSV and ingest it again.")
@@ -95,8 +104,8 @@ def trends(library, period: str = "month", boundaries=None, min_jaccard: float =
     X, unit = prep.features, prep.units.of_ad
 
     if method in SHARED_RESOLUTION:
-        height = _window_height(unit, X, config, seed)
-        nodes = [_cut_period(np.flatnonzero(days[:, i] > 0), unit, X, height, config, seed).fit(X) for i in range(len(periods))]
+        window = _window_families(unit, X, config, seed)
+        nodes = [_cut_period(np.flatnonzero(days[:, i] > 0), unit, X, window, seed).fit(X) for i in range(len(periods))]
     else:
         nodes = [_cluster_period(np.flatnonzero(days[:, i] > 0), unit, X, prep.corpus.ad_ids, config, seed).fit(X)
                  for i in range(len(periods))]
@@ -138,50 +147,135 @@ def _ward_tree(units, seed: int):
     return ward(units.X[fit_units].astype(np.float64)[rows]), len(rows), fit_units, first
 
 
-def _window_height(unit: np.ndarray, X: np.ndarray, config, seed: int) -> tuple[float, int]:
-    """(Ward height of the window's family level, ads in that tree): the families estimator picks k on all
-    the window's micro-patterns; the height is the midpoint between the tree's k- and (k-1)-cluster merges."""
-    from ..taxonomy.hierarchy import Units
+@dataclass
+class WindowFamilies:
+    """The whole window's family level: the family of every micro-pattern, the highest Ward merge the window
+    keeps inside a family, the lowest one between two families, and each family's ads, counted as in the
+    window's tree (heights scale with √ads)."""
 
-    units = Units.from_labels(unit, X)
-    Z, n, _, _ = _ward_tree(units, seed)
-    if Z is None:
-        return np.inf, max(n, 1)
-    k = int(config.families(seed).fit(units.X, units.weight).n_clusters_)
-    if k <= 1:
-        return np.inf, n
-    k = min(k, n - 1)
-    return float((Z[n - k - 1, 2] + Z[n - k, 2]) / 2), n
+    of_unit: np.ndarray
+    split_height: float
+    merge_height: float
+    ads: np.ndarray
 
 
-def _cut_period(rows: np.ndarray, unit: np.ndarray, X: np.ndarray, window: tuple[float, int], config, seed: int) -> PeriodNodes:
-    """Families of one period: its Ward tree cut at the window's resolution, or at the period's own family
-    count where that is finer (module docstring); variants stay whole."""
+def _window_families(unit: np.ndarray, X: np.ndarray, config, seed: int) -> WindowFamilies:
+    """The families estimator picks k on all the window's micro-patterns; the window's Ward tree cut into k
+    gives each micro-pattern its family; the tree's k-1 and k-th merges from the top are the split and merge
+    references (module docstring)."""
     from scipy.cluster.hierarchy import fcluster
 
     from ..taxonomy.hierarchy import Units
-    from ..taxonomy.methods.base import canonical_labels, centroids, nearest
+    from ..taxonomy.methods.base import centroids, nearest
+
+    units = Units.from_labels(unit, X)
+    labels = np.zeros(len(units.X), dtype=np.int64)
+    Z, n, fit_units, first = _ward_tree(units, seed)
+    k = 1 if Z is None else min(int(config.families(seed).fit(units.X, units.weight).n_clusters_), n - 1)
+    if k <= 1:
+        return WindowFamilies(labels, np.inf, np.inf, np.array([max(n, 1.0)]))
+    labels[fit_units] = fcluster(Z, k, criterion="maxclust")[first] - 1
+    rest = np.setdiff1d(np.arange(len(units.X)), fit_units)
+    if len(rest):
+        fit = units.X[fit_units].astype(np.float64)
+        labels[rest] = nearest(units.X[rest].astype(np.float64), centroids(fit, labels[fit_units]))[0]
+    ads = np.bincount(labels, weights=units.weight) * n / units.weight.sum()   # as many as the tree held
+    return WindowFamilies(labels, float(Z[n - k - 1, 2]), float(Z[n - k, 2]), ads)
+
+
+def _cut_period(rows: np.ndarray, unit: np.ndarray, X: np.ndarray, window: WindowFamilies, seed: int) -> PeriodNodes:
+    """Families of one period: the window's families, split or merged only where the period's own Ward
+    merges, brought to the window's family sizes, stand clearly past the window's references (module
+    docstring); variants stay whole."""
+    from ..taxonomy.hierarchy import Units
+    from ..taxonomy.methods.base import canonical_labels
 
     if len(rows) == 0:
         return PeriodNodes(rows, np.zeros(0, dtype=np.int64), unit[rows])
-    _, local_unit = np.unique(unit[rows], return_inverse=True)
+    members, local_unit = np.unique(unit[rows], return_inverse=True)
     units = Units.from_labels(local_unit, X[rows])
-    Z, n, fit_units, first = _ward_tree(units, seed)
-    height, n_window = window
-    labels = np.zeros(len(units.X), dtype=np.int64)
-    if Z is not None and np.isfinite(height):
-        # a Ward merge of two clusters of m ads at centroid distance d stands at √m·d: a period holding a
-        # share of the window's ads holds about that share of each family's, so its level is √share lower
-        fit = fcluster(Z, height * np.sqrt(n / n_window), criterion="distance")[first] - 1
-        own = int(config.families(seed).fit(units.X, units.weight).n_clusters_) if len(units.X) > 2 else 1
-        if own > fit.max() + 1:
-            fit = fcluster(Z, own, criterion="maxclust")[first] - 1
-        labels[fit_units] = fit
-        rest = np.setdiff1d(np.arange(len(units.X)), fit_units)
-        if len(rest):
-            labels[rest] = nearest(units.X[rest].astype(np.float64), centroids(units.X[fit_units].astype(np.float64), fit))[0]
-    labels = canonical_labels(labels, units.weight)        # the largest family first
-    return PeriodNodes(rows, labels[local_unit], unit[rows])
+    if len(units.X) > WARD_FIT_MAX:   # as the window's tree: heights on at most WARD_FIT_MAX ads
+        units = Units(units.of_ad, units.X, units.weight * WARD_FIT_MAX / units.weight.sum())
+    family = window.of_unit[members]
+    labels, scale, of_group = _split_families(units, family, window, seed)
+    labels = _merge_families(units, labels, scale, of_group, window.merge_height * (1 - HYSTERESIS))
+    return PeriodNodes(rows, canonical_labels(labels, units.weight)[local_unit], unit[rows])
+
+
+def _split_families(units, family: np.ndarray, window: WindowFamilies, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each family's own Ward tree over its ads in the period, cut where its merges stand above the window's
+    split reference once brought to the family's window size (×√(window ads / period ads)); a family stays
+    whole unless its top merge does. Returns the labels and, per label, the factor from period to window size
+    and the window family."""
+    from scipy.cluster.hierarchy import fcluster
+
+    from ..taxonomy.hierarchy import Units
+    from ..taxonomy.methods.base import centroids, nearest
+
+    labels = np.zeros(len(family), dtype=np.int64)
+    scale, of_group = [], []
+    for f in np.unique(family):
+        idx = np.flatnonzero(family == f)
+        part = np.zeros(len(idx), dtype=np.int64)
+        factor = window.ads[f] / units.weight[idx].sum()
+        height = window.split_height * (1 + HYSTERESIS) / np.sqrt(factor)
+        Z, _, fit_units, first = _ward_tree(Units(idx, units.X[idx], units.weight[idx]), seed)
+        if Z is not None and np.isfinite(height) and Z[-1, 2] > height:
+            part[fit_units] = fcluster(Z, height, criterion="distance")[first] - 1
+            rest = np.setdiff1d(np.arange(len(idx)), fit_units)
+            if len(rest):
+                fit = units.X[idx[fit_units]].astype(np.float64)
+                part[rest] = nearest(units.X[idx[rest]].astype(np.float64), centroids(fit, part[fit_units]))[0]
+            part = _fold_thin_parts(units.X[idx].astype(np.float64), units.weight[idx], part)
+        labels[idx] = len(scale) + part
+        of_group += [f] * (int(part.max()) + 1)
+        scale += [factor] * (int(part.max()) + 1)
+    return labels, np.array(scale), np.array(of_group)
+
+
+def _fold_thin_parts(X: np.ndarray, weight: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """Parts of a split with fewer than MIN_PART_ADS ads join the nearest part that has enough: one odd ad
+    is not a new approach. Fewer than two such parts: no split."""
+    ads = np.bincount(part, weights=weight)
+    solid = np.flatnonzero(ads >= MIN_PART_ADS)
+    if len(solid) < 2:
+        return np.zeros(len(part), dtype=np.int64)
+    from ..taxonomy.methods.base import nearest
+
+    centre = np.array([np.average(X[part == p], axis=0, weights=weight[part == p]) for p in solid])
+    thin = ~np.isin(part, solid)
+    part = part.copy()
+    part[thin] = solid[nearest(X[thin], centre)[0]]
+    return np.unique(part, return_inverse=True)[1]
+
+
+def _merge_families(units, labels: np.ndarray, scale: np.ndarray, family: np.ndarray, height: float) -> np.ndarray:
+    """Join, closest first, the period's groups of different window families whose Ward merge at their window
+    sizes (√(2·m·n/(m+n)) × centroid distance, the height scipy's ward gives, with m, n the sizes × `scale`)
+    stands below `height`; `family` is the window family of each group (the parts of a split stay apart)."""
+    k = int(labels.max()) + 1
+    size = np.bincount(labels, weights=units.weight, minlength=k) * scale
+    centre = np.zeros((k, units.X.shape[1]))
+    np.add.at(centre, labels, units.X.astype(np.float64) * units.weight[:, None])
+    centre /= np.maximum(np.bincount(labels, weights=units.weight, minlength=k), 1e-12)[:, None]
+    holds = {g: {int(family[g])} for g in range(k)}
+    while np.isfinite(height):
+        pairs = [(_ward_height(size[a], size[b], centre[a], centre[b]), a, b)
+                 for i, a in enumerate(holds) for b in list(holds)[i + 1:] if not holds[a] & holds[b]]
+        if not pairs:
+            break
+        h, a, b = min(pairs)
+        if h >= height:
+            break
+        centre[a] = (size[a] * centre[a] + size[b] * centre[b]) / (size[a] + size[b])
+        size[a] += size[b]
+        holds[a] |= holds.pop(b)
+        labels = np.where(labels == b, a, labels)
+    return np.unique(labels, return_inverse=True)[1]
+
+
+def _ward_height(m: float, n: float, a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(2 * m * n / (m + n)) * np.linalg.norm(a - b))
 
 
 def _lineage(nodes: list[PeriodNodes], periods: list[Period], X, unit, min_jaccard: float) -> dict:

@@ -3,8 +3,10 @@
 The two periods hold mostly different ads, so members are compared after projection: every ad of
 either period gets a node in *both* taxonomies. In its own period that is its own node; in the other,
 it is the node holding its micro-pattern there (variants of one creative stay together across periods
-as within one), else the node with the nearest centroid if the ad lies within that node's reach, else
-none (an ad of a brand-new look is claimed by no old node, an ad of a look that stopped by no new one).
+as within one), else the node with the nearest centroid if the ad lies within that node's reach and
+clearly nearer to it than to any other node (second-nearest ≥ CLAIM_MARGIN × nearest: in a high-dimensional
+feature space an ad of a brand-new look sits about equally far from every old centroid, often within reach
+of several), else none (an ad of a brand-new look is claimed by no old node, an ad of a look that stopped by no new one).
 Old node j then stands for A_j = {ads whose old node is j} and new node i for B_i = {ads whose new node
 is i}, both over the union of the two periods' ads, and
 
@@ -27,6 +29,7 @@ import numpy as np
 
 REACH_SLACK = 2.5      # sample library: a family's next-month ads lie at median 1.1–1.6×, q90 1.5–2.2× the pooled RMS
 SHRINK_ADS = 5         # a node's spread counts as much as the pooled one at this many ads
+CLAIM_MARGIN = 1.25    # sample library: continuing families at 1.4-3.6, new looks at 1.02-1.03 (ratio of distances)
 MAIN_SHARE = 0.5       # a node of a split (merge) draws at least this share of its members from the parent
 
 ACTIVE, NEW, INACTIVE, SPLIT, MERGE, ABSENT = "ACTIVE", "NEW", "INACTIVE", "SPLIT", "MERGE", "absent"
@@ -76,7 +79,10 @@ class PeriodNodes:
         Y = X[rows].astype(np.float64)
         d2 = (Y ** 2).sum(1)[:, None] - 2 * Y @ self.centroids.T + (self.centroids ** 2).sum(1)[None, :]
         near = d2.argmin(axis=1)
-        within = np.sqrt(np.maximum(d2[np.arange(len(rows)), near], 0)) <= self.reach[near]
+        d = np.sqrt(np.maximum(d2, 0))
+        first = d[np.arange(len(rows)), near]
+        second = np.partition(d, 1, axis=1)[:, 1] if self.k > 1 else np.full(len(rows), np.inf)
+        within = (first <= self.reach[near]) & (second >= CLAIM_MARGIN * first)
         return np.array([node_of_row.get(r, node_of_unit.get(u, n if w else -1))
                          for r, u, n, w in zip(rows.tolist(), units.tolist(), near.tolist(), within.tolist())], dtype=np.int64)
 
