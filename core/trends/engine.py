@@ -330,7 +330,26 @@ def _approaches(library, lineage: dict, nodes: list[PeriodNodes], periods: list[
             "direction": direction(series, born) if members else None,
             "ad_ids": {pid: [int(x) for x in ads["ad_id"].to_numpy()[r]] for pid, r in members.items()},
         })
+    _distinguish_labels(out)
     return out
+
+
+def _distinguish_labels(approaches: list[dict]) -> None:
+    """Approaches that share their family's label (several lines of one family) get their own top keywords
+    after it, and their id where those are alike too, so a reader can tell them apart in the chart and tables."""
+    count: dict = {}
+    for a in approaches:
+        count[a["label"]] = count.get(a["label"], 0) + 1
+    for a in approaches:
+        extra = [k for k in a["keywords"] if k.lower() not in a["label"].lower()][:2]
+        if count[a["label"]] > 1 and a["family_id"] is not None and extra:
+            a["label"] = f"{a['label']} — {' · '.join(extra)}"
+    seen: dict = {}
+    for a in approaches:   # the same words too: the id tells them apart
+        seen[a["label"]] = seen.get(a["label"], 0) + 1
+    for a in approaches:
+        if seen[a["label"]] > 1:
+            a["label"] = f"{a['label']} ({a['id']})"
 
 
 def _status(recorded: str | None, present: bool) -> str:
