@@ -643,7 +643,7 @@ _FAMILY_EXTRAS = {
 
 def _variant(concept: dict, kind: str, rng: np.random.Generator) -> dict:
     """Apply one re-cut to a concept: another crop, a recolour, a smaller render or a copy swap."""
-    p = {k: v for k, v in concept.items() if k not in ("swap", "recolour", "months", "last_month", "kinds", "group")}
+    p = {k: v for k, v in concept.items() if k not in ("swap", "recolour", "months", "last_month", "kinds")}
     if kind == "crop":
         p["crops"] = [(k, min(max(x + rng.uniform(-0.08, 0.08), 0), 1), min(max(y + rng.uniform(-0.08, 0.08), 0), 1),
                        z * rng.uniform(1.05, 1.2)) for k, x, y, z in p["crops"]]
@@ -725,9 +725,9 @@ def _plan(n_images: int, rng: np.random.Generator) -> list[dict]:
 
 def _restyle_split_lines(concepts: list[dict]) -> None:
     """The split family's two new lines open with re-styles of its classic offers, latest first: a new
-    concept takes the headline, sub-line and button of a classic concept whose headline is its line's and
-    joins that concept's variant group (same offer, new template), as a team re-cuts the offers that ran,
-    so each new line visibly continues part of the old one."""
+    concept takes the headline, sub-line and button of a classic concept whose headline is its line's (same
+    offer, new template: a new concept, not a variant), as a team re-cuts the offers that ran, so each new
+    line visibly continues part of the old one."""
     fam = TREND_ROLES["splits"]
     classic = sorted((c for c in concepts if c["family"] == fam and c["substyle"] == "classic"),
                      key=lambda c: (-c["month"], c["index"]))
@@ -735,7 +735,7 @@ def _restyle_split_lines(concepts: list[dict]) -> None:
         sources = [c for c in classic if c["headline"] in SUBSTYLE_COPY[line]["headlines"]]
         first = [c for c in concepts if c["family"] == fam and c["substyle"] == line]
         for src, new in zip(sources, first):
-            new.update(headline=src["headline"], sub=src["sub"], cta=src["cta"], group=src["index"])
+            new.update(headline=src["headline"], sub=src["sub"], cta=src["cta"])
 
 
 def _month_end(month: int) -> date:
@@ -802,7 +802,7 @@ def _write_images(out: Path, concepts: list[dict], rng, tick) -> tuple[list, dic
     for c in concepts:
         fam = c["family"]
         fmt, prefix, ext = FAMILIES[fam]
-        group = f"{fam}/c{c.get('group', c['index']):02d}"
+        group = f"{fam}/c{c['index']:02d}"
         first = None
         dates = _dates(c["months"], c["last_month"], rng)
         for v, (kind, month, when) in enumerate(zip(c["kinds"], c["months"], dates), start=1):
