@@ -3,8 +3,7 @@
 Every period is clustered on its own (families only) with the taxonomy's pure pieces: features and
 micro-patterns are computed once over all ads active in the kept periods (`core.taxonomy.build.prepare`
 with those ad ids), so that every period is clustered in one shared feature space — which is what
-makes centroids of different periods comparable — and variants are linked across periods too. Each
-period then runs the method registry (`build_hierarchy` on that period's micro-patterns) and nothing
+makes centroids of different periods comparable — and variants are linked across periods too. Nothing
 is written to the library: `nodes`/`assignments` keep holding the library's current taxonomy.
 
 For `ward` and `auto` a period's families start from the whole window's: with ~15-25 variant groups a month
@@ -23,7 +22,7 @@ window size (a Ward height grows as √ads for the same centroid distance, so a 
   lowest merge between two window families (they are closer now than any two families of the window); the
   parts of a split are never merged back.
 
-Other methods run the registry on each period.
+Other methods run the registry (`build_hierarchy`) on each period's micro-patterns.
 """
 from __future__ import annotations
 
@@ -37,7 +36,7 @@ from .metrics import deltas, direction, period_metrics
 from .periods import Period, make_periods, overlap_days, run_spans
 
 N_KEYWORDS = 5
-SHARED_RESOLUTION = ("ward", "auto")   # methods whose periods are cut from a Ward tree at the window's resolution
+SHARED_RESOLUTION = ("ward", "auto")   # methods whose periods start from the window's Ward families
 HYSTERESIS = 0.25
 MIN_PART_ADS = 2                       # a split's parts each hold at least this many of the period's ads
 WARD_FIT_MAX = 3000                    # ads in one Ward tree (as WardClustering's fit_max); a seeded sample above
@@ -166,19 +165,14 @@ def _window_families(unit: np.ndarray, X: np.ndarray, config, seed: int) -> Wind
     from scipy.cluster.hierarchy import fcluster
 
     from ..taxonomy.hierarchy import Units
-    from ..taxonomy.methods.base import centroids, nearest
+    from ..taxonomy.methods.base import place_unfitted
 
     units = Units.from_labels(unit, X)
-    labels = np.zeros(len(units.X), dtype=np.int64)
     Z, n, fit_units, first = _ward_tree(units, seed)
     k = 1 if Z is None else min(int(config.families(seed).fit(units.X, units.weight).n_clusters_), n - 1)
     if k <= 1:
-        return WindowFamilies(labels, np.inf, np.inf, np.array([max(n, 1.0)]))
-    labels[fit_units] = fcluster(Z, k, criterion="maxclust")[first] - 1
-    rest = np.setdiff1d(np.arange(len(units.X)), fit_units)
-    if len(rest):
-        fit = units.X[fit_units].astype(np.float64)
-        labels[rest] = nearest(units.X[rest].astype(np.float64), centroids(fit, labels[fit_units]))[0]
+        return WindowFamilies(np.zeros(len(units.X), dtype=np.int64), np.inf, np.inf, np.array([max(n, 1.0)]))
+    labels = place_unfitted(units.X, fit_units, fcluster(Z, k, criterion="maxclust")[first] - 1)
     ads = np.bincount(labels, weights=units.weight) * n / units.weight.sum()   # as many as the tree held
     return WindowFamilies(labels, float(Z[n - k - 1, 2]), float(Z[n - k, 2]), ads)
 
@@ -210,7 +204,7 @@ def _split_families(units, family: np.ndarray, window: WindowFamilies, seed: int
     from scipy.cluster.hierarchy import fcluster
 
     from ..taxonomy.hierarchy import Units
-    from ..taxonomy.methods.base import centroids, nearest
+    from ..taxonomy.methods.base import place_unfitted
 
     labels = np.zeros(len(family), dtype=np.int64)
     scale, of_group = [], []
@@ -221,11 +215,7 @@ def _split_families(units, family: np.ndarray, window: WindowFamilies, seed: int
         height = window.split_height * (1 + HYSTERESIS) / np.sqrt(factor)
         Z, _, fit_units, first = _ward_tree(Units(idx, units.X[idx], units.weight[idx]), seed)
         if Z is not None and np.isfinite(height) and Z[-1, 2] > height:
-            part[fit_units] = fcluster(Z, height, criterion="distance")[first] - 1
-            rest = np.setdiff1d(np.arange(len(idx)), fit_units)
-            if len(rest):
-                fit = units.X[idx[fit_units]].astype(np.float64)
-                part[rest] = nearest(units.X[idx[rest]].astype(np.float64), centroids(fit, part[fit_units]))[0]
+            part = place_unfitted(units.X[idx], fit_units, fcluster(Z, height, criterion="distance")[first] - 1)
             part = _fold_thin_parts(units.X[idx].astype(np.float64), units.weight[idx], part)
         labels[idx] = len(scale) + part
         of_group += [f] * (int(part.max()) + 1)

@@ -113,6 +113,18 @@ def centroids(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out / np.maximum(counts, 1)[:, None]
 
 
+def place_unfitted(X: np.ndarray, fit_units: np.ndarray, fit_labels: np.ndarray) -> np.ndarray:
+    """Labels of every row of X: the fitted rows keep `fit_labels`, the rest (left out of a sampled fit)
+    join the nearest centroid of the fitted clusters."""
+    labels = np.empty(len(X), dtype=np.int64)
+    labels[fit_units] = fit_labels
+    rest = np.setdiff1d(np.arange(len(X)), fit_units)
+    if len(rest):
+        fit = np.asarray(X[fit_units], dtype=np.float64)
+        labels[rest] = nearest(np.asarray(X[rest], dtype=np.float64), centroids(fit, np.asarray(fit_labels)))[0]
+    return labels
+
+
 def nearest(X: np.ndarray, C: np.ndarray, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
     """(index of the nearest row of C, its Euclidean distance) for each row of X."""
     idx = np.empty(len(X), dtype=np.int64)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from .base import canonical_labels, centroids, nearest, snapped_rows, weighted_silhouette, weights_or_ones
+from .base import canonical_labels, place_unfitted, snapped_rows, weighted_silhouette, weights_or_ones
 
 
 class WardClustering(BaseEstimator, ClusterMixin):
@@ -67,12 +67,7 @@ class WardClustering(BaseEstimator, ClusterMixin):
         k_best = min(k for k, s in eligible.items() if s >= top - self.tolerance)
         self.silhouette_ = self.sweep_[k_best]
         fit_labels = cuts[k_best] - 1
-        labels = np.empty(m, dtype=np.int64)
-        labels[fit_units] = fit_labels
-        rest = np.setdiff1d(np.arange(m), fit_units)
-        if len(rest):
-            labels[rest] = nearest(X[rest], centroids(Xu, fit_labels))[0]
-        self.labels_ = canonical_labels(labels, w)
+        self.labels_ = canonical_labels(place_unfitted(X, fit_units, fit_labels), w)
         self.n_clusters_ = int(self.labels_.max()) + 1
         return self
 
