@@ -1,0 +1,105 @@
+"""Per-creative analysis on Ray Data: `map_batches` over actors that load the models once.
+
+The driver (the ingest process) builds a dataset of small task rows, Ray streams them through a
+pool of `_Analyser` actors (one per CPU by default, each `compute.init_worker` once), and the
+results stream back, in task order, to `core.ingest`'s single writer. Nothing here touches DuckDB,
+so idempotence and resume are the writer's as with the local engine: a creative is in the library
+once its transaction committed, and a killed run recomputes only the rest.
+
+Without an address a small local Ray starts on this machine (what the tests use); with one, the
+workers must see the library folder at the same path (a shared volume) and import this project.
+Ray is optional and imported only here: `pip install -r requirements-ray.txt`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from pathlib import Path
+from typing import Iterator
+
+from ..compute import CreativeResult, CreativeTask
+from ..limits import DEFAULT_LIMITS, IngestLimits
+from . import EngineUnavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+INSTALL_HINT = "The Ray engine needs Ray, which is not installed: run `pip install -r requirements-ray.txt` (or use --engine local)."
+OBJECT_STORE_BYTES = 128 * 1024 ** 2   # results are ~40 kB each (vector + thumbnail): a small store streams them
+MAX_BLOCKS = 4096                      # one creative per block up to here, so a slow video holds up nobody
+
+
+def require_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as e:
+        raise EngineUnavailable(INSTALL_HINT) from e
+    return ray
+
+
+class _Analyser:
+    """A Ray actor: the models load once, on its first batch (no constructor arguments to keep in the store)."""
+
+    def __init__(self):
+        self.loaded = False
+
+    def __call__(self, batch: dict, limits: IngestLimits) -> dict:
+        from ..compute import analyze_creative, init_worker
+
+        out = []
+        for sha, path, kind, name, model in zip(batch["sha256"], batch["path"], batch["kind"], batch["name"], batch["visual_model"]):
+            if not self.loaded:
+                init_worker(model or None, threads=1)
+                self.loaded = True
+            task = CreativeTask(str(sha), str(path), str(kind), str(name), model or None)
+            out.append(pickle.dumps(analyze_creative(task, limits), protocol=pickle.HIGHEST_PROTOCOL))
+        return {"sha256": batch["sha256"], "result": out}
+
+
+def run_tasks(tasks: list[CreativeTask], workers: int = 2, limits: IngestLimits = DEFAULT_LIMITS,
+              address: str | None = None) -> Iterator[CreativeResult]:
+    """Yield one CreativeResult per task, in task order, computed by `workers` Ray actors."""
+    if not tasks:
+        return
+    ray = require_ray()
+    started = _connect(ray, address, workers)
+    try:
+        yield from _stream(ray, tasks, max(1, workers), limits)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _connect(ray, address: str | None, workers: int) -> bool:
+    """Join the given cluster, or start a small local one; True when we started it (and so stop it)."""
+    if ray.is_initialized():
+        return False
+    env = {k: os.environ[k] for k in ("HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM", "CTE_DATA_DIR") if k in os.environ}
+    env["OMP_NUM_THREADS"] = "1"
+    quiet = dict(logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
+    if address:
+        # workers elsewhere import this project from a copy of its code (not the libraries' data)
+        runtime_env = {"env_vars": env, "working_dir": str(ROOT),
+                       "excludes": ["data/", "bench/out/", ".git/", "tests/", "*.duckdb", "*.faiss"]}
+        ray.init(address=address, runtime_env=runtime_env, **quiet)
+    else:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        ray.init(num_cpus=max(1, workers), object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
+                 runtime_env={"env_vars": env}, **quiet)
+    return True
+
+
+def _stream(ray, tasks: list[CreativeTask], workers: int, limits: IngestLimits) -> Iterator[CreativeResult]:
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True   # task order → the same creative ids as the local engine
+    ctx.enable_progress_bars = False              # the ingest's own progress bar counts results
+    ctx.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    rows = [{"sha256": t.sha256, "path": t.path, "kind": t.kind, "name": t.name, "visual_model": t.visual_model or ""}
+            for t in tasks]
+    ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), MAX_BLOCKS))
+    ds = ds.map_batches(_Analyser, batch_size=1, batch_format="numpy", num_cpus=1,
+                        compute=ray.data.ActorPoolStrategy(size=workers),
+                        fn_kwargs={"limits": limits})
+    for row in ds.iter_rows():
+        yield pickle.loads(row["result"])

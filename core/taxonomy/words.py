@@ -1,0 +1,178 @@
+"""Which words of a library are real enough to name a node.
+
+A word is real when a word-frequency list (wordfreq, offline: its lists ship in the wheel) knows it
+in the language of the ads that use it, or when it recurs in at least `RECUR_MIN_ADS` ads' own text
+(headline, copy, CTA, visible text, tags): brands such as "Facemusic" that no list knows.
+
+"Knows" means a Zipf frequency ≥ 3 (once per million words). Lower would let OCR misreads in:
+on the real ads "tbe" (Zipf 2.6), "seif" (2.3), "ktc" (1.7) and "cvts" (1.2) are all in the English
+list as web typos, while the words strategists name groups by are far above it ("veterans" 4.3,
+"truck" 4.6). A recurring word that is one letter away from a common word ("seif" → "self",
+"cvts" → "cats") is a systematic misread of that word, not a brand, and stays out.
+
+The language of an ad is a cheap guess: the script (kana → ja, Han → zh, Hangul → ko, Cyrillic →
+ru, Arabic → ar) or, for Latin text, whichever of a few languages' short lists knows most of its
+words (English on ties). Japanese and Chinese words need a segmenter that wordfreq leaves to
+optional packages (MeCab, jieba); instead a run of Han/kana characters counts as real when it
+splits, longest match first, into listed words of two or more characters.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from functools import lru_cache
+
+MIN_ZIPF = 3.0
+COMMON_ZIPF = 4.5          # a word this common is what a near-miss OCR token was meant to be
+RECUR_MIN_ADS = 3
+LATIN_LANGS = ("en", "es", "fr", "de", "pt", "it", "nl")
+
+_WORD = re.compile(r"[^\W\d_]+|\d{1,3}%")
+_CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_SCRIPT_RUN = re.compile(rf"[{_CJK}]+|[^{_CJK}]+")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_SCRIPTS = (("ko", re.compile(r"[\uac00-\ud7af]")), ("ru", re.compile(r"[\u0400-\u04ff]")),
+            ("ar", re.compile(r"[\u0600-\u06ff]")), ("el", re.compile(r"[\u0370-\u03ff]")),
+            ("he", re.compile(r"[\u0590-\u05ff]")), ("th", re.compile(r"[\u0e00-\u0e7f]")))
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@lru_cache(maxsize=None)
+def frequencies(lang: str, wordlist: str = "large") -> dict:
+    """word → frequency for one language ({} when wordfreq lacks the list)."""
+    try:
+        import wordfreq
+
+        return wordfreq.get_frequency_dict(lang, wordlist=wordlist)
+    except (LookupError, ValueError):
+        try:
+            import wordfreq
+
+            return wordfreq.get_frequency_dict(lang, wordlist="best")
+        except (LookupError, ValueError):
+            return {}
+
+
+def zipf(word: str, lang: str) -> float:
+    f = frequencies(lang).get(word, 0.0)
+    return math.log10(f) + 9.0 if f > 0 else 0.0
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words of a text, with runs of Han/kana split from Latin letters ("it開速情報")."""
+    out = []
+    for w in _WORD.findall((text or "").lower()):
+        out.extend(_SCRIPT_RUN.findall(w) if _HAN.search(w) or _KANA.search(w) else [w])
+    return out
+
+
+def guess_language(words: list[str]) -> str:
+    text = "".join(words)
+    if _KANA.search(text):
+        return "ja"
+    if _HAN.search(text):
+        return "zh"
+    for lang, pattern in _SCRIPTS:
+        if pattern.search(text):
+            return lang
+    latin = [w for w in words if w.isascii() or w.isalpha()]
+    if not latin:
+        return "en"
+    scores = {lang: sum(w in frequencies(lang, "small") for w in latin) for lang in LATIN_LANGS}
+    best = max(scores.values())
+    return "en" if scores["en"] == best else max(LATIN_LANGS, key=lambda lang: (scores[lang], lang == "en"))
+
+
+def _cjk_known(run: str, langs) -> bool:
+    """Longest-match split into listed words; real when ≥ half the characters are in 2+ char words."""
+    for lang in [lang for lang in ("ja", "zh") if lang in langs] or ["zh", "ja"]:
+        freq = frequencies(lang)
+        i, long_chars, ok = 0, 0, True
+        while i < len(run):
+            for j in range(min(len(run), i + 6), i, -1):
+                if run[i:j] in freq and math.log10(freq[run[i:j]]) + 9 >= MIN_ZIPF:
+                    long_chars += (j - i) if j - i >= 2 else 0
+                    i = j
+                    break
+            else:
+                ok = False
+                break
+        if ok and long_chars * 2 >= len(run):
+            return True
+    return False
+
+
+def _edits1(word: str) -> set[str]:
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return ({a + b[1:] for a, b in splits if b} | {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+            | {a + c + b for a, b in splits for c in _LETTERS})
+
+
+class Lexicon:
+    """The real words of one set of ad texts (one text per ad)."""
+
+    def __init__(self, texts: list[str], typed: list[str] | None = None):
+        """`texts`: all each ad says; `typed`: curated words (metadata tags), never misreads. Copy is not
+        trusted as typed: the real IRA ads' copy was itself read from scans ("SeIf-Defense")."""
+        self.ad_words = [tokens(t) for t in texts]
+        self.typed = {w for t in (typed or []) for w in tokens(t)}
+        self.language = [guess_language(ws) for ws in self.ad_words]
+        self.ads_with: Counter = Counter()
+        self.langs_of: dict[str, set] = {}
+        for ws, lang in zip(self.ad_words, self.language):
+            for w in set(ws):
+                self.ads_with[w] += 1
+                self.langs_of.setdefault(w, {"en"}).add(lang)
+        self._real: dict[str, bool] = {}
+
+    def known(self, word: str) -> bool:
+        """A word-frequency list knows the word in a language of the ads using it (or English)."""
+        langs = self.langs_of.get(word, {"en"})
+        if _HAN.search(word) or _KANA.search(word):
+            return _cjk_known(word, langs)
+        if word.endswith("%"):
+            return True
+        return any(zipf(word, lang) >= MIN_ZIPF for lang in langs)
+
+    def misread(self, word: str) -> bool:
+        """Not a tag, and one letter away from a common word: a misreading of that word."""
+        if not word.isascii() or len(word) < 4 or word in self.typed:
+            return False
+        langs = self.langs_of.get(word, {"en"})
+        return any(zipf(e, lang) >= COMMON_ZIPF for e in _edits1(word) for lang in langs)
+
+    def is_real_word(self, word: str) -> bool:
+        word = word.lower()
+        if word not in self._real:
+            pieces = tokens(word)
+            self._real[word] = bool(pieces) and "".join(pieces) == re.sub(r"[\s\-'’]", "", word) and all(
+                self.known(p) or (self.ads_with[p] >= RECUR_MIN_ADS and not self.misread(p)) for p in pieces)
+        return self._real[word]
+
+    def is_real(self, term: str) -> bool:
+        """Every word of a term (unigram, bigram, tag, concept) is real."""
+        words = str(term).replace("-", " ").split()
+        return bool(words) and all(self.is_real_word(w) for w in words)
+
+    def noise_words(self, name: str) -> list[str]:
+        """Words of a node name that are neither known nor recurring: the OCR-noise measure."""
+        return [w for w in re.findall(r"[^\W_]+%?", name.lower()) if not self.is_real_word(w)]
+
+
+def ad_texts(frame) -> list[str]:
+    """What each ad says in words: headline, copy, CTA, visible text and tags. Machine labels
+    (ImageNet classes, colours, layout) are left out: they are not the ad's words."""
+    cols = [frame[c].fillna("").astype(str) for c in ("headline", "copy", "cta", "ocr_text") if c in frame]
+    tags = frame["tags"] if "tags" in frame else [[]] * len(frame)
+    out = []
+    for i, t in enumerate(tags):
+        parts = [c.iat[i] for c in cols] + [", ".join(map(str, t or []))]
+        out.append(". ".join(p for p in parts if p))
+    return out
+
+
+def corpus_lexicon(frame) -> Lexicon:
+    tags = frame["tags"] if "tags" in frame else []
+    return Lexicon(ad_texts(frame), [" ".join(map(str, t or [])) for t in tags])
