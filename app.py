@@ -6,6 +6,19 @@ with a progress bar) and opens on it.
 """
 from __future__ import annotations
 
+# (file in pages/, title, icon, url path): every page has its own address (/library, /taxonomy, …)
+PAGES = [
+    ("library", "Library", ":material/photo_library:", "library"),
+    ("gallery", "Gallery", ":material/grid_view:", "gallery"),
+    ("taxonomy", "Taxonomy", ":material/account_tree:", "taxonomy"),
+    ("what_works", "What works", ":material/emoji_events:", "what-works"),
+    ("map", "Map", ":material/scatter_plot:", "map"),
+    ("search", "Search", ":material/search:", "search"),
+    ("trends", "Trends", ":material/trending_up:", "trends"),
+    ("benchmark", "Benchmark", ":material/speed:", "benchmark"),
+    ("export", "Export", ":material/download:", "export"),
+]
+
 
 def main() -> None:
     import os
@@ -23,19 +36,18 @@ def main() -> None:
     here = Path(__file__).resolve().parent
     st.set_page_config(page_title="Creative Taxonomy Explorer", page_icon=":material/account_tree:", layout="wide")
 
-    pages = [
-        st.Page("pages/library.py", title="Library", icon=":material/photo_library:", url_path="library", default=True),
-        st.Page("pages/taxonomy.py", title="Taxonomy", icon=":material/account_tree:", url_path="taxonomy"),
-        st.Page("pages/map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),
-        st.Page("pages/search.py", title="Search", icon=":material/search:", url_path="search"),
-    ]
-    if (here / "pages" / "trends.py").exists():  # added by the trends work when it lands
-        pages.append(st.Page("pages/trends.py", title="Trends", icon=":material/trending_up:", url_path="trends"))
-    pages += [
-        st.Page("pages/benchmark.py", title="Benchmark", icon=":material/speed:", url_path="benchmark"),
-        st.Page("pages/export.py", title="Export", icon=":material/download:", url_path="export"),
-    ]
+    # A default page lives only at "/", so the Library gets a second, hidden entry as the default:
+    # "/" and "/library" both show it (a default page's own url_path would answer "Page not found").
+    pages = [st.Page("pages/library.py", title="Library", icon=":material/photo_library:", url_path="home",
+                     default=True, visibility="hidden")]
+    pages += [st.Page(f"pages/{file}.py", title=title, icon=icon, url_path=url)
+              for file, title, icon, url in PAGES if (here / "pages" / f"{file}.py").exists()]
+    ui.PAGE_OBJECTS.update({p.url_path or "home": p for p in pages})
     nav = st.navigation(pages)
+
+    warm = getattr(core, "warm_search", None)      # search models load once per server, in the background
+    if warm is not None:
+        ui.warm_once(warm)
 
     # First run: no library at all -> build the sample one (a background job; the screen below follows it).
     if not core.list_libraries() and views.background_job(core.SAMPLE_LIBRARY) is None:
@@ -53,7 +65,11 @@ def main() -> None:
         ui.job_panel(str(library.path))
         st.stop()
 
-    nav.run()
+    ui.inside_app(True)
+    try:
+        nav.run()
+    finally:
+        ui.inside_app(False)
 
 
 # Streamlit runs this file as __main__. The ingest's worker processes (multiprocessing "spawn")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import runpy
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -31,6 +32,7 @@ class K:
 
     LIB = "lib"                          # library picker (bound to the ?lib= query parameter)
     LIB_PENDING = "lib_pending"          # a library to pick on the next run (set after the picker exists)
+    LIB_SEEN = "lib_seen"                # the library the URL held at the end of the last run
     NEW_LIB = "new_library_name"
     AD = "ad_open"                       # ad shown in the detail dialog: (ad_id, start_s)
     MAP_SELECTION = "map_selection"      # ad ids chosen on the map (box/lasso)
@@ -46,6 +48,8 @@ class K:
     REPORT_JOB = "report_job"
     REPORT_NEWEST = "report_newest"      # newest finished job when the report picker was last defaulted
     NODE_PARAM = "node"                  # taxonomy position, in the URL (?node=f3.s1)
+    AD_PARAM = "ad"                      # the ad whose detail is open, in the URL (?ad=123)
+    Q_PARAM = "q"                        # the Search page's query, in the URL (?q=...)
     GOTO_NODE = "goto_node"              # a jump to the Taxonomy page asked for by a callback
     # widget keys (tests address widgets by these)
     BENCH_N, BENCH_SELF, BENCH_FILE, BENCH_ROOT, BENCH_RUN_FILE, BENCH_CHART = (
@@ -55,24 +59,66 @@ class K:
     SAMPLE_HERE, REBUILD, BUILD_NOW, MAP_CLEAR, TAX_CHART_FIG, CRUMB_ROOT = (
         "sample_here", "rebuild", "build_taxonomy_now", "map-clear", "tax_overview", "crumb-root")
 
+    # gallery, boards and compare
+    GALLERY_SEL = "gallery_selected"     # ad ids ticked in the gallery (in order)
+    G_SORT, G_DESC, G_FAMILY, G_KIND, G_DATES, G_ATTR = "g_sort", "g_desc", "g_family", "g_kind", "g_dates", "g_attr"
+    G_BOARD, G_ADD, G_COMPARE, G_CLEAR, G_COMPARING = "g_board", "g_add", "g_compare", "g_clear", "g_comparing"
+    G_BOARD_VIEW, G_DL_HTML, G_DL_ZIP, G_DELETE = "g_board_view", "g_dl_html", "g_dl_zip", "g_delete"
+    # what works, atlas
+    WW_METRIC, WW_LEVEL, WW_GATE = "ww_metric", "ww_level", "ww_gate"
+    MAP_VIEW = "map_view"
+
     @staticmethod
     def page(prefix: str) -> str:        # st.pagination keys of the paged grids
         return f"page_{prefix}"
 
 
+_RUN = threading.local()   # set by app.py while it runs the picked page (see `route`)
+
+
+def inside_app(flag: bool) -> None:
+    _RUN.inside = flag
+
+
 def route() -> None:
-    """Call first in every page. Streamlit treats a `pages/` folder beside the main script as a v1
-    multipage app until `st.navigation` has run once in the process, so a deep link (/taxonomy) on
-    a fresh server — and every AppTest run — would execute the page file alone, without app.py's
-    navigation and sidebar. Then run app.py instead (it registers the pages and runs this one)."""
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # a Streamlit without the v1 emulation
+    """Call first in every page. On a fresh server Streamlit runs a `pages/` folder beside the main
+    script as a v1 multipage app until app.py's `st.navigation` has run once, so a deep link
+    (/taxonomy) would execute the page file alone, without app.py's navigation and sidebar. Then
+    run app.py here (it registers the pages and runs this one, inside it) and stop this run."""
+    if getattr(_RUN, "inside", False):
         return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        runpy.run_path(str(APP), run_name="__main__")
-        st.stop()
+    runpy.run_path(str(APP), run_name="__main__")
+    st.stop()
+
+
+PAGE_OBJECTS: dict[str, Any] = {}   # url path -> st.Page, filled by app.py (links go through `page_link`)
+
+
+def page_link(url_path: str, label: str, icon: str | None = None) -> None:
+    target = PAGE_OBJECTS.get(url_path) or f"pages/{url_path}.py"
+    st.page_link(target, label=label, icon=icon, query_params=url_state())
+
+
+# -- state in the URL: ?lib= ?node= ?ad= ?q= ----------------------------------------------------------
+
+def url_state(**extra) -> dict[str, str]:
+    """The query parameters that keep a person's place when a link opens another page."""
+    out = {K.LIB: st.session_state.get(K.LIB) or default_library_name()}
+    out.update({k: str(v) for k, v in extra.items() if v is not None})
+    return out
+
+
+def search_query_param() -> str:
+    """The ?q= of the Search page ('' when absent)."""
+    return st.query_params.get(K.Q_PARAM, "") or ""
+
+
+def set_search_query_param(query: str | None) -> None:
+    """Write the Search page's query into the URL (?q=), or drop it when empty."""
+    if query:
+        st.query_params[K.Q_PARAM] = query
+    else:
+        st.query_params.pop(K.Q_PARAM, None)
 
 
 # -- libraries and cached reads ----------------------------------------------------------------------
@@ -161,19 +207,28 @@ def friendly(exc: BaseException, doing: str = "") -> None:
 # -- sidebar -----------------------------------------------------------------------------------------
 
 def sidebar() -> None:
-    """Library picker shared by every page, plus a live note while a job runs."""
+    """Library picker shared by every page, plus a live note while a job runs. The picked library is
+    written into the URL (?lib=) on every run, so a refresh or a shared link opens the same one."""
     names = library_names()
     default = default_library_name()
     if default not in names:
         names = names + [default]
-    if st.session_state.get(K.LIB_PENDING) in names:
-        st.session_state[K.LIB] = st.session_state.pop(K.LIB_PENDING)
+    pending = st.session_state.pop(K.LIB_PENDING, None)
+    wanted = st.query_params.get(K.LIB)
+    if pending in names:
+        st.session_state[K.LIB] = pending
         _on_library_change()
+    elif wanted in names and (K.LIB not in st.session_state or wanted != st.session_state.get(K.LIB_SEEN)):
+        st.session_state[K.LIB] = wanted          # a fresh session (refresh, shared link) or a link to another library
     if st.session_state.get(K.LIB) not in names:
         st.session_state[K.LIB] = default
     with st.sidebar:
-        st.selectbox("Library", names, key=K.LIB, bind="query-params", on_change=_on_library_change,
+        st.selectbox("Library", names, key=K.LIB, on_change=_on_library_change,
                      help="Libraries are folders under the data directory; create one on the Library page.")
+        current = st.session_state[K.LIB]
+        if st.query_params.get(K.LIB) != current:
+            st.query_params[K.LIB] = current
+        st.session_state[K.LIB_SEEN] = current
         s = q(views.library_stats)
         st.caption(f"{s['ads']:,} ads · {s['taxonomy']['families']} families" if s["ads"] else "empty library")
         if views.job_progress(lib()) is not None:
@@ -183,13 +238,17 @@ def sidebar() -> None:
 def select_library(name: str) -> None:
     """Open another library from inside a page (the sidebar's picker takes it on the rerun)."""
     st.session_state[K.LIB_PENDING] = name
+    st.query_params[K.LIB] = name
     st.rerun()
 
 
 def _on_library_change() -> None:
     for k in (K.AD, K.MAP_SELECTION, K.SEARCH, K.BENCH, K.REPORT_JOB):
         st.session_state.pop(k, None)
-    st.query_params.pop(K.NODE_PARAM, None)
+    for k in (K.NODE_PARAM, K.AD_PARAM):
+        st.query_params.pop(k, None)
+    if st.session_state.get(K.LIB):
+        st.query_params[K.LIB] = st.session_state[K.LIB]
 
 
 @st.fragment(run_every=5)
@@ -242,6 +301,28 @@ def job_panel(path: str) -> None:
         st.caption("You can leave or refresh this page: the job keeps running on the server.")
 
 
+_WARM: dict[str, Callable] = {}
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_thread(name: str) -> threading.Thread:
+    def run():
+        try:
+            _WARM[name]()
+        except Exception:  # noqa: BLE001 - warming is best effort: search loads its models on first use anyway
+            pass
+
+    t = threading.Thread(target=run, name=f"warm-{name}", daemon=True)
+    t.start()
+    return t
+
+
+def warm_once(fn: Callable) -> None:
+    """Run `fn()` once per server process in a background thread (e.g. loading the search models)."""
+    _WARM[fn.__name__] = fn
+    _warm_thread(fn.__name__)
+
+
 def sample_images() -> int:
     """How many images the generated sample library has (CTE_SAMPLE_IMAGES makes it smaller for tests)."""
     return int(os.environ.get("CTE_SAMPLE_IMAGES", "200"))
@@ -270,7 +351,7 @@ def require_taxonomy(library=None) -> bool:
     if stats["ads"] < 2:
         st.info("This library has no ads yet. Upload a zip of ads on the **Library** page, or build the sample ads there.",
                 icon=":material/upload:")
-        st.page_link("pages/library.py", label="Go to Library", icon=":material/photo_library:")
+        page_link("library", "Go to Library", icon=":material/photo_library:")
         return False
     st.info(f"No taxonomy yet for **{library.path.name}** ({stats['ads']:,} ads). Build one: it groups the ads into "
             "families, sub-clusters and micro-patterns.", icon=":material/account_tree:")
@@ -286,11 +367,14 @@ def require_taxonomy(library=None) -> bool:
 # -- ads: grid and detail ------------------------------------------------------------------------------------
 
 def open_ad(ad_id: int, start_s: float | None = None) -> None:
+    """Callback: open this ad's detail (also written into the URL as ?ad=, so a refresh or a link reopens it)."""
     st.session_state[K.AD] = (int(ad_id), float(start_s or 0))
+    st.query_params[K.AD_PARAM] = str(int(ad_id))
 
 
 def _close_ad() -> None:
     st.session_state.pop(K.AD, None)
+    st.query_params.pop(K.AD_PARAM, None)
 
 
 def _caption(r: dict, extra: str = "") -> str:
@@ -299,27 +383,103 @@ def _caption(r: dict, extra: str = "") -> str:
     return f"{icon}{name}{(' · ' + extra) if extra else ''}"
 
 
+def _tile_image(r: dict) -> None:
+    if r.get("thumb"):
+        st.image(r["thumb"], width="stretch")
+    else:
+        st.markdown("<div style='aspect-ratio:1;background:#eef0f4;border-radius:6px;display:flex;align-items:center;"
+                    "justify-content:center;color:#8a8f98'>no preview</div>", unsafe_allow_html=True)
+
+
 def ad_grid(df: pd.DataFrame, key: str, cols: int = GRID_COLS, extra: Callable[[dict], str] | None = None,
             start: Callable[[dict], float | None] | None = None, below: Callable[[dict], None] | None = None) -> None:
-    """Thumbnails in rows of `cols`, each with a caption and an Open button (the detail dialog)."""
+    """Thumbnails in rows of `cols`, each with a caption and an Open button (the detail dialog); a video
+    tile also gets a ▶ button that plays it right there."""
     rows = df.to_dict("records")
     for i in range(0, len(rows), cols):
         for col, r in zip(st.columns(cols), rows[i:i + cols]):
             with col:
-                if r.get("thumb"):
-                    st.image(r["thumb"], width="stretch")
-                else:
-                    st.markdown("<div style='aspect-ratio:1;background:#eef0f4;border-radius:6px;display:flex;align-items:center;"
-                                "justify-content:center;color:#8a8f98'>no preview</div>", unsafe_allow_html=True)
+                _tile_image(r)
                 st.caption(_caption(r, extra(r) if extra else ""))
                 if below:
                     below(r)
-                st.button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
-                          args=(r["ad_id"], start(r) if start else None), width="stretch", type="tertiary")
+                if r.get("kind") == "video" and r.get("media"):
+                    a, b = st.columns([1, 2])
+                    with a.popover("▶", help="Play the video here"):
+                        st.video(r["media"], autoplay=True, muted=True)
+                    b.button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
+                             args=(r["ad_id"], start(r) if start else None), width="stretch", type="tertiary")
+                else:
+                    st.button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
+                              args=(r["ad_id"], start(r) if start else None), width="stretch", type="tertiary")
 
 
-def paged_grid(fetch: Callable[[int], tuple[int, pd.DataFrame]], key: str, empty: str = "No ads here.", **grid_kw) -> int:
-    """A thumbnail grid with pagination; `fetch(page)` returns (total, rows of that page)."""
+def thumb_strip(ad_ids, n: int = 4, library=None) -> None:
+    """A row of up to n small pictures (a card's representatives)."""
+    ids = [int(i) for i in list(ad_ids)[:n]]
+    if not ids:
+        return
+    tiles = q(views.ads_by_ids, tuple(ids), library=library)
+    for col, r in zip(st.columns(n, gap="small"), tiles.to_dict("records")):
+        with col:
+            _tile_image(r)
+
+
+def rep_ids(reps) -> list[int]:
+    """Representative ad ids from a node's stored representatives (ints or {'ad_id': ...} dicts)."""
+    out = []
+    for r in reps or []:
+        r = r.get("ad_id", r.get("id")) if isinstance(r, dict) else r
+        try:
+            out.append(int(r))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def compare_ads(ad_ids) -> None:
+    """2–4 ads side by side: the picture (or the video), then the same facts in the same rows."""
+    ids = [int(i) for i in list(ad_ids)[:4]]
+    library = lib()
+    from core.views import ad_tree_path
+
+    details = []
+    for i in ids:
+        try:
+            details.append(views.ad_detail(library, i, index=None, k=0))
+        except Exception as e:  # noqa: BLE001
+            friendly(e, f"load ad {i}")
+    for col, d in zip(st.columns(len(details)), details):
+        with col.container(border=True):
+            if d["kind"] == "video" and d["media"]:
+                st.video(d["media"])
+            elif d["media"] or d["thumb"]:
+                st.image(d["media"] or d["thumb"], width="stretch")
+            st.markdown(f"**{Path(d['file']).name}**")
+            m = d["metadata"]
+            facts = [("Family", " › ".join(p["label"] for p in d["path"]) or "—"),
+                     ("Date", m.get("date", "—")), ("Spend", fmt_num(_to_float(m["spend"]), "spend") if "spend" in m else "—"),
+                     ("CTR", m.get("ctr", "—")), ("Impressions", m.get("impressions", "—")),
+                     ("Size", f"{d['width']}×{d['height']}" if d["width"] else "—"), ("Headline", m.get("headline", "—")),
+                     ("Text in it", (d["ocr_text"] or "—")[:160])]
+            st.markdown("\n".join(f"- **{k}:** {safe_md(str(v))}" for k, v in facts))
+            st.button("Open", key=f"cmp-open-{d['ad_id']}", on_click=open_ad, args=(d["ad_id"],), type="tertiary")
+
+
+def safe_md(text: str) -> str:
+    """User text shown inside Markdown: markup characters escaped (core.safe_text when it is there)."""
+    try:
+        from core.safe_text import escape_markdown   # helper H's module
+    except ImportError:
+        import re
+
+        return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", text).replace("\n", " ")
+    return escape_markdown(text)
+
+
+def paged_grid(fetch: Callable[[int], tuple[int, pd.DataFrame]], key: str, empty: str = "No ads here.",
+               note: str = "", **grid_kw) -> int:
+    """A thumbnail grid with pagination; `fetch(page)` returns (total, rows of that page); `note` follows the count."""
     page = st.session_state.get(K.page(key), 1) or 1
     total, df = fetch(page)
     if total == 0:
@@ -329,7 +489,7 @@ def paged_grid(fetch: Callable[[int], tuple[int, pd.DataFrame]], key: str, empty
     if page > n_pages:
         total, df = fetch(1)
     first = (min(page, n_pages) - 1) * PER_PAGE
-    st.caption(f"Ads {first + 1:,}–{first + len(df):,} of {total:,}")
+    st.caption(f"Ads {first + 1:,}–{first + len(df):,} of {total:,}{note}")
     ad_grid(df, key, **grid_kw)
     if n_pages > 1:
         st.pagination(n_pages, key=K.page(key))
@@ -337,10 +497,18 @@ def paged_grid(fetch: Callable[[int], tuple[int, pd.DataFrame]], key: str, empty
 
 
 def show_ad_dialog() -> None:
-    """Call at the end of a page: opens the detail dialog for the ad chosen with an Open button."""
+    """Call at the end of a page: opens the detail dialog of the ad in ?ad= (set by an Open button or a link)."""
+    raw = st.query_params.get(K.AD_PARAM)
+    try:
+        ad_id = int(raw) if raw is not None else None
+    except ValueError:
+        ad_id = None
+    if ad_id is None:
+        st.session_state.pop(K.AD, None)
+        return
     sel = st.session_state.get(K.AD)
-    if sel:
-        _ad_dialog(*sel)
+    start = sel[1] if sel and sel[0] == ad_id else 0.0
+    _ad_dialog(ad_id, start)
 
 
 @st.dialog("Ad detail", width="large", on_dismiss=_close_ad)
@@ -385,17 +553,29 @@ def ad_detail(ad_id: int, start_s: float = 0.0) -> None:
         size = f"{d['width']}×{d['height']}" if d["width"] else ""
         dur = f" · {d['duration_s']:.1f} s" if d["duration_s"] else ""
         shots = f" · {d['extra']['shot_count']} shots" if d["kind"] == "video" and d["extra"].get("shot_count") else ""
-        st.caption(f"{d['kind']} · {size}{dur}{shots} · `{d['file']}`")
-        meta = {**d["metadata"], **d["attributes"]}
+        st.caption(f"{d['kind']} · {size}{dur}{shots}")
+        from core.gallery import id_like_attributes
+
+        hidden = q(id_like_attributes)
+        meta = dict(d["metadata"])
+        for k in ("spend", "revenue"):       # the engine gives '1,234.50': add the data's currency
+            if k in meta and _to_float(meta[k]) is not None:
+                meta[k] = fmt_num(_to_float(meta[k]), "spend")
+        meta.update({k: v for k, v in d["attributes"].items() if k not in hidden})
         if meta:
-            st.dataframe(pd.DataFrame({"field": list(meta), "value": [str(v) for v in meta.values()]}),
+            st.dataframe(pd.DataFrame({"field": [k.replace("_", " ") for k in meta], "value": [str(v) for v in meta.values()]}),
                          hide_index=True, width="stretch",
                          column_config={"field": st.column_config.TextColumn(width="small"),
                                         "value": st.column_config.TextColumn(width="large")})
         else:
-            st.caption("No metadata for this ad (no CSV row).")
+            st.caption("No metadata for this ad (it came without a CSV row).")
         if d["identical"]:
-            st.caption(f"Identical creative also uploaded as: {', '.join(i['file'] for i in d['identical'][:5])}")
+            st.caption(f"The same creative was also uploaded as: {', '.join(Path(i['file']).name for i in d['identical'][:5])}")
+        with st.expander("Evidence"):
+            ids = {"ad id": d["ad_id"], "file": d["file"], "sha256": d.get("sha256")}
+            ids.update({k: v for k, v in d["attributes"].items() if k in hidden})
+            st.dataframe(pd.DataFrame({"field": list(ids), "value": [str(v) for v in ids.values()]}), hide_index=True,
+                         width="stretch")
     t1, t2, t3 = st.tabs(["Text in the creative", "Objects & colours", "Similar ads"])
     with t1:
         st.text(d["ocr_text"] or "(no text found)")
@@ -409,9 +589,16 @@ def ad_detail(ad_id: int, start_s: float = 0.0) -> None:
     with t3:
         if d["neighbours"]:
             nb = pd.DataFrame(d["neighbours"])
-            ad_grid(nb, f"nb-{ad_id}", cols=4, extra=lambda r: f"{r['score']:.2f}")
+            ad_grid(nb, f"nb-{ad_id}", cols=4, extra=lambda r: f"{max(0.0, r['score']):.0%} alike")
         else:
             st.caption("No similar ads found (the library needs visual vectors).")
+
+
+def _to_float(v) -> float | None:
+    try:
+        return float(str(v).replace(",", ""))
+    except (TypeError, ValueError):
+        return None
 
 
 def goto_node(node_id: str | None) -> None:
@@ -421,23 +608,33 @@ def goto_node(node_id: str | None) -> None:
 
 
 def follow_goto() -> None:
-    """Call early on each page: performs a pending jump to the Taxonomy page."""
+    """Call early on each page: performs a pending jump to the Taxonomy page (keeping the library in the URL)."""
     if K.GOTO_NODE in st.session_state:
         node = st.session_state.pop(K.GOTO_NODE)
-        st.switch_page("pages/taxonomy.py", query_params={K.NODE_PARAM: node} if node else None)
+        target = PAGE_OBJECTS.get("taxonomy") or "pages/taxonomy.py"
+        st.switch_page(target, query_params=url_state(**({K.NODE_PARAM: node} if node else {})))
 
 
 # -- small formatting helpers ---------------------------------------------------------------------------------
 
+def currency(library=None) -> str | None:
+    from core.gallery import library_currency
+
+    return q(library_currency, library=library)
+
+
 def fmt_num(v: Any, kind: str = "") -> str:
+    """A number as a person reads it: money in the data's currency, rates as %, thousands separators."""
+    from core.gallery import money
+
     if v is None or (isinstance(v, float) and pd.isna(v)):
         return "—"
     if kind in ("pct", "ctr", "cvr"):
         return f"{v:.2%}"
     if kind in ("spend", "revenue", "money"):
-        return f"${v:,.0f}"
+        return money(v, currency())
     if kind == "compact":   # $3.0M, $302k: fits a metric tile
-        return f"${v / 1e6:,.1f}M" if v >= 1e6 else f"${v / 1e3:,.0f}k" if v >= 1e4 else f"${v:,.0f}"
+        return money(v, currency(), compact=True)
     if isinstance(v, float):
         return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
     return f"{v:,}" if isinstance(v, int) else str(v)

@@ -47,7 +47,7 @@ else:
 
 # -- upload ----------------------------------------------------------------------------------------------
 st.subheader("Add ads")
-with st.form("upload", clear_on_submit=False, border=True):
+with st.form("upload", clear_on_submit=True, border=True):   # an ingested zip leaves the form
     left, right = st.columns([3, 2])
     zip_file = left.file_uploader("Ads (.zip of images and videos)", type=["zip"], key=K.UPLOAD_ZIP,
                                   help="JPG, PNG, GIF, WebP, BMP, TIFF images and MP4, MOV, WebM, M4V videos; "

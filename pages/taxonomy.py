@@ -46,7 +46,8 @@ with st.expander("Overview", expanded=node is None):
     kind = a.segmented_control("Chart", ["Sunburst", "Treemap"], default="Sunburst", key=K.TAX_CHART, required=True)
     metrics = ["family"] + views.chart_metrics(frame)
     color = b.selectbox("Colour by", metrics, key=K.TAX_COLOR,
-                        format_func=lambda m: {"family": "Family", "size": "Ads", "fidelity": "Fidelity"}.get(m, m.replace("_", " ")))
+                        format_func=lambda m: {"family": "Family", "size": "Ads", "fidelity": "Label fit (0–1)", "ctr": "CTR",
+                                               "cvr": "CVR"}.get(m, m.replace("_", " ").capitalize()))
     trace = go.Sunburst if kind == "Sunburst" else go.Treemap
     marker = {}
     if color != "family":
@@ -83,10 +84,8 @@ def child_cards(parent: str | None) -> None:
     for i, r in enumerate(kids.itertuples(index=False)):
         with cols[i % 3].container(border=True):
             st.markdown(f"**{r.label}**")
-            fid = f" · fidelity {r.fidelity:.2f}" if r.fidelity is not None and r.fidelity == r.fidelity else ""
-            st.caption(f"{int(r.size or 0):,} ads{fid}")
-            if r.keywords:
-                st.caption(", ".join(map(str, r.keywords[:6])))
+            ui.thumb_strip(ui.rep_ids(r.representatives), n=4)      # pictures first: what these ads look like
+            st.caption(f"{int(r.size or 0):,} ads" + (" · " + ", ".join(map(str, r.keywords[:5])) if r.keywords else ""))
             st.button("Open", key=f"child-{r.id}", on_click=go_to, args=(r.id,), width="stretch")
 
 
@@ -104,34 +103,51 @@ with st.container(border=True):
     top, side = st.columns([3, 1])
     with top:
         st.subheader(card["label"])
-        st.caption(f"{card['level_name'].capitalize()} · `{card['id']}` · {card['size']:,} ads")
+        st.caption(f"{card['level_name'].capitalize()} · {card['size']:,} ads")
         if card["description"]:
             st.markdown(card["description"])
         if card["keywords"]:
             st.markdown(" ".join(f":blue-badge[{k}]" for k in card["keywords"]))
     with side:
-        if card["fidelity"] is not None:
-            st.metric("Fidelity", f"{card['fidelity']:.2f}",
-                      help="How well the label and keywords describe the node's ads (held-out check, 0–1).")
+        from core import briefs
+
+        st.download_button("Brief (web page)", data=lambda: briefs.node_brief_html(library, node),
+                           file_name=f"brief-{briefs.slug(card['label'])}.html", mime="text/html",
+                           icon=":material/description:", key=f"brief-html-{node}", width="stretch",
+                           help="One page with the pictures inside: open it in a browser, or send it.")
+        st.download_button("Brief + images (zip)", data=lambda: briefs.node_zip(library, node),
+                           file_name=f"brief-{briefs.slug(card['label'])}.zip", mime="application/zip",
+                           icon=":material/folder_zip:", key=f"brief-zip-{node}", width="stretch")
         st.download_button("Brief (Markdown)", data=lambda: views.node_brief(library, node), file_name=f"brief-{node}.md",
-                           mime="text/markdown", icon=":material/description:", key=f"brief-{node}")
+                           mime="text/markdown", icon=":material/notes:", key=f"brief-{node}", width="stretch",
+                           type="tertiary")
     perf = card["perf"]
     shown = [k for k in views.PERF_KEYS if isinstance(perf.get(k), (int, float))]
     if shown:
         for col, k in zip(st.columns(len(shown)), shown):
             lo, hi = perf.get(f"{k}_low"), perf.get(f"{k}_high")
             col.metric(k.upper() if k in ("ctr", "cvr") else k.capitalize(), ui.fmt_num(perf[k], k),
-                       help=f"95% interval {ui.fmt_num(lo, k)} – {ui.fmt_num(hi, k)}" if lo is not None and hi is not None else None)
+                       help=f"Likely between {ui.fmt_num(lo, k)} and {ui.fmt_num(hi, k)}" if lo is not None and hi is not None else None)
     if perf.get("status") and perf["status"] != "ok":
-        st.caption(f"Performance: {perf['status']}" + (f" (rates need at least ${perf['min_spend']:,.0f} of spend)"
-                                                       if perf.get("min_spend") else ""))
+        st.caption("Not enough spend yet to judge its rates" + (f" (they are shown from {ui.fmt_num(perf['min_spend'], 'spend')} of spend)"
+                                                              if perf.get("min_spend") else "") + ".")
     tags = card["tags"]
-    if len(tags):
-        st.markdown("**Discriminating tags** — what sets this node apart from the rest (lower q-value = stronger evidence)")
-        pct = {c: st.column_config.NumberColumn(c.replace("_", " "), format="percent") for c in ("share_in", "share_rest", "share")
-               if c in tags.columns}
-        sci = {c: st.column_config.NumberColumn(c, format="%.1e") for c in ("p", "q") if c in tags.columns}
-        st.dataframe(tags, hide_index=True, width="stretch", height=min(300, 38 + 35 * len(tags)), column_config={**pct, **sci})
+    share_cols = [c for c in ("share_in", "share_rest") if c in tags.columns]
+    if len(tags) and "tag" in tags.columns and len(share_cols) == 2:
+        st.markdown("**What sets these ads apart:** " + " · ".join(
+            f"{t} ({a:.0%} of them vs {b:.0%} of the rest)" for t, a, b in tags[["tag", *share_cols]].head(5).itertuples(index=False)))
+    with st.expander("Evidence"):
+        st.caption(f"Node id `{card['id']}`" + (f" · label fit {card['fidelity']:.2f} (how well the name and keywords describe "
+                                                "these ads on held-out checks, 0–1)" if card["fidelity"] is not None else ""))
+        if len(tags):
+            pct = {c: st.column_config.NumberColumn(c.replace("_", " "), format="percent") for c in ("share_in", "share_rest", "share")
+                   if c in tags.columns}
+            sci = {c: st.column_config.NumberColumn(c, format="%.1e") for c in ("p", "q") if c in tags.columns}
+            st.dataframe(tags, hide_index=True, width="stretch", height=min(300, 38 + 35 * len(tags)), column_config={**pct, **sci})
+            st.caption("Discriminating tags: share in / share rest = how many of this node's ads and of the other ads have it; "
+                       "q = false-discovery-adjusted p-value (lower = stronger evidence).")
+        else:
+            st.caption("No tag is significantly more common here than in the rest of the library.")
 
     with st.expander("Edit this node"):
         tab_r, tab_m, tab_s = st.tabs(["Rename", "Merge", "Split"])
@@ -177,8 +193,9 @@ reps = card["representatives"]
 if len(reps):
     st.markdown("**Representative ads**")
     ui.ad_grid(reps, f"rep-{node}")
-st.markdown("**All ads in this node**")
+st.markdown("**More ads in this node**" if len(reps) else "**All ads in this node**")
 ui.paged_grid(lambda page: ui.q(views.ads_page, node_id=node, page=page, per_page=ui.PER_PAGE, exclude=tuple(reps["ad_id"])),
-              f"node-{node}", empty="All of this node's ads are shown above.")
+              f"node-{node}", empty="All of this node's ads are shown above.",
+              note=f" besides the {len(reps):,} representatives above ({card['size']:,} ads in this node)" if len(reps) else "")
 
 ui.show_ad_dialog()

@@ -22,8 +22,9 @@ METRICS = {"ads": "Ads", "spend": "Spend", "impressions": "Impressions", "ctr": 
 SHOW = {"all": "All approaches", "improving": "Improving", "declining": "Declining or peaked", "both": "Improving or declining"}
 DIRECTIONS = {"all": None, "improving": {"improving"}, "declining": {"declining", "peaked"},
               "both": {"improving", "declining", "peaked"}}
-ICONS = {"improving": "↗", "peaked": "⤴", "declining": "↘", "steady": "→", "new": "✦"}
-KIND_ICONS = {"NEW": "✦ New", "INACTIVE": "⏹ Inactive", "SPLIT": "⑂ Split", "MERGE": "⤙ Merge"}
+# glyphs that Debian's DejaVu fonts carry (no emoji font there): nothing renders as an empty box
+ICONS = {"improving": "↗", "peaked": "▲", "declining": "↘", "steady": "→", "new": "★"}
+KIND_ICONS = {"NEW": "★ New", "INACTIVE": "■ Stopped", "SPLIT": "↔ Split", "MERGE": "⊕ Merged"}
 
 ui.route()
 library = ui.lib()
@@ -32,16 +33,17 @@ stats = ui.q(views.library_stats)
 if stats["ads"] < 2:
     st.info("This library has no ads yet. Upload a zip with a metadata CSV (with dates) on the **Library** page.",
             icon=":material/upload:")
-    st.page_link("pages/library.py", label="Go to Library", icon=":material/photo_library:")
+    ui.page_link("library", "Go to Library", icon=":material/photo_library:")
     st.stop()
 
-c1, c2, c3 = st.columns([2, 2, 3], vertical_alignment="bottom")
-period = c1.segmented_control("Period", list(PERIODS), format_func=PERIODS.get, default="month", key="trends_period",
+# one control per row: segmented controls in narrow columns get cut off
+period = st.segmented_control("Period", list(PERIODS), format_func=PERIODS.get, default="month", key="trends_period",
                               required=True)
-min_jaccard = c2.slider("Match threshold (Jaccard)", 0.2, 0.9, 0.4, 0.05, key="trends_jaccard",
-                        help="How much two periods' groups must overlap (after projecting each period's ads onto the "
-                             "other period's groups) to count as the same approach.")
-show = c3.segmented_control("Show", list(SHOW), format_func=SHOW.get, default="all", key="trends_show", required=True)
+show = st.segmented_control("Show", list(SHOW), format_func=SHOW.get, default="all", key="trends_show", required=True)
+with st.expander("Evidence: how strictly periods are matched"):
+    min_jaccard = st.slider("Match threshold (Jaccard overlap)", 0.2, 0.9, 0.4, 0.05, key="trends_jaccard",
+                            help="How much two periods' groups must overlap (after projecting each period's ads onto the "
+                                 "other period's groups) to count as the same approach.")
 kwargs: dict = {"min_jaccard": float(min_jaccard)}
 if period == "custom":
     first, last = stats["date_min"] or dt.date.today(), stats["date_max"] or dt.date.today()
@@ -75,8 +77,13 @@ palette = plotly.colors.qualitative.Dark24
 colour = {a: palette[i % len(palette)] for i, a in enumerate(approaches)}
 
 
+_label_count = pd.Series([a["label"] for a in res["approaches"]]).value_counts()
+
+
 def name(aid: str) -> str:
-    return f"{aid} · {approaches[aid]['label']}"
+    """An approach as people read it: its label (with its id only where two approaches share a label)."""
+    label = approaches[aid]["label"] or aid
+    return f"{label} ({aid})" if _label_count.get(label, 0) > 1 else label
 
 
 m = st.columns(4)
@@ -99,7 +106,7 @@ if cells:
     row = {a["id"]: (i + 0.5) / len(shown) for i, a in enumerate(shown)}   # an approach keeps its row across periods
     fig = go.Figure(go.Sankey(
         arrangement="snap",
-        node={"label": [f"{a} ({approaches[a]['metrics'][p]['ads']})" for p, a in cells],
+        node={"label": [f"{name(a)[:32]} ({approaches[a]['metrics'][p]['ads']})" for p, a in cells],
               "x": [col_x[periods.index(p)] for p, _ in cells], "y": [row[a] for _, a in cells],
               "color": [colour[a] for _, a in cells], "pad": 12,
               "customdata": [f"{p} · {name(a)}" for p, a in cells], "hovertemplate": "%{customdata}<extra></extra>"},
@@ -107,7 +114,7 @@ if cells:
               "target": [index[(f["to_period"], f["to_id"])] for f in links],
               "value": [f["ads"] for f in links],
               "color": ["rgba(120,120,120,0.25)" if f["from_id"] == f["to_id"] else "rgba(230,120,40,0.45)" for f in links],
-              "customdata": [f"{f['from_id']} → {f['to_id']}: {f['ads']} ads, Jaccard {f['jaccard']:.2f}" for f in links],
+              "customdata": [f"{name(f['from_id'])} → {name(f['to_id'])}: {f['ads']} ads, overlap {f['jaccard']:.0%}" for f in links],
               "hovertemplate": "%{customdata}<extra></extra>"}))
     fig.update_layout(height=max(320, 26 * len(shown) + 120), margin={"t": 30, "l": 10, "r": 10, "b": 10},
                       annotations=[{"x": xi, "y": 1.06, "xref": "paper", "yref": "paper", "text": p, "showarrow": False}
@@ -121,7 +128,7 @@ fig = go.Figure()
 for a in shown:
     ys = [(a["metrics"].get(p) or {}).get(metric) for p in periods]
     fig.add_trace(go.Scatter(x=periods, y=ys, mode="lines+markers", name=name(a["id"])[:40], connectgaps=False,
-                             line={"color": colour[a["id"]]}, hovertemplate=f"{a['id']} · %{{x}}: %{{y:,.4g}}<extra></extra>"))
+                             line={"color": colour[a["id"]]}, hovertemplate=f"{name(a['id'])[:40]} · %{{x}}: %{{y:,.4g}}<extra></extra>"))
 fig.update_layout(height=380, margin={"t": 10, "l": 10, "r": 10, "b": 10}, yaxis_title=METRICS[metric],
                   yaxis_tickformat=".2%" if metric in ("ctr", "cvr") else None, legend={"font": {"size": 11}})
 st.plotly_chart(fig, width="stretch", key="trends_lines")
@@ -139,9 +146,9 @@ def delta_cell(a: dict, key: str) -> str:
 rows = []
 for a in shown:
     last = a["metrics"].get(periods[-1]) or {}
-    rows.append({"approach": a["id"], "label": a["label"], "direction": f"{ICONS.get(a['direction'], '')} {a['direction'] or ''}",
-                 **{p: a["status_by_period"][p] for p in periods},
-                 "ads": last.get("ads"), "spend": last.get("spend"), "CTR": last.get("ctr"),
+    rows.append({"approach": name(a["id"]), "direction": f"{ICONS.get(a['direction'], '')} {a['direction'] or ''}".strip() or "—",
+                 **{p: (a["status_by_period"].get(p) or "—") for p in periods},
+                 "ads": last.get("ads") or 0, "spend": last.get("spend"), "CTR": last.get("ctr"),
                  "Δ spend": delta_cell(a, "spend"), "Δ CTR": delta_cell(a, "ctr"), "keywords": ", ".join(a["keywords"][:4])})
 if rows:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
@@ -155,7 +162,8 @@ st.subheader("Events")
 events = [e for e in res["events"] if wanted is None or e["approach_id"] in shown_ids or set(e["related_ids"]) & shown_ids]
 if events:
     st.dataframe(pd.DataFrame([{"period": e["period"], "event": KIND_ICONS.get(e["kind"], e["kind"]), "approach": name(e["approach_id"]),
-                                "related": ", ".join(e["related_ids"])} for e in events]), hide_index=True, width="stretch")
+                                "related": ", ".join(name(r) if r in approaches else r for r in e["related_ids"]) or "—"}
+                               for e in events]), hide_index=True, width="stretch")
 else:
     st.caption("No approach appeared, stopped, split or merged in these periods.")
 
