@@ -38,13 +38,17 @@ def list_libraries(data_dir: str | os.PathLike | None = None) -> list[Path]:
 
 
 def ingest_source(library, source, metadata=None, progress: Progress | None = None, build: bool = True,
-           workers: int | None = None, visual_model: str | None = None, limits=None, build_options: dict | None = None):
-    """Ingest a zip or folder; then (unless build=False) rebuild the taxonomy. Returns the IngestSummary."""
+           workers: int | None = None, visual_model: str | None = None, limits=None, build_options: dict | None = None,
+           engine: str = "local", ray_address: str | None = None):
+    """Ingest a zip or folder; then (unless build=False) rebuild the taxonomy. Returns the IngestSummary.
+
+    engine: "local" (worker processes) or "ray" (Ray actors; local Ray unless ray_address names a cluster).
+    """
     from .ingest import ingest as _ingest
     from .limits import DEFAULT_LIMITS
 
     summary = _ingest(library, source, metadata=metadata, progress=progress, workers=workers,
-                      visual_model=visual_model, limits=limits or DEFAULT_LIMITS)
+                      visual_model=visual_model, limits=limits or DEFAULT_LIMITS, engine=engine, ray_address=ray_address)
     if build and library.counts()["ads"] >= 2:
         build_taxonomy(library, progress=progress, **(build_options or {}))
     return summary

@@ -69,12 +69,20 @@ def _print_summary(summary) -> None:
 
 
 def cmd_ingest(a) -> int:
+    from core.engines import EngineUnavailable, check_engine
+
+    try:
+        check_engine(a.engine)
+    except EngineUnavailable as e:
+        print(e, file=sys.stderr)
+        return 2
     lib = core.open_library(a.library)
     bars = _Bars(a.quiet)
     try:
         summary = core.ingest_source(lib, a.source, metadata=a.metadata, progress=bars, build=not a.no_build,
                               workers=a.workers, visual_model=a.visual_model,
-                              build_options={"method": a.method, "seed": a.seed})
+                              build_options={"method": a.method, "seed": a.seed},
+                              engine=a.engine, ray_address=a.ray_address)
     finally:
         bars.close()
     if a.json:
@@ -194,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--metadata", action="append", help="a metadata CSV with a `file` column (repeatable)")
     s.add_argument("--no-build", action="store_true", help="skip the taxonomy build after ingest")
     s.add_argument("--workers", type=int, default=None)
+    s.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="where creatives are analysed: local worker processes, or Ray (pip install -r requirements-ray.txt)")
+    s.add_argument("--ray-address", default=None, help="a Ray cluster to join (default: start a local Ray with --workers CPUs)")
     s.add_argument("--visual-model", default=None, help="a Hugging Face id or local path of a CLIP/SigLIP/DINOv2 checkpoint")
     s.add_argument("--method", default="auto")
     s.add_argument("--seed", type=int, default=0)

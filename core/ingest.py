@@ -73,10 +73,13 @@ def _noop(stage: str, done: int, total: int) -> None:
 
 def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.PathLike] | None = None,
            progress: Progress | None = None, workers: int | None = None, visual_model: str | None = None,
-           limits: IngestLimits = DEFAULT_LIMITS, text_encoder=None) -> IngestSummary:
+           limits: IngestLimits = DEFAULT_LIMITS, text_encoder=None, engine: str = "local",
+           ray_address: str | None = None) -> IngestSummary:
+    from .engines import check_engine
     from .metadata import parse_metadata_csv
     from .sources import open_source
 
+    check_engine(engine)  # an unknown or uninstalled engine fails before any job row or file
     progress = progress or _noop
     t_start = time.perf_counter()
     source = Path(source).resolve()
@@ -176,7 +179,13 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
         if text_encoder is None and n_workers > 1 and to_compute:
             # the workers spend their first seconds loading models: load the text model meanwhile
             threading.Thread(target=_preload_text_encoder, daemon=True).start()
-        for result in _run_tasks(list(to_compute.values()), n_workers, limits):
+        if engine == "ray":  # the same results, in task order, from Ray actors (core/engines)
+            from .engines import ray_engine
+
+            results = ray_engine.run_tasks(list(to_compute.values()), n_workers, limits, ray_address)
+        else:
+            results = _run_tasks(list(to_compute.values()), n_workers, limits)
+        for result in results:
             done += 1
             task = to_compute[result.sha256]
             for k, v in result.seconds.items():
