@@ -47,6 +47,8 @@ class IngestSummary:
     warnings: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)
+    worker_peak_mb: float = 0.0        # highest resident memory of any analysis worker
+    worker_restarts: int = 0           # workers replaced after a crash or a timeout
 
     @property
     def errors(self) -> list[dict]:
@@ -184,7 +186,7 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
 
             results = ray_engine.run_tasks(list(to_compute.values()), n_workers, limits, ray_address)
         else:
-            results = _run_tasks(list(to_compute.values()), n_workers, limits)
+            results = _run_tasks(list(to_compute.values()), n_workers, limits, summary)
         for result in results:
             done += 1
             task = to_compute[result.sha256]
@@ -255,22 +257,23 @@ def _warn(library: Library, summary: IngestSummary, job_id: int, file: str, row:
 
 def _worker_count(requested: int | None, n_tasks: int) -> int:
     workers = requested if requested is not None else min(2, os.cpu_count() or 1)
-    return 1 if n_tasks < 4 else max(1, workers)
+    return max(1, min(workers, n_tasks))  # always at least one worker process: never analysed in this process
 
 
-def _run_tasks(tasks: list[CreativeTask], workers: int, limits: IngestLimits):
-    """Yield results in a deterministic order (task order) while workers run ahead."""
+def _run_tasks(tasks: list[CreativeTask], workers: int, limits: IngestLimits, summary: "IngestSummary | None" = None):
+    """Yield results in a deterministic order (task order) while workers run ahead (see core.pool)."""
     if not tasks:
         return
-    visual_model = tasks[0].visual_model
-    if workers <= 1:
-        init_worker(visual_model, threads=max(1, (os.cpu_count() or 1) // 2))
-        for task in tasks:
-            yield analyze_creative(task, limits)
-        return
-    ctx = mp.get_context("spawn")  # fork after torch/duckdb threads exist is unsafe
-    with ctx.Pool(workers, initializer=init_worker, initargs=(visual_model, 1)) as pool:
-        yield from pool.imap(_analyze_star, [(t, limits) for t in tasks], chunksize=1)
+    from .pool import AnalysisPool
+
+    threads = 1 if workers > 1 else max(1, (os.cpu_count() or 1) // 2)
+    pool = AnalysisPool(workers, tasks[0].visual_model, limits, threads=threads)
+    try:
+        yield from pool.run(tasks)
+    finally:
+        if summary is not None:
+            summary.worker_peak_mb = round(max(summary.worker_peak_mb, pool.peak_rss_mb), 1)
+            summary.worker_restarts += pool.restarts
 
 
 def _analyze_star(args) -> CreativeResult:

@@ -6,12 +6,14 @@ only through the ffmpeg binary bundled with imageio-ffmpeg, with timeouts, and w
 ffmpeg restricted to local files and the MP4/MOV/WebM demuxers, so a hostile file can
 neither hang ingest nor make ffmpeg fetch other files (HLS/concat playlists).
 
-Error codes: empty_file, truncated_image, not_an_image, decompression_bomb,
-unsupported_image, corrupt_video, no_video_stream, video_too_long.
+Error codes: empty_file, truncated_image, not_an_image, decompression_bomb, extreme_aspect_ratio,
+unsupported_image, corrupt_video, no_video_stream, video_too_long.  Frame and page counts are
+walked only up to ``limits.max_frames`` (only the first frame is ever decoded).
 """
 from __future__ import annotations
 
 import io
+import math
 import re
 import struct
 import subprocess
@@ -57,8 +59,9 @@ class MediaError(Exception):
 
 @dataclass
 class DecodedImage:
-    image: Image.Image  # RGB, EXIF orientation applied, transparency composited on white
-    width: int
+    image: Image.Image  # RGB, EXIF orientation applied, transparency composited on white; at most
+                        # limits.max_work_pixels (every signal works far smaller), so memory stays bounded
+    width: int          # the file's own size, after orientation
     height: int
     frames: int  # frame count of animated GIF/WebP and multi-page TIFF; 1 for stills
     format: str  # "PNG", "JPEG", ...
@@ -84,20 +87,25 @@ def decode_image(data: bytes, name: str = "", limits: IngestLimits = DEFAULT_LIM
         raise MediaError("empty_file", f"'{label}' is empty (0 bytes); export it again and upload it.")
     im = _open_checked(data, label, limits)
     try:
-        frames = getattr(im, "n_frames", 1)  # walks GIF/TIFF frame headers without decoding pixels
+        frames = _frame_count(im, limits.max_frames)
         im.seek(0)
+        full_size = im.size
+        if im.format in ("JPEG", "MPO") and full_size[0] * full_size[1] > limits.max_work_pixels:
+            im.draft("RGB", _fit(full_size, limits.max_work_pixels))  # decode at 1/2, 1/4 or 1/8 scale
         im.load()
+        work = _working_copy(im, limits.max_work_pixels)
     except Image.DecompressionBombError as exc:
         raise _bomb(label, *im.size, limits) from exc
     except _DECODE_ERRORS as exc:
         raise _decode_failure(label, exc) from exc
     try:
-        rgb = _to_rgb(_oriented(im))
+        rgb = _to_rgb(_oriented(work))
     except ValueError as exc:  # e.g. a LAB TIFF Pillow cannot convert
         raise MediaError("unsupported_image", f"'{label}' uses colour mode {im.mode}, which cannot be "
                                               f"converted; {_FIX_IMAGE}") from exc
     fmt = "JPEG" if im.format == "MPO" else im.format  # MPO is a camera JPEG with extra views
-    return DecodedImage(rgb, rgb.width, rgb.height, frames, fmt, im.mode)
+    width, height = full_size if (rgb.width >= rgb.height) == (work.width >= work.height) else full_size[::-1]
+    return DecodedImage(rgb, width, height, frames, fmt, im.mode)
 
 
 def make_thumbnail(img: Image.Image, max_side: int = 320) -> bytes:
@@ -125,7 +133,46 @@ def _open_checked(data: bytes, label: str, limits: IngestLimits) -> Image.Image:
     width, height = im.size
     if width * height > limits.max_image_pixels:
         raise _bomb(label, width, height, limits)
+    if max(width, height) > limits.max_aspect_ratio * max(1, min(width, height)):
+        raise MediaError("extreme_aspect_ratio",
+                         f"'{label}' is {width:,}x{height:,} pixels, its long side more than "
+                         f"{limits.max_aspect_ratio:g} times its short side; an image this thin cannot be analysed: crop or pad it and upload again.")
     return im
+
+
+def _frame_count(im: Image.Image, cap: int) -> int:
+    """Frames of an animation or pages of a TIFF, counted up to ``cap`` (only frame 0 is decoded)."""
+    if im.format == "TIFF":
+        # each page is an IFD to walk; a hostile file can chain millions, so stop at the cap
+        count = 1
+        try:
+            while count < cap:
+                im.seek(count)
+                count += 1
+        except EOFError:
+            pass
+        return count
+    # GIF/WebP/PNG: n_frames skips over frame data without decoding it (bounded by the file size)
+    return min(getattr(im, "n_frames", 1), cap)
+
+
+def _fit(size: tuple[int, int], max_pixels: int) -> tuple[int, int]:
+    scale = min(1.0, (max_pixels / max(1, size[0] * size[1])) ** 0.5)
+    return max(1, int(size[0] * scale)), max(1, int(size[1] * scale))
+
+
+def _working_copy(im: Image.Image, max_pixels: int) -> Image.Image:
+    """Shrink a decoded image to at most max_pixels before the colour conversions copy it."""
+    width, height = im.size
+    if width * height <= max_pixels:
+        return im
+    factor = math.ceil((width * height / max_pixels) ** 0.5)
+    if im.mode in ("P", "PA", "1", "I;16", "I;16L", "I;16B", "I;16N"):  # averaging palette indices is meaningless
+        small = im.resize((max(1, width // factor), max(1, height // factor)), Image.Resampling.NEAREST)
+    else:
+        small = im.reduce(factor)
+    small.info = dict(im.info)  # keeps the ICC profile, transparency and EXIF orientation for what follows
+    return small
 
 
 def _oriented(im: Image.Image) -> Image.Image:

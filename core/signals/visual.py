@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 TARGET_PIXELS = 224 * 224
+MAX_PIXEL_FACTOR = 4  # the model never sees more than 4 × TARGET_PIXELS (~200k pixels)
 LABELS_PATH = Path(__file__).resolve().parents[1] / "resources" / "imagenet_labels.txt"
 
 
@@ -43,7 +44,11 @@ def imagenet_labels() -> list[str]:
 
 
 def aspect_size(width: int, height: int, target_pixels: int = TARGET_PIXELS, multiple: int = 32) -> tuple[int, int]:
-    """Size with the image's own aspect ratio and ~target_pixels, snapped to the network stride."""
+    """Size with the image's own aspect ratio and ~target_pixels, snapped to the network stride.
+
+    Never more than MAX_PIXEL_FACTOR × target_pixels, whatever the input: the ratio cap below moves
+    pixels from the long side to the short one, which on a 20000×2 strip once made 17920×4512.
+    """
     scale = (target_pixels / max(1, width * height)) ** 0.5
     w = max(multiple, int(round(width * scale / multiple)) * multiple)
     h = max(multiple, int(round(height * scale / multiple)) * multiple)
@@ -54,6 +59,11 @@ def aspect_size(width: int, height: int, target_pixels: int = TARGET_PIXELS, mul
     while h / w > 4:
         h -= multiple
         w += multiple
+    budget = MAX_PIXEL_FACTOR * target_pixels
+    if w * h > budget:  # the pixel budget, after the aspect correction: shrink both sides, keep the ratio
+        shrink = (budget / (w * h)) ** 0.5
+        w = max(multiple, int(w * shrink) // multiple * multiple)
+        h = max(multiple, int(h * shrink) // multiple * multiple)
     return w, h
 
 
