@@ -1,0 +1,107 @@
+"""Job rows and run records as the pages show them: recent jobs, the running one, one upload's report, build runs."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..ingest import _alive   # is a job's process still there (the ingest's own check)
+from ..store import json_cell
+from .runner import BUILD_SOURCE, _live_job
+
+
+def _job_dict(library, row) -> dict[str, Any]:
+    jid, source, status, stage, total, done, pid, started, updated, summary = row
+    summary = json_cell(summary, {})
+    if status == "running" and (_live_job(library.path) is None if pid == os.getpid() else not _alive(pid)):
+        status = "interrupted"  # its process (or this process's thread) is gone
+    kind = "build" if source == BUILD_SOURCE else ("sample" if "sample-seed" in (source or "") else "ingest")
+    return {"id": jid, "source": source, "name": Path(source).name if kind != "build" else "taxonomy build", "kind": kind,
+            "status": status, "stage": stage, "total": total or 0, "done": done or 0, "started_at": started,
+            "updated_at": updated, "summary": summary, "error": summary.get("error")}
+
+
+_JOB_COLS = "id, source, status, stage, total, done, pid, started_at, updated_at, summary"
+
+
+def jobs(library, limit: int = 20) -> list[dict[str, Any]]:
+    rows = library.execute(f"SELECT {_JOB_COLS} FROM jobs ORDER BY id DESC LIMIT ?", [limit]).fetchall()
+    return [_job_dict(library, r) for r in rows]
+
+
+def job(library, job_id: int) -> dict[str, Any] | None:
+    row = library.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", [job_id]).fetchone()
+    return None if row is None else _job_dict(library, row)
+
+
+def job_progress(library) -> dict[str, Any] | None:
+    """The task a person is waiting for on this library, or None when nothing runs.
+
+    From the jobs table (so a refreshed page or a second browser sees it); only the sample's
+    'generating' stage, which comes before the ingest has a row, comes from this process's memory.
+    """
+    for j in jobs(library, limit=5):
+        if j["status"] == "running":
+            live = _live_job(library.path)
+            if live is not None:  # the build that follows an upload reports as part of that upload
+                j["kind"] = live.kind
+                if live.kind != "build":
+                    j["name"] = Path(live.source).name
+            return j
+    live = _live_job(library.path)
+    if live is not None:
+        return {"id": None, "kind": live.kind, "name": Path(live.source).name, "status": "running", "stage": live.stage,
+                "done": live.done, "total": live.total, "error": None, "summary": {}, "source": live.source}
+    return None
+
+
+def job_report(library, job_id: int) -> dict[str, Any]:
+    """What one ingest added, what it skipped and why (errors and notices), and its metadata warnings."""
+    j = job(library, job_id)
+    if j is None:
+        raise KeyError(f"no job {job_id}")
+    added = library.query_df(
+        """SELECT a.id AS ad_id, a.file, c.kind, a.headline, a.format, a.campaign
+           FROM ads a JOIN creatives c ON c.id = a.creative_id WHERE a.job_id = ? ORDER BY a.id""", [job_id])
+    problems = library.query_df(
+        "SELECT file, row_number AS row, reason, message, severity FROM errors WHERE job_id = ? ORDER BY id", [job_id])
+    skipped = problems[problems["severity"] != "warning"].drop(columns=["row"]).reset_index(drop=True)
+    warnings = problems[problems["severity"] == "warning"].drop(columns=["reason", "severity"]).reset_index(drop=True)
+    s = j["summary"]
+    build = None
+    nxt = library.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id > ? AND source = ? ORDER BY id LIMIT 1", [job_id, BUILD_SOURCE]).fetchone()
+    if nxt is not None and json_cell(nxt[9], {}).get("after_job") == job_id:
+        build = _job_dict(library, nxt)
+    return {"job": j, "added": added, "skipped": skipped, "warnings": warnings, "build": build,
+            "counts": {k: s.get(k) for k in ("files_seen", "ads_added", "creatives_added", "already_present", "duplicates", "seconds")}}
+
+
+def build_runs(library) -> pd.DataFrame:
+    """Every recorded run (taxonomy builds and benchmarks) with its scalar metrics as columns."""
+    df = library.runs()
+    if df.empty:
+        return df
+    rows = []
+    for r in df.to_dict("records"):
+        metrics = json_cell(r.get("metrics"), {})
+        config = json_cell(r.get("config"), {})
+        flat = {"key": r["key"], "kind": r["kind"], "created_at": r["created_at"], "current": bool(r["is_current"]), "version": r["version"]}
+        flat["config"] = ", ".join(f"{k}={v}" for k, v in config.items() if not isinstance(v, (dict, list))) if isinstance(config, dict) else str(config)
+        for k, v in (_flatten(metrics).items() if isinstance(metrics, dict) else []):
+            if isinstance(v, (int, float, str, bool)) or v is None:
+                flat[k] = v
+        rows.append(flat)
+    return pd.DataFrame(rows)
+
+
+def _flatten(d: dict, prefix: str = "", depth: int = 0) -> dict:
+    out = {}
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) and depth < 1:
+            out.update(_flatten(v, f"{name}.", depth + 1))
+        elif not isinstance(v, (dict, list)):
+            out[name] = v
+    return out

@@ -1,0 +1,162 @@
+"""Tree reads for the pages: the current build's nodes with their paths, children, node cards, an ad's path, chart frames."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ..store import json_cell
+from .base import LEVEL_NAMES, PERF_KEYS, NotAvailable, _num, _rep_id, current_build_key
+from .grid import ads_by_ids
+
+
+def nodes_frame(library, build_key: str | None = None) -> pd.DataFrame | None:
+    """Every node of the current build with decoded JSON columns and its path of labels; None if no build."""
+    key = build_key or current_build_key(library)
+    if not key:
+        return None
+    df = library.query_df(
+        """SELECT id, parent_id, level, label, keywords, description, tags, representatives, rep_strategy,
+                  fidelity, size, x, y, perf FROM nodes WHERE build_key = ? ORDER BY level, id""", [key])
+    if df.empty:
+        return None
+    for col, default in (("keywords", []), ("tags", []), ("representatives", []), ("perf", {})):
+        df[col] = df[col].map(lambda v, d=default: json_cell(v, d))
+    df["keywords"] = df["keywords"].map(lambda ks: [str(k[0]) if isinstance(k, (list, tuple)) and k else str(k) for k in ks])
+    df["label"] = df["label"].fillna(df["id"])
+    labels = dict(zip(df["id"], df["label"]))
+    parents = dict(zip(df["id"], df["parent_id"]))
+    levels = dict(zip(df["id"], df["level"]))
+
+    def chain(nid):
+        out = []
+        while nid is not None and nid in labels and len(out) < 10:
+            if levels[nid] > 0:
+                out.append(nid)
+            nid = parents.get(nid)
+        return out[::-1]
+
+    df["chain"] = df["id"].map(chain)
+    df["path"] = df["chain"].map(lambda c: " › ".join(labels[i] for i in c))
+    df.attrs["build_key"] = key
+    df.index = pd.Index(df["id"].tolist())
+    return df
+
+
+def root_id(nodes: pd.DataFrame) -> str | None:
+    roots = nodes[nodes["level"] == 0]
+    return None if roots.empty else roots["id"].iloc[0]
+
+
+def children(nodes: pd.DataFrame, node_id: str | None) -> pd.DataFrame:
+    if node_id is None or nodes.loc[node_id, "level"] == 0:
+        kids = nodes[nodes["level"] == 1]
+    else:
+        kids = nodes[nodes["parent_id"] == node_id]
+    return kids.sort_values(["size", "id"], ascending=[False, True])
+
+
+def descendants(nodes: pd.DataFrame, node_id: str) -> list[str]:
+    by_parent: dict[str, list[str]] = {}
+    for nid, pid in zip(nodes["id"], nodes["parent_id"]):
+        by_parent.setdefault(pid, []).append(nid)
+    out, todo = [], [node_id]
+    while todo:
+        n = todo.pop()
+        out.append(n)
+        todo.extend(by_parent.get(n, []))
+    return out
+
+
+def _member_filter(library, node_id: str | None, key: str, nodes: pd.DataFrame | None = None) -> tuple[str, list]:
+    """SQL condition on `s` (assignments) for the ads of a node and its descendants."""
+    if node_id is None:
+        return "s.build_key = ?", [key]
+    nodes = nodes if nodes is not None else nodes_frame(library, key)
+    if nodes is not None and node_id in nodes.index and nodes.loc[node_id, "level"] == 0:
+        return "s.build_key = ?", [key]
+    ids = descendants(nodes, node_id) if nodes is not None and node_id in nodes.index else [node_id]
+    return "s.build_key = ? AND (s.family_id = ? OR s.leaf_id IN (SELECT unnest(?::VARCHAR[])))", [key, node_id, ids]
+
+
+def node_card(library, node_id: str, nodes: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Everything the node card shows, representatives first."""
+    nodes = nodes if nodes is not None else nodes_frame(library)
+    if nodes is None:
+        raise NotAvailable("No taxonomy yet: build one from the Library page.")
+    if node_id not in nodes.index:
+        raise KeyError(f"no node {node_id!r} in the current taxonomy")
+    n = nodes.loc[node_id]
+    reps = [_rep_id(r) for r in n["representatives"]]
+    reps = [r for r in reps if r is not None]
+    return {
+        "id": node_id, "label": n["label"], "level": int(n["level"]), "level_name": LEVEL_NAMES.get(int(n["level"]), "node"),
+        "path": n["path"], "chain": [{"id": c, "label": nodes.loc[c, "label"]} for c in n["chain"]],
+        "description": n["description"] or "", "keywords": [str(k) for k in n["keywords"]],
+        "tags": tags_frame(n["tags"]), "fidelity": _num(n["fidelity"]), "size": int(n["size"] or 0),
+        "perf": n["perf"] if isinstance(n["perf"], dict) else {},
+        "representatives": ads_by_ids(library, reps), "rep_strategy": n["rep_strategy"],
+        "children": children(nodes, node_id)[["id", "label", "size", "fidelity", "keywords"]].to_dict("records"),
+    }
+
+
+def tags_frame(tags) -> pd.DataFrame:
+    """Discriminating tags as a table, whatever shape the build stored them in (dicts, pairs, a mapping)."""
+    if isinstance(tags, dict):
+        tags = [{"tag": k, **(v if isinstance(v, dict) else {"q": v})} for k, v in tags.items()]
+    rows = []
+    for t in tags or []:
+        if isinstance(t, dict):
+            rows.append(t)
+        elif isinstance(t, (list, tuple)) and t:
+            rows.append(dict(zip(["tag", "q", "share", "lift"], t)))
+        else:
+            rows.append({"tag": str(t)})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    first = [c for c in ("tag", "term", "value", "kind", "axis") if c in df.columns]
+    return df[first + [c for c in df.columns if c not in first]]
+
+
+def ad_tree_path(library, ad_id: int, nodes: pd.DataFrame | None = None) -> list[dict]:
+    key = current_build_key(library)
+    if not key:
+        return []
+    row = library.execute("SELECT family_id, leaf_id, is_outlier FROM assignments WHERE build_key = ? AND ad_id = ?", [key, int(ad_id)]).fetchone()
+    if row is None:
+        return []
+    nodes = nodes if nodes is not None else nodes_frame(library, key)
+    leaf = row[1] or row[0]
+    if nodes is None or leaf not in nodes.index:
+        return [{"id": leaf, "label": leaf, "level": None, "outlier": bool(row[2])}]
+    return [{"id": c, "label": nodes.loc[c, "label"], "level": int(nodes.loc[c, "level"]), "outlier": bool(row[2])}
+            for c in nodes.loc[leaf, "chain"]]
+
+
+def tree_chart_frame(library, nodes: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """ids/parents/labels/values (+ metric columns) for a sunburst or treemap sized by ads."""
+    nodes = nodes if nodes is not None else nodes_frame(library)
+    if nodes is None:
+        return None
+    df = nodes[nodes["level"] > 0][["id", "parent_id", "level", "label", "size", "fidelity", "path"]].copy()
+    levels = dict(zip(nodes["id"], nodes["level"]))
+    df["parent"] = df["parent_id"].map(lambda p: p if p is not None and levels.get(p, 0) > 0 else "")
+    perf = nodes.loc[df["id"], "perf"].map(lambda p: p if isinstance(p, dict) else {})
+    for k in PERF_KEYS:
+        if any(isinstance(p.get(k), (int, float)) for p in perf):
+            df[k] = [_num(p.get(k)) for p in perf]
+    # 'total' branch values need parents >= the sum of their children
+    size = dict(zip(df["id"], df["size"].fillna(0).astype(float)))
+    kids_sum: dict[str, float] = {}
+    for nid, parent in sorted(zip(df["id"], df["parent"]), key=lambda t: -levels[t[0]]):
+        size[nid] = max(size[nid], kids_sum.get(nid, 0.0))
+        if parent:
+            kids_sum[parent] = kids_sum.get(parent, 0.0) + size[nid]
+    df["value"] = df["id"].map(size)
+    return df.reset_index(drop=True)
+
+
+def chart_metrics(frame: pd.DataFrame) -> list[str]:
+    skip = {"id", "parent_id", "level", "label", "path", "parent", "value"}
+    return [c for c in frame.columns if c not in skip and pd.api.types.is_numeric_dtype(frame[c]) and frame[c].notna().any()]
