@@ -21,6 +21,7 @@ import pandas as pd
 MAX_SIDE = 4096
 MIN_CELL, MAX_CELL = 24, 96
 WORLD = 1000.0
+SPREAD_KEEP = 0.35       # share of the layout's own distances kept (the rest: rank order)
 
 
 def cell_size(n: int) -> int:
@@ -80,16 +81,24 @@ def atlas(library, max_ads: int | None = None) -> dict | None:
         tmp.replace(cache)
     mapping = {f"c{int(c)}": {"x": (i % cols) * cell, "y": (i // cols) * cell, "width": cell, "height": cell, "mask": False}
                for i, c in enumerate(creatives["creative_id"])}
-    x, y = pts["x"].to_numpy(float), pts["y"].to_numpy(float)
-    span = max(np.ptp(x), np.ptp(y), 1e-9)
+    x, y = spread(pts["x"].to_numpy(float)), spread(pts["y"].to_numpy(float))
     out = pd.DataFrame({"ad_id": pts["ad_id"].astype(int),
-                        "x": (x - x.min()) / span * WORLD, "y": (y.max() - y) / span * WORLD,   # screen y grows downwards
+                        "x": x * WORLD, "y": (1 - y) * WORLD,   # screen y grows downwards
                         "sprite": "c" + pts["creative_id"].astype(int).astype(str),
                         "file": pts["file"].map(lambda f: Path(str(f)).name), "family_id": pts["family_id"],
                         "kind": pts["kind"]})
     uri = "data:image/jpeg;base64," + base64.b64encode(cache.read_bytes()).decode("ascii")
     return {"sheet": uri, "mapping": mapping, "points": out, "cell": cell, "world": WORLD,
             "sheet_bytes": cache.stat().st_size, "sheet_px": (cols * cell, rows * cell)}
+
+
+def spread(v: np.ndarray, keep: float = SPREAD_KEEP) -> np.ndarray:
+    """0..1 positions that keep some of the layout's distances (min-max) and take the rest from rank order:
+    the layout's tight clusters open up so their pictures overlap less, and every neighbour stays a neighbour."""
+    if len(v) < 2 or np.ptp(v) == 0:
+        return np.full(len(v), 0.5)
+    rank = pd.Series(v).rank(method="average").to_numpy()
+    return keep * (v - v.min()) / np.ptp(v) + (1 - keep) * (rank - 1) / (len(v) - 1)
 
 
 def mapping_json(mapping: dict) -> str:

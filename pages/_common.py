@@ -66,7 +66,7 @@ class K:
     G_BOARD_VIEW, G_DL_HTML, G_DL_ZIP, G_DELETE = "g_board_view", "g_dl_html", "g_dl_zip", "g_delete"
     # what works, atlas
     WW_METRIC, WW_LEVEL, WW_GATE = "ww_metric", "ww_level", "ww_gate"
-    MAP_VIEW = "map_view"
+    MAP_VIEW, MAP_IDS, ATLAS = "map_view", "map_ids", "map_atlas"
 
     @staticmethod
     def page(prefix: str) -> str:        # st.pagination keys of the paged grids
@@ -435,6 +435,59 @@ def rep_ids(reps) -> list[int]:
         except (TypeError, ValueError):
             continue
     return out
+
+
+def atlas_view(pts: pd.DataFrame, height: int = 640) -> None:
+    """The map as pictures: every ad's thumbnail at its 2-D place (pydeck IconLayer, one sprite sheet, an
+    OrthographicView with no map tiles, so it works offline). Hover: a larger picture, the file and its family;
+    a click opens the ad."""
+    import pydeck as pdk
+
+    from core.atlas import atlas
+
+    library = lib()
+    with st.spinner("Preparing the pictures (once per taxonomy build)…"):
+        a = q(atlas)
+    if a is None:
+        st.info("This taxonomy build has no 2-D layout.")
+        return
+    p = a["points"].copy()
+    fam = dict(zip(pts["ad_id"], pts["family"]))
+    p["family"] = p["ad_id"].map(fam).fillna("")
+    cell, (w, h) = a["cell"], a["sheet_px"]
+    k = 160 / cell                                   # the hover picture: the sprite, 160 px wide
+    p["bx"] = p["sprite"].map(lambda s: -a["mapping"][s]["x"] * k)
+    p["by"] = p["sprite"].map(lambda s: -a["mapping"][s]["y"] * k)
+    size = 1.4 * a["world"] / max(1.0, len(p) ** 0.5)   # pictures a bit larger than their average spacing
+    # a quoted string: pydeck would read a bare one as a JavaScript accessor
+    layer = pdk.Layer("IconLayer", p, id="ads", get_icon="sprite", icon_atlas=f"'{a['sheet']}'", icon_mapping=a["mapping"],
+                      get_position=["x", "y"], get_size=size, size_units="common", pickable=True, auto_highlight=True)
+    tip = {"html": f"<div style='width:160px;height:160px;background-image:url({a['sheet']});background-repeat:no-repeat;"
+                   f"background-size:{w * k:.0f}px {h * k:.0f}px;background-position:{{bx}}px {{by}}px'></div>"
+                   "<div style='max-width:180px'><b>{file}</b><br/>{family}</div>",
+           "style": {"backgroundColor": "white", "color": "#1f2430", "border": "1px solid #d6d9e0", "padding": "6px"}}
+    deck = pdk.Deck(layers=[layer], views=[pdk.View(type="OrthographicView", controller=True)], map_style=None,
+                    initial_view_state=pdk.ViewState(target=[float(p["x"].min() + p["x"].max()) / 2,
+                                                              float(p["y"].min() + p["y"].max()) / 2, 0],
+                                                      zoom=_fit_zoom(p, size, height), min_zoom=-3, max_zoom=7), tooltip=tip)
+    event = st.pydeck_chart(deck, height=height, key=K.ATLAS, on_select="rerun", selection_mode="single-object")
+    st.caption(f"{len(p):,} ads drawn as pictures · scroll to zoom, drag to pan, hover for a closer look, click to open. "
+               f"Sprite sheet {w}×{h} px, {a['sheet_bytes'] / 1e6:.1f} MB.")
+    objs = (event.selection.get("objects") or {}).get("ads") if event and event.get("selection") else None
+    if objs:
+        chosen = int(objs[0]["ad_id"])
+        if st.session_state.get(K.ATLAS + "_last") != chosen:      # a new click opens the ad once
+            st.session_state[K.ATLAS + "_last"] = chosen
+            open_ad(chosen)
+
+
+def _fit_zoom(p: pd.DataFrame, size: float, height: int, width: int = 900) -> float:
+    """OrthographicView zoom (log2 of pixels per world unit) that fits every picture in the chart."""
+    import math
+
+    xspan = float(p["x"].max() - p["x"].min()) + 2 * size
+    yspan = float(p["y"].max() - p["y"].min()) + 2 * size
+    return math.log2(max(1e-3, 0.92 * min(width / max(xspan, 1e-6), height / max(yspan, 1e-6))))
 
 
 def compare_ads(ad_ids) -> None:

@@ -1,5 +1,7 @@
-"""Map: the 2-D layout of every ad (UMAP of the build), coloured by family, tree level, a metric or
-any attribute; box/lasso selection shows the selected ads and what they share."""
+"""Map: the 2-D layout of every ad (UMAP of the build). Two views: Pictures (every ad drawn as its own
+thumbnail at its place — deck.gl's IconLayer over one sprite sheet, zoomable, WebGL, no map tiles;
+hover shows a larger picture, a click opens the ad) and Dots (coloured by family, tree level, a metric
+or an attribute; box/lasso selection shows the selected ads and what they share)."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +19,7 @@ MAX_CATEGORIES = 24         # more categories than this: the rest are "other"
 
 ui.route()
 library = ui.lib()
-ui.header("Map", "Every ad placed by similarity: nearby ads look and read alike. Drag a box or lasso to select.")
+ui.header("Map", "Every ad placed by similarity: nearby ads look and read alike.")
 if not ui.require_taxonomy(library):
     st.stop()
 
@@ -26,17 +28,33 @@ if pts is None or pts.empty:
     st.info("This taxonomy build has no 2-D layout. Rebuild the taxonomy from the Library page.", icon=":material/scatter_plot:")
     st.stop()
 
+PICTURES_DEFAULT_UP_TO = 3000   # above this the first Pictures view waits for its sprite sheet: start on dots
+view = st.segmented_control("View", ["pictures", "dots"], key=K.MAP_VIEW, required=True,
+                            default="pictures" if len(pts) <= PICTURES_DEFAULT_UP_TO else "dots",
+                            format_func={"pictures": "Pictures", "dots": "Dots (colour and select)"}.get)
+if view == "pictures":
+    ui.atlas_view(pts)
+    ui.show_ad_dialog()
+    st.stop()
+st.caption("Drag a box or lasso to select ads.")
+
 BASE = {"family": "Family", "sub_cluster": "Sub-cluster", "micro_pattern": "Micro-pattern", "kind": "Kind (image/video)",
         "format": "Format", "placement": "Placement", "campaign": "Campaign", "cta": "Call to action", "outlier": "Outliers"}
 options = [c for c in BASE if c in pts.columns and pts[c].notna().any()]
 options += [m for m in views.METRICS if m in pts.columns and pts[m].notna().any()]
-attr_keys = ui.q(views.attribute_keys)
+from core.gallery import id_like_attributes
+
+hidden = ui.q(id_like_attributes)
+attr_keys = [a for a in ui.q(views.attribute_keys) if a not in hidden or st.session_state.get(K.MAP_IDS)]
 options += [f"attr:{a}" for a in attr_keys]
 
 a, b = st.columns([2, 1])
 color = a.selectbox("Colour by", options, key=K.MAP_COLOR,
                     format_func=lambda o: BASE.get(o, o[5:] + " (attribute)" if o.startswith("attr:") else o.upper() if o == "ctr" else o.capitalize()))
 b.caption(f"{len(pts):,} ads · {'WebGL' if len(pts) > WEBGL_FROM else 'SVG'} rendering")
+if hidden:
+    b.toggle("Offer id and hash columns", key=K.MAP_IDS, help="Attributes that identify rather than describe an ad "
+             f"({', '.join(sorted(hidden)[:6])}{'…' if len(hidden) > 6 else ''}) are left out of Colour by.")
 
 if color.startswith("attr:"):
     values = pts["ad_id"].map(ui.q(views.attribute_values, color[5:]))
