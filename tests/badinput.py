@@ -330,3 +330,60 @@ def _zip_of(files: dict[str, bytes]) -> bytes:
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+
+
+# --- hostile media: cheap files that cost a lot to analyse ---------------------------------------
+
+def _palette_png(width: int, height: int) -> bytes:
+    """A two-colour palette PNG: width x height pixels in a few kB (an 81 MP one is ~100 kB)."""
+    im = Image.new("P", (width, height), 0)
+    im.putpalette([255, 255, 255, 200, 30, 30] + [0] * 762)
+    im.paste(1, (width // 8, height // 8, width // 2, height // 2))
+    return _encode(im, "PNG")
+
+
+def _many_frames_gif(count: int) -> bytes:
+    frames = [Image.new("P", (8, 8), i % 2) for i in range(count)]
+    for i, f in enumerate(frames):
+        f.putpalette([0, 0, 0, 255, 255, 255] + [0] * 762)
+        f.putpixel((i % 8, (i // 8) % 8), 1 - i % 2)
+    return _encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=20)
+
+
+def _many_pages_tiff(count: int) -> bytes:
+    pages = [Image.new("L", (4, 4), i % 256) for i in range(count)]
+    return _encode(pages[0], "TIFF", save_all=True, append_images=pages[1:])
+
+
+@cache
+def hostile_image_bytes() -> dict[str, bytes]:
+    """Small files with hostile shapes; HOSTILE_EXPECTED says what each must give."""
+    return {
+        "thin_20000x2.png": _encode(Image.new("RGB", (20000, 2), "white"), "PNG"),   # ~200 bytes
+        "thin_5000x5.png": _encode(Image.new("RGB", (5000, 5), "white"), "PNG"),
+        "tall_3x4000.png": _encode(Image.new("RGB", (3, 4000), "white"), "PNG"),
+        "banner_970x90.png": _encode(_gradient(970, 90), "PNG"),                      # a real leaderboard: fine
+        "frames_2500.gif": _many_frames_gif(2500),
+        "pages_2500.tif": _many_pages_tiff(2500),
+        "huge_palette_81mp.png": _palette_png(9000, 9000),
+    }
+
+
+HOSTILE_EXPECTED = {
+    "thin_20000x2.png": "extreme_aspect_ratio",
+    "thin_5000x5.png": "extreme_aspect_ratio",
+    "tall_3x4000.png": "extreme_aspect_ratio",
+    "banner_970x90.png": "ok",
+    "frames_2500.gif": "ok",
+    "pages_2500.tif": "ok",
+    "huge_palette_81mp.png": "ok",
+}
+
+
+def build_hostile_folder(directory: str | os.PathLike) -> Path:
+    """A folder of hostile_image_bytes() plus two good images (see HOSTILE_EXPECTED)."""
+    root = Path(directory) / "hostile"
+    for name, data in {**hostile_image_bytes(), "good.png": image_bytes()["good.png"],
+                       "good.jpg": image_bytes()["good.jpg"]}.items():
+        _write(root / name, data)
+    return root
