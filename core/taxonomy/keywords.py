@@ -50,10 +50,16 @@ def c_tf_idf(class_counts) -> tuple[sparse.csr_matrix, np.ndarray]:
     return sparse.csr_matrix(tf @ sparse.diags(idf)), idf
 
 
-def top_terms(scores_row, vocab: np.ndarray, k: int = 10) -> list[tuple[str, float]]:
+def top_terms(scores_row, vocab: np.ndarray, k: int = 10, keep: np.ndarray | None = None) -> list[tuple[str, float]]:
+    """The k best-scoring terms of a row; `keep` (a mask over the vocabulary) drops the rest (OCR noise)."""
     row = sparse.csr_matrix(scores_row)
     if row.nnz == 0:
         return []
     idx, vals = row.indices, row.data
+    if keep is not None:
+        ok = keep[idx]
+        idx, vals = idx[ok], vals[ok]
+        if len(idx) == 0:
+            return []
     order = np.lexsort((vocab[idx].astype(str), -vals))[:k]   # ties by term: deterministic
     return [(str(vocab[idx[o]]), round(float(vals[o]), 5)) for o in order if vals[o] > 0]

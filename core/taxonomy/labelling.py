@@ -10,11 +10,22 @@ from scipy import sparse
 from . import representatives as reps
 from .corpus import AdCorpus
 from .facets import TESTED_KINDS, Facets, build_facets, enriched
-from .keywords import c_tf_idf, top_terms
-from .labels import Labeller, NodeEvidence, RuleLabeller, unique_name
+from .keywords import c_tf_idf, doc_term_matrix, top_terms
+from .labels import STRONG_COVER, Labeller, NodeEvidence, RuleLabeller, is_content, unique_name
 from .tree import ROOT_ID, ClusterTree
+from .words import corpus_lexicon, ad_texts, zipf
 
 N_KEYWORDS = 10
+# A visual concept (ImageNet class) speaks for an ad only when the classifier is sure (p ≥ 0.5) and
+# the word is common (Zipf ≥ 3.5): on the real ads p ≥ 0.3 gives "web site" for 67 text banners,
+# "stage", "jigsaw puzzle"; on the sample "bell cote" (Zipf 3.0) for a church photo.
+FORM_WORDS = frozenset("text texts video videos photo photos banner banners graphic graphics illustration image "
+                       "illustrations images picture pictures card cards story stories".split())
+CONCEPT_MIN_P = 0.5
+CONCEPT_MIN_ZIPF = 3.5
+# classes the image model gives to graphics and screenshots: they say "text on a picture", not what it shows
+GRAPHIC_CLASSES = frozenset("""web site;comic book;book jacket;menu;envelope;packet;jigsaw puzzle;street sign;scoreboard;
+digital clock;band aid;crossword puzzle;screen;monitor;television;home theater;notebook;binder;rule;pick;slot""".replace("\n", "").split(";"))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -68,6 +79,8 @@ class TreeLabeller:
         rows = {nid: np.searchsorted(c.ad_ids, tree.members(nid)) for nid in ids}
         M = _membership(ids, rows, c.n)
         self.docs, self.vocab = c.doc_terms()
+        self.lexicon = corpus_lexicon(c.frame)
+        real = np.array([self.lexicon.is_real(t) for t in self.vocab], dtype=bool)
         self.facets: Facets = build_facets(c)
         term_counts = (M @ self.docs).tocsr()
         facet_counts = (M @ self.facets.matrix).tocsr()
@@ -75,7 +88,9 @@ class TreeLabeller:
         sizes = np.array([len(rows[n]) for n in ids])
         tested = self.facets.of_kind(*TESTED_KINDS)
 
-        keywords, idf = self._keywords(tree, ids, pos, term_counts)
+        keywords, idf = self._keywords(tree, ids, pos, term_counts, self.vocab, real)
+        name_terms = self._name_terms(tree, ids, pos, M, sizes)
+        concepts = self._concepts(M, sizes)
         evidence: dict[str, NodeEvidence] = {}
         for nid in ids:
             node = tree.nodes[nid]
@@ -88,6 +103,9 @@ class TreeLabeller:
                                 self.facets.names[tested], self.facets.kinds[tested])
             evidence[nid] = self._evidence(node.id, node.level, int(sizes[i]), keywords[nid], tags,
                                            facet_counts[i].toarray().ravel(), float(video[i]))
+            evidence[nid].name_terms = name_terms.get(nid, [])
+            evidence[nid].concepts = concepts[i]
+            evidence[nid].mixed = _is_mixed(node, evidence[nid])
             if node.parent_id is not None:
                 p = pos[node.parent_id]
                 rest = facet_counts[p].toarray().ravel() - facet_counts[i].toarray().ravel()
@@ -126,8 +144,8 @@ class TreeLabeller:
         self.progress("labels", len(ids), len(ids))
 
     # -- keywords: c-TF-IDF among siblings (the classes a reader compares) -------------------------
-    def _keywords(self, tree, ids, pos, term_counts):
-        keywords = {ROOT_ID: top_terms(c_tf_idf(term_counts[pos[ROOT_ID]])[0], self.vocab, N_KEYWORDS)}
+    def _keywords(self, tree, ids, pos, term_counts, vocab, keep=None, k=N_KEYWORDS):
+        keywords = {ROOT_ID: top_terms(c_tf_idf(term_counts[pos[ROOT_ID]])[0], vocab, k, keep)}
         idf = {ROOT_ID: c_tf_idf(term_counts[pos[ROOT_ID]])[1]}
         for nid in ids:
             kids = [k.id for k in tree.children(nid)]
@@ -140,9 +158,58 @@ class TreeLabeller:
                 classes = sparse.vstack([classes, rest]).tocsr()
             scores, group_idf = c_tf_idf(classes)
             for j, kid in enumerate(kids):
-                keywords[kid] = top_terms(scores[j], self.vocab, N_KEYWORDS)
+                keywords[kid] = top_terms(scores[j], vocab, k, keep)
                 idf[kid] = group_idf
         return keywords, idf
+
+    # -- what the ads say, for names: c-TF-IDF of their own words, and how many ads say each -------
+    def _name_terms(self, tree, ids, pos, M, sizes) -> dict[str, list]:
+        said, said_vocab = doc_term_matrix(ad_texts(self.corpus.frame))
+        if said.shape[1] == 0:
+            return {}
+        keep = np.array([self._nameable(str(t)) for t in said_vocab], dtype=bool)
+        counts = (M @ said).tocsr()
+        present = said.copy()
+        present.data[:] = 1.0
+        ads_saying = (M @ present).tocsr()
+        terms, _ = self._keywords(tree, ids, pos, counts, said_vocab, keep, k=3 * N_KEYWORDS)
+        col = {str(t): j for j, t in enumerate(said_vocab)}
+        out = {}
+        for nid, top in terms.items():
+            i = pos[nid]
+            out[nid] = [(t, s, round(float(ads_saying[i, col[t]]) / max(int(sizes[i]), 1), 4)) for t, s in top]
+        return out
+
+    def _nameable(self, term: str) -> bool:
+        """Real words, none of them a function word, and saying something once split ("clickhere")."""
+        lex = self.lexicon
+        words = term.split()
+        if len(set(words)) < len(words) or set(words) & FORM_WORDS:
+            return False   # "interested interested"; "offer text" (the look is the name's form part)
+        return (lex.is_real(term) and not any(lex.function_word(w) for w in words)
+                and is_content(" ".join(p for w in words for p in lex.pieces(w))))
+
+    def _concepts(self, M, sizes) -> list[list[tuple[str, float]]]:
+        """Per node: confident, common visual concepts and the share of its ads showing them."""
+        names: dict[str, int] = {}
+        rows, cols = [], []
+        for r, labels in enumerate(self.corpus.frame["labels"]):
+            for label, p in labels or []:
+                concept = _concept_word(str(label)) if float(p) >= CONCEPT_MIN_P else None
+                if concept:
+                    rows.append(r)
+                    cols.append(names.setdefault(concept, len(names)))
+        if not names:
+            return [[] for _ in range(M.shape[0])]
+        A = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(self.corpus.n, len(names)))
+        A.data = np.minimum(A.data, 1.0)
+        share = (M @ A).toarray() / np.maximum(sizes, 1)[:, None]
+        vocab = np.array(list(names), dtype=object)
+        out = []
+        for row in share:
+            order = np.lexsort((vocab.astype(str), -row))
+            out.append([(str(vocab[j]), round(float(row[j]), 4)) for j in order[:5] if row[j] > 0])
+        return out
 
     def _evidence(self, node_id, level, size, keywords, tags, facet_row, video_count) -> NodeEvidence:
         f = self.facets
@@ -157,17 +224,21 @@ class TreeLabeller:
                             colours=shares("colour"), objects=shares("object"), formats=shares("format"),
                             placements=shares("placement"), ctas=shares("cta", 3), video_share=video_count / max(size, 1))
 
-    # -- names: top-down, siblings together, so no two siblings share one --------------------------
+    # -- names: top-down, siblings together, so no two siblings share one; families and
+    # sub-clusters are also unique across the tree (micro-patterns only among siblings) --------
     def _name(self, tree: ClusterTree, evidence: dict[str, NodeEvidence], fixed: dict[str, str]) -> None:
         root = tree.nodes[ROOT_ID]
         root.description = self.labeller.label(evidence[ROOT_ID]).description
         root.label = root.label or "All ads"
+        clusters_taken = {name.lower() for nid, name in fixed.items() if nid in tree.nodes and tree.nodes[nid].level < 3}
         queue = [ROOT_ID]
         while queue:
             pid = queue.pop(0)
             kids = sorted(tree.children(pid), key=lambda n: (-n.size, n.id))
             taken = {tree.nodes[pid].label.lower()} if pid != ROOT_ID else set()
             taken |= {fixed[k.id].lower() for k in kids if k.id in fixed}
+            if any(k.level < 3 for k in kids):
+                taken |= clusters_taken
             for kid in kids:
                 ev = evidence[kid.id]
                 ev.parent_label = tree.nodes[pid].label if pid != ROOT_ID else None
@@ -176,6 +247,8 @@ class TreeLabeller:
                 kid.label = fixed[kid.id] if kid.id in fixed else unique_name(lab.name, ev, taken)
                 kid.description = lab.description
                 taken.add(kid.label.lower())
+                if kid.level < 3:
+                    clusters_taken.add(kid.label.lower())
             queue.extend(sorted((k.id for k in kids)))
 
     # -- representatives ------------------------------------------------------------------------------
@@ -211,6 +284,35 @@ class TreeLabeller:
         scale = ev.size / max(len(sample), 1)   # shares from the sample, counts as for the node
         video = float((self.corpus.frame["kind"].to_numpy()[sample] == "video").sum()) * scale
         return self._evidence(ev.node_id, ev.level, ev.size, keywords, ev.tags, facet_row * scale, video)
+
+
+def _concept_word(label: str) -> str | None:
+    """An ImageNet class as a strategist would say it ("Egyptian cat" → "cat"), or None when it is rare
+    or a class the model gives to graphics."""
+    label = label.strip().lower()
+    if label in GRAPHIC_CLASSES:
+        return None
+    head = label.split()[-1]
+    if " " in label and zipf(head, "en") >= 4.5:
+        return head
+    import wordfreq
+
+    return label if wordfreq.zipf_frequency(label, "en") >= CONCEPT_MIN_ZIPF else None
+
+
+def _is_mixed(node, ev: NodeEvidence) -> bool:
+    """A family or sub-cluster is a catch-all when the hierarchy says so (`node.mixed`, when it sets
+    one) or, failing that, when no tag, word or visual concept is shared by STRONG_COVER of its ads."""
+    if node.level not in (1, 2):
+        return False
+    flag = getattr(node, "mixed", None)
+    if flag is not None:
+        return bool(flag)
+    if any(t["kind"] == "tag" and t["share_in"] >= 0.5 for t in ev.tags):
+        return False
+    if any(share >= STRONG_COVER for _, share in ev.concepts):
+        return False
+    return not any(cover >= STRONG_COVER for _, _, cover in (ev.name_terms or []))
 
 
 def label_text(name: str, description: str, keywords) -> str:

@@ -2,9 +2,13 @@
 evidence by rules (offline, deterministic); an LLM/VLM labeller can take its place, reading the
 same evidence plus the representatives' documents.
 
-A name is 2–5 words a strategist would use: the strongest distinctive content keywords or tags
+A name is 2–5 words a strategist would use: the strongest distinctive content words or tags
 ("Summer sale", "Testimonial quote") followed by what the ads look like ("photos", "text cards",
-"videos"), never a generic word (ad, shop, now, click ...).
+"videos"), never a generic word (ad, shop, now, click ...). Name words come from what the ads say
+(copy, headline, CTA, visible text, tags) and must be real words (see words.py) that a good share
+of the node's ads actually carry; a visual concept (ImageNet class) names a node only when the
+classifier was confident and the word is common ("cat", never "bell cote"). A node whose members
+share no such word is a catch-all and says so: "Mixed photos: veterans, police".
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from .features import COLOR_NAMES, LAYOUT_VOCAB
 GENERIC_WORDS = frozenset("""
 ad ads advert adverts advertisement sponsored shop shopping now click clicks here buy get learn more today visit see
 tags tag layout colours colors colour color shows show like just www com http https net org page link online official
-website site order call action swipe tap image images picture pictures
+website site order call action swipe tap image images picture pictures join comment comments share follow subscribe new
+aqui aquí clic haz haga pulsa pulse entra ici cliquez klicken hier clicca qui 点击 这里 进入 请 点 击
 """.split())
 
 # words that describe the look: they go into the form part of a name, never its head
@@ -31,6 +36,13 @@ FORM_NOUNS = (
 )
 MICRO_FORM = "variants"
 FORM_MIN_SHARE = 0.5
+# share of a node's ads that must say a word for it to name the node: on the real ads a family's
+# own line ("facemusic", "veterans") is said by 40-100% of its ads; a word said by under a fifth is
+# one advertiser's inside a catch-all
+STRONG_COVER = 0.4
+MIN_COVER = 0.2
+MICRO_MIN_COVER = 0.5
+CONCEPT_MIN_SHARE = 0.4
 
 
 @dataclass
@@ -51,6 +63,10 @@ class NodeEvidence:
     parent_label: str | None = None
     avoid_names: tuple = ()                             # sibling/parent names already taken (lower case)
     documents: list = field(default_factory=list)     # representatives' documents, for model labellers
+    # from the ads' own words: [(term, c-TF-IDF score, share of the node's ads saying it)], real words only
+    name_terms: list | None = None
+    concepts: list = field(default_factory=list)      # [(confident, common visual concept, share)]
+    mixed: bool = False                                 # members share no idea: a catch-all
 
 
 @dataclass
@@ -83,15 +99,34 @@ class RuleLabeller:
     # -- names ---------------------------------------------------------------------------------------
     def head_candidates(self, ev: NodeEvidence) -> list[str]:
         # metadata tags that most of the node carries (and its siblings don't) are the curated
-        # vocabulary of the account: they lead; then the c-TF-IDF keywords
+        # vocabulary of the account: they lead; then the distinctive words most ads say, then
+        # a visual concept most ads show, then distinctive words that fewer ads say
         tags = [t["tag"] for t in ev.tags if t["kind"] == "tag" and t["share_in"] >= 0.5 and is_content(t["tag"])]
         cands = list(tags)
-        for t, _ in ev.keywords:
-            if is_content(t) and t not in cands and not set(_words(t)) <= {w for c in tags for w in _words(c)}:
-                cands.append(t)
-        if not cands:  # nothing said in words: what is shown, then the colour
-            cands += [o for o, s in ev.objects if s >= 0.3]
-        return cands
+        tag_words = {w for c in tags for w in _words(c)}
+
+        def add(term: str) -> None:
+            if is_content(term) and term not in cands and not set(_words(term)) <= tag_words:
+                cands.append(term)
+
+        if ev.name_terms is None:   # evidence without the words' coverage (a hand-made evidence)
+            for t, _ in ev.keywords:
+                add(t)
+            if not cands:
+                cands += [o for o, s in ev.objects if s >= 0.3]
+            return cands
+        strong = MICRO_MIN_COVER if ev.level == 3 else STRONG_COVER
+        for t, _, cover in ev.name_terms:
+            if cover >= strong:
+                add(t)
+        for c, share in ev.concepts:
+            if share >= CONCEPT_MIN_SHARE:
+                add(c)
+        if ev.level < 3:
+            for t, _, cover in ev.name_terms:
+                if cover >= MIN_COVER:
+                    add(t)
+        return _prefer_phrases(cands, ev.name_terms)
 
     def form(self, ev: NodeEvidence) -> str:
         if ev.level == 3:
@@ -105,9 +140,11 @@ class RuleLabeller:
         return max(options)[2] if options else ""
 
     def name(self, ev: NodeEvidence) -> str:
-        cands = self.head_candidates(ev)
         form = self.form(ev)
         avoid = {a.lower() for a in ev.avoid_names}
+        if ev.mixed and ev.level < 3:
+            return self.mixed_name(ev, form, avoid)
+        cands = self.head_candidates(ev)
         options = [self._compose(cands[start:], form) for start in range(len(cands))] or []
         if not options:
             colour = next((c for c, s in ev.colours if s >= 0.4 and c in COLOR_NAMES), "")
@@ -116,6 +153,22 @@ class RuleLabeller:
             if opt.lower() not in avoid:
                 return opt
         return options[0]
+
+    def mixed_name(self, ev: NodeEvidence, form: str, avoid: set[str]) -> str:
+        """'Mixed photos: veterans, police': the look they share, then their commonest distinct words."""
+        if ev.name_terms is not None:   # the words most of its ads say, not one advertiser's rarest
+            terms = [t for t, _, cover in sorted(ev.name_terms, key=lambda x: -x[2])]
+        else:
+            terms = [t for t, _ in ev.keywords]
+        words: list[str] = []
+        for t in terms:
+            w = _words(t)
+            if len(w) == 1 and len(w[0]) >= 3 and w[0] not in words and is_content(w[0]):
+                words.append(w[0])
+        head = "Mixed " + (form or "ads")
+        options = [head + (": " + ", ".join(words[i:i + 2]) if words[i:i + 2] else "") for i in range(max(1, len(words) - 1))]
+        options += [head + ": " + ", ".join(p) for p in zip(words, words[2:])]
+        return next((o for o in options if o.lower() not in avoid), options[0])
 
     def _compose(self, cands: list[str], form: str) -> str:
         head: list[str] = []
@@ -137,25 +190,30 @@ class RuleLabeller:
     # -- descriptions ----------------------------------------------------------------------------------
     def describe(self, ev: NodeEvidence) -> str:
         """One sentence from the evidence, short on purpose: every word is embedded per node."""
-        kws = [t for t, _ in ev.keywords if not set(_words(t)) <= LOOK_WORDS][:3]
+        said = [t for t, *_ in ev.name_terms] if ev.name_terms is not None else [t for t, _ in ev.keywords]
+        kws = [t for t in said if not set(_words(t)) <= LOOK_WORDS and not set(_words(t)) <= GENERIC_WORDS][:3]
         if ev.level == 3:  # one creative and its variants: what it says and how it looks is enough
             look = " ".join([w for w, s in ev.layout if s >= 0.5 and w != "video"][:2] +
                             [c for c, s in ev.colours if s >= 0.5][:1])
             return (f"{ev.size} variants of one creative" + (" about " + _and(kws[:2]) if kws else "")
                     + (f": {look}" if look else "") + ".")
         head = f"{ev.size} ad{'s' if ev.size != 1 else ''}"
+        if ev.mixed:
+            head = f"A mix of {ev.size} ads with no common message"
+            kws = kws[:3]
         if 0 < ev.video_share < 1:
             head += f" ({ev.video_share:.0%} video)"
         elif ev.video_share >= 1:
             head = f"{ev.size} video ad{'s' if ev.size != 1 else ''}"
         if kws:
-            head += " about " + _and(kws)
+            head += (", among them " if ev.mixed else " about ") + _and(kws)
         details = []
         look = [w for w, s in ev.layout if s >= 0.5 and w != "video"][:2]
         colours = [c for c, s in ev.colours if s >= 0.4][:2]
         if look or colours:
             details.append("mostly " + " ".join(filter(None, [", ".join(look), ("in " + _and(colours)) if colours else ""])))
-        objects = [o for o, s in ev.objects if s >= 0.3][:2]
+        objects = [o for o, s in ev.concepts if s >= 0.3][:2] if ev.name_terms is not None else \
+            [o for o, s in ev.objects if s >= 0.3][:2]
         if objects:
             details.append("showing " + _and(objects))
         tags = [t["tag"] for t in ev.tags if t["kind"] == "tag"][:2]
@@ -164,6 +222,16 @@ class RuleLabeller:
         if ev.ctas and ev.ctas[0][1] >= 0.3:
             details.append(f"CTA “{ev.ctas[0][0].capitalize()}”")
         return head + (": " + "; ".join(details) if details else "") + "."
+
+
+def _prefer_phrases(cands: list[str], name_terms) -> list[str]:
+    """Two leading words that the ads say as one phrase keep its order: "quiet place", not "place quiet"."""
+    cover = {t: c for t, _, c in name_terms or []}
+    if len(cands) >= 2 and " " not in cands[0] and " " not in cands[1]:
+        swapped = f"{cands[1]} {cands[0]}"
+        if swapped in cover and f"{cands[0]} {cands[1]}" not in cover:
+            return [swapped] + cands[2:]
+    return cands
 
 
 def _and(items: list[str]) -> str:

@@ -24,7 +24,8 @@ from collections import Counter
 from functools import lru_cache
 
 MIN_ZIPF = 3.0
-COMMON_ZIPF = 4.5          # a word this common is what a near-miss OCR token was meant to be
+COMMON_ZIPF = 4.0          # a word this common is what a near-miss OCR token was meant to be ("cvts" → "cuts" 4.4)
+FUNCTION_ZIPF = 6.0        # as frequent as "para", "tu", "en" in Spanish: a function word, never a name
 RECUR_MIN_ADS = 3
 LATIN_LANGS = ("en", "es", "fr", "de", "pt", "it", "nl")
 
@@ -85,23 +86,24 @@ def guess_language(words: list[str]) -> str:
     return "en" if scores["en"] == best else max(LATIN_LANGS, key=lambda lang: (scores[lang], lang == "en"))
 
 
-def _cjk_known(run: str, langs) -> bool:
-    """Longest-match split into listed words; real when ≥ half the characters are in 2+ char words."""
+def cjk_split(run: str, langs=("zh", "ja")) -> list[str] | None:
+    """Longest-match split into listed words; None unless ≥ half the characters are in 2+ char words."""
     for lang in [lang for lang in ("ja", "zh") if lang in langs] or ["zh", "ja"]:
         freq = frequencies(lang)
-        i, long_chars, ok = 0, 0, True
+        i, long_chars, parts = 0, 0, []
         while i < len(run):
             for j in range(min(len(run), i + 6), i, -1):
                 if run[i:j] in freq and math.log10(freq[run[i:j]]) + 9 >= MIN_ZIPF:
                     long_chars += (j - i) if j - i >= 2 else 0
+                    parts.append(run[i:j])
                     i = j
                     break
             else:
-                ok = False
+                parts = None
                 break
-        if ok and long_chars * 2 >= len(run):
-            return True
-    return False
+        if parts and long_chars * 2 >= len(run):
+            return parts
+    return None
 
 
 def _edits1(word: str) -> set[str]:
@@ -131,10 +133,31 @@ class Lexicon:
         """A word-frequency list knows the word in a language of the ads using it (or English)."""
         langs = self.langs_of.get(word, {"en"})
         if _HAN.search(word) or _KANA.search(word):
-            return _cjk_known(word, langs)
+            return cjk_split(word, langs) is not None
         if word.endswith("%"):
             return True
         return any(zipf(word, lang) >= MIN_ZIPF for lang in langs)
+
+    def pieces(self, word: str) -> list[str]:
+        """The words a token is made of: a Han/kana run split into listed words, a glued pair of known
+        Latin words ("clickhere" → click, here), else the token itself."""
+        word = word.lower()
+        langs = self.langs_of.get(word, {"en"})
+        if _HAN.search(word) or _KANA.search(word):
+            return cjk_split(word, langs) or [word]
+        if len(word) < 6 or any(zipf(word, lang) >= MIN_ZIPF for lang in langs):
+            return [word]
+        best, best_z = [word], MIN_ZIPF + 0.5
+        for i in range(2, len(word) - 1):
+            z = max(min(zipf(word[:i], lang), zipf(word[i:], lang)) for lang in langs)
+            if z >= best_z:
+                best, best_z = [word[:i], word[i:]], z
+        return best
+
+    def function_word(self, word: str) -> bool:
+        """As frequent as a preposition in a non-English language of its ads ("para", "en", "tu")."""
+        langs = self.langs_of.get(word.lower(), set()) - {"en"}
+        return any(zipf(word.lower(), lang) >= FUNCTION_ZIPF for lang in langs) and zipf(word.lower(), "en") < 5.0
 
     def misread(self, word: str) -> bool:
         """Not a tag, and one letter away from a common word: a misreading of that word."""
