@@ -502,6 +502,8 @@ def compare_ads(ad_ids) -> None:
             details.append(views.ad_detail(library, i, index=None, k=0))
         except Exception as e:  # noqa: BLE001
             friendly(e, f"load ad {i}")
+    if not details:
+        return
     for col, d in zip(st.columns(len(details)), details):
         with col.container(border=True):
             if d["kind"] == "video" and d["media"]:

@@ -130,7 +130,9 @@ if reports:
                                           f"Metadata warnings ({len(rep['warnings']):,})"])
     with t_added:
         if len(rep["added"]):
-            st.dataframe(rep["added"], hide_index=True, width="stretch", height=min(400, 38 + 35 * len(rep["added"])))
+            added = rep["added"].drop(columns=[c for c in ("headline", "format", "campaign") if rep["added"][c].isna().all()])
+            st.dataframe(added.fillna(""), hide_index=True, width="stretch", height=min(400, 38 + 35 * len(added)),
+                         column_config={"ad_id": None})
         else:
             st.caption("Nothing new was added (every file was already in the library, or none could be read).")
     with t_skipped:
@@ -177,7 +179,7 @@ if stats["ads"] >= 2 and progress is None:
 all_jobs = views.jobs(library, limit=20)
 if all_jobs:
     with st.expander("Recent jobs"):
-        st.dataframe(pd.DataFrame([{k: j[k] for k in ("id", "name", "kind", "status", "stage", "started_at", "updated_at")} for j in all_jobs]),
+        st.dataframe(pd.DataFrame([{k: j[k] for k in ("id", "name", "kind", "status", "stage", "started_at", "updated_at")} for j in all_jobs]).fillna(""),
                      hide_index=True, width="stretch")
 
 ui.show_ad_dialog()

@@ -26,7 +26,8 @@ from core.limits import DEFAULT_LIMITS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-PAGES = ["pages/library.py", "pages/taxonomy.py", "pages/map.py", "pages/search.py", "pages/benchmark.py", "pages/export.py"]
+PAGES = ["pages/library.py", "pages/gallery.py", "pages/taxonomy.py", "pages/what_works.py", "pages/map.py", "pages/search.py",
+         "pages/trends.py", "pages/benchmark.py", "pages/export.py"]
 K_SELECTION = "map_selection"   # pages._common.K.MAP_SELECTION (pages/ is not imported by the tests)
 
 
@@ -97,7 +98,7 @@ def test_layering():
 def test_every_page_renders(app_lib):
     at = ok(make_app(app_lib.path.name).run())
     assert at.sidebar.selectbox(key="lib").value == app_lib.path.name
-    nav_titles = {"Library", "Taxonomy", "Map", "Search", "Benchmark", "Export"}
+    nav_titles = {"Library", "Gallery", "Taxonomy", "What works", "Map", "Search", "Trends", "Benchmark", "Export"}
     for page in PAGES:
         ok(at.switch_page(page).run())
         assert at.title and at.title[0].value in nav_titles, page
@@ -127,8 +128,11 @@ def test_taxonomy_overview_drill_and_node_card(app_lib):
     node = tree.nodes[fam_id]
     assert at.subheader[0].value == node.label
     page_text = texts(at)
-    assert "Representative ads" in page_text and "All ads in this node" in page_text
-    assert re.search(r"Ads 1–\d+ of [\d,]+", page_text) or "All of this node's ads are shown above" in page_text
+    assert "Representative ads" in page_text and "More ads in this node" in page_text
+    # the count says the representatives are shown above, and the node's full size (not "Ads 1–9 of 9" on 15 ads)
+    n_reps = len(views.node_card(app_lib, fam_id)["representatives"])
+    assert re.search(rf"Ads 1–\d+ of [\d,]+ besides the {n_reps} representatives above \({node.size:,} ads in this node\)",
+                     page_text) or "All of this node's ads are shown above" in page_text
     assert any(b.key == "crumb-root" for b in at.button)       # breadcrumbs
     # drill one level further: sub-cluster → breadcrumbs show the family
     sub = [b for b in at.button if b.key and b.key.startswith("child-")]
@@ -169,6 +173,8 @@ def test_ad_detail_dialog(app_lib):
 def test_map_colouring_and_selection(app_lib):
     at = ok(make_app(app_lib.path.name).run())
     ok(at.switch_page("pages/map.py").run())
+    assert at.get("deck_gl_json_chart"), "the Pictures view (thumbnail atlas) is the map's default"
+    ok(at.segmented_control(key="map_view").set_value("dots").run())
     sb = at.selectbox(key="map_color")
     assert {"Family", "Sub-cluster", "Micro-pattern", "Kind (image/video)", "Spend"} <= set(sb.options)
     for opt in ("micro_pattern", "kind", "spend", "family"):   # tree levels, an attribute, a metric
@@ -358,3 +364,149 @@ def test_first_run_builds_the_sample_library(tmp_path):
         assert at.title[0].value == "Library"
         assert at.sidebar.selectbox(key="lib").value == "sample"
         assert int(next(m.value for m in at.metric if m.label == "Ads").replace(",", "")) >= 6
+
+
+# -- the place in the URL, the gallery, boards, briefs, what works ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def nocsv_lib(app_lib, tmp_path_factory):
+    """A library uploaded without a metadata CSV (no dates, no spend), beside the sample in the app's data folder."""
+    import shutil
+
+    from core.demo import generate_sample
+
+    src = generate_sample(tmp_path_factory.mktemp("nocsv") / "src", seed=5, n_images=6, with_videos=False)
+    images = Path(src).parent / "images-only"
+    shutil.copytree(Path(src) / "images", images)
+    lib = core.open_library(app_lib.path.parent / "nocsv")
+    core.ingest_source(lib, images)
+    yield lib
+
+
+def test_ad_detail_of_an_undated_ad(nocsv_lib):
+    """An ad without a CSV row (no date) opens: the detail used to fail with 'NaTType does not support strftime'."""
+    ad_id = int(nocsv_lib.scalar("SELECT min(id) FROM ads"))
+    assert nocsv_lib.scalar("SELECT date FROM ads WHERE id = ?", [ad_id]) is None
+    d = views.ad_detail(nocsv_lib, ad_id, k=0)
+    assert "date" not in d["metadata"]
+    at = make_app("nocsv")
+    at.query_params["ad"] = str(ad_id)
+    ok(at.run())
+    assert Path(d["file"]).name in texts(at)
+    assert not at.error, at.error[0].value
+
+
+def test_url_keeps_library_node_and_ad(app_lib, nocsv_lib):
+    """?lib=, ?node= and ?ad= are honoured on load (a refresh or a shared link) and written back as one moves."""
+    fam = core.load_tree(app_lib).at_level(1)[0]
+    ad_id = int(views.node_card(app_lib, fam.id)["representatives"]["ad_id"].iloc[0])
+    at = make_app(app_lib.path.name)
+    at.query_params["node"] = fam.id
+    at.query_params["ad"] = str(ad_id)
+    ok(at.switch_page("pages/taxonomy.py").run())
+    assert at.subheader[0].value == fam.label                          # the node of the link
+    assert Path(app_lib.scalar("SELECT file FROM ads WHERE id = ?", [ad_id])).name in texts(at)   # and its ad's detail, open
+    assert at.query_params["lib"] in (app_lib.path.name, [app_lib.path.name])
+    # another library by its link: the picker follows, and the URL keeps it
+    at2 = make_app("nocsv")
+    ok(at2.run())
+    assert at2.sidebar.selectbox(key="lib").value == "nocsv"
+    # picking a library in the sidebar writes it into the URL and drops the other library's node and ad
+    ok(at.sidebar.selectbox(key="lib").set_value("nocsv").run())
+    assert at.query_params["lib"] in ("nocsv", ["nocsv"])
+    assert "node" not in at.query_params and "ad" not in at.query_params
+
+
+def test_new_library_is_written_into_the_url(app_lib):
+    at = ok(make_app(app_lib.path.name).run())
+    at.text_input(key="new_library_name").set_value("url check")
+    ok(at.button(key="FormSubmitter:new_library-Create").click().run())
+    assert at.sidebar.selectbox(key="lib").value == "url-check"
+    assert at.query_params["lib"] in ("url-check", ["url-check"]), "a refresh would fall back to another library"
+    fresh = make_app("url-check")                    # the refresh: a new session from the URL alone
+    ok(fresh.run())
+    assert fresh.sidebar.selectbox(key="lib").value == "url-check" and "This library is empty" in texts(fresh)
+
+
+def test_gallery_sorts_filters_and_boards(app_lib):
+    from core import boards, briefs, gallery
+
+    at = ok(make_app(app_lib.path.name).run())
+    ok(at.switch_page("pages/gallery.py").run())
+    ticks = [c for c in at.checkbox if c.key and c.key.startswith("gsel-")]
+    assert len(ticks) == min(24, app_lib.counts()["ads"])
+    # sorted by spend, highest first: the first tile is the library's biggest spender
+    ok(at.selectbox(key="g_sort").set_value("spend").run())
+    first = int(next(c for c in at.checkbox if c.key and c.key.startswith("gsel-")).key.split("-")[1])
+    assert first == int(app_lib.scalar("SELECT id FROM ads ORDER BY spend DESC NULLS LAST, id LIMIT 1"))
+    # a family filter applies at once (no submit button): only that family's ads
+    fam = core.load_tree(app_lib).at_level(1)[0]
+    ok(at.selectbox(key="g_family").set_value(fam.id).run())
+    shown = {int(c.key.split("-")[1]) for c in at.checkbox if c.key and c.key.startswith("gsel-")}
+    members = set(gallery.gallery_ids(app_lib, gallery.GalleryFilter(family=fam.id)))
+    assert shown and shown <= members and len(members) == fam.size
+    # tick two ads, compare them, put them on a named board
+    picks = [c for c in at.checkbox if c.key and c.key.startswith("gsel-")][:2]
+    for c in picks:
+        ok(c.check().run())
+    ids = [int(c.key.split("-")[1]) for c in picks]
+    ok(at.button(key="g_compare").click().run())
+    assert sum(1 for b in at.button if b.key and b.key.startswith("cmp-open-")) == 2
+    name = "Spring <b>ideas</b>"
+    ok(at.selectbox(key="g_board").set_value(name).run())
+    ok(at.button(key="g_add").click().run())
+    assert boards.board_ad_ids(app_lib, name) == sorted(ids) or set(boards.board_ad_ids(app_lib, name)) == set(ids)
+    assert {"g_dl_html", "g_dl_zip"} <= {b.key for b in at.download_button}
+    page = briefs.board_html(app_lib, name)
+    assert "Spring &lt;b&gt;ideas&lt;/b&gt;" in page and "<b>ideas</b>" not in page      # user strings escaped
+    assert page.count("data:image/") >= 2                                              # images inside the page
+    boards.delete_board(app_lib, name)
+
+
+def test_what_works_ranks_with_intervals_and_gate(app_lib):
+    from core import what_works as ww
+
+    at = ok(make_app(app_lib.path.name).run())
+    ok(at.switch_page("pages/what_works.py").run())
+    res = ww.rank_nodes(app_lib, "ctr", 1)
+    assert len(res["ranked"]) >= 2
+    lows = res["ranked"]["low"].tolist()
+    assert lows == sorted(lows, reverse=True), "ranked by the low end of the interval"
+    assert (res["ranked"]["low"] <= res["ranked"]["value"]).all() and (res["ranked"]["value"] <= res["ranked"]["high"]).all()
+    page_text = texts(at)
+    assert f"1. {res['ranked']['label'].iloc[0]}" in page_text and "likely" in page_text
+    assert any(b.key == f"ww-open-{res['ranked']['id'].iloc[0]}" for b in at.button)
+    # a gate above every family's spend: nothing is ranked, all are listed apart
+    ok(at.number_input(key="ww_gate").set_value(1e12).run())
+    assert "No pattern has enough spend" in texts(at)
+    assert any("too little spend" in e.label for e in at.expander)
+
+
+def test_node_brief_html_is_self_contained_and_escaped(app_lib):
+    from core import briefs
+
+    lib = app_lib
+    fam = core.load_tree(lib).at_level(1)[0]
+    page = briefs.node_brief_html(lib, fam.id)
+    assert page.startswith("<!doctype html>") and "data:image/" in page and "src='/" not in page and "file://" not in page
+    assert briefs.esc("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    z = zipfile.ZipFile(io.BytesIO(briefs.node_zip(lib, fam.id)))
+    assert {"index.html", "ads.csv"} <= set(z.namelist()) and any(n.startswith("media/") for n in z.namelist())
+
+
+def test_id_like_attributes_left_out(tmp_path):
+    from core.gallery import id_like_attributes, library_currency, money, useful_attributes
+
+    lib = core.open_library(tmp_path / "attrs")
+    lib.execute("INSERT INTO creatives (id, sha256, kind, media_path) SELECT i, 'sha' || i, 'image', 'm/' || i FROM range(1, 41) t(i)")
+    lib.execute("INSERT INTO ads (id, creative_id, file) SELECT i, i, 'f' || i || '.jpg' FROM range(1, 41) t(i)")
+    rows = []
+    for i in range(1, 41):
+        rows += [(i, "md5", f"{i:032x}"), (i, "repo_path", f"ads/{i}.jpg"), (i, "ad_id", str(9000 + i)),
+                 (i, "language", "en" if i % 3 else "ja"), (i, "spend_currency", "EUR"), (i, "note", f"free text {i}")]
+    lib.con.executemany("INSERT INTO attributes VALUES (?, ?, ?)", rows)
+    hidden = id_like_attributes(lib)
+    assert {"md5", "repo_path", "ad_id", "note"} <= hidden and "language" not in hidden
+    assert list(useful_attributes(lib)) == ["language", "spend_currency"] or "language" in useful_attributes(lib)
+    assert library_currency(lib) == "EUR" and money(1234.5, "EUR") == "€1,234" and money(0.5, None) == "0.50"
+    lib.close()
