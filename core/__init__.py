@@ -21,6 +21,7 @@ Progress = Callable[[str, int, int], None]
 __all__ = [
     "DATA_DIR", "DEFAULT_LIBRARY", "SAMPLE_LIBRARY", "open_library", "list_libraries", "ingest_source", "make_demo",
     "info", "export_ads", "build_taxonomy", "load_tree", "search_ads", "run_benchmark", "compute_trends",
+    "place_ads", "taxonomy_drift",
 ]
 
 
@@ -39,8 +40,9 @@ def list_libraries(data_dir: str | os.PathLike | None = None) -> list[Path]:
 
 def ingest_source(library, source, metadata=None, progress: Progress | None = None, build: bool = True,
            workers: int | None = None, visual_model: str | None = None, limits=None, build_options: dict | None = None,
-           engine: str = "local", ray_address: str | None = None):
-    """Ingest a zip or folder; then (unless build=False) rebuild the taxonomy. Returns the IngestSummary.
+           engine: str = "local", ray_address: str | None = None, rebuild: bool = False):
+    """Ingest a zip or folder. Then (unless build=False) the taxonomy: the first ingest (or rebuild=True)
+    builds it; later ones place the new ads into the current build (see place_ads). Returns the IngestSummary.
 
     engine: "local" (worker processes) or "ray" (Ray actors; local Ray unless ray_address names a cluster).
     """
@@ -50,7 +52,10 @@ def ingest_source(library, source, metadata=None, progress: Progress | None = No
     summary = _ingest(library, source, metadata=metadata, progress=progress, workers=workers,
                       visual_model=visual_model, limits=limits or DEFAULT_LIMITS, engine=engine, ray_address=ray_address)
     if build and library.counts()["ads"] >= 2:
-        build_taxonomy(library, progress=progress, **(build_options or {}))
+        if rebuild or library.current_run("taxonomy") is None:
+            build_taxonomy(library, progress=progress, **(build_options or {}))
+        else:   # a build exists: new ads join its nodes (ids, names and edits stay); rebuild on request
+            place_ads(library, progress=progress)
     return summary
 
 
@@ -95,6 +100,23 @@ def build_taxonomy(library, method: str = "auto", axes: dict | None = None, seed
     from .taxonomy import build_taxonomy as _build
 
     return _build(library, method=method, axes=axes, seed=seed, progress=progress, **kw)
+
+
+def place_ads(library, progress: Progress | None = None) -> dict:
+    """Place ads the current build does not hold into its nodes, without re-clustering; ads that fit
+    nowhere go to its "new, not yet placed" node. Returns {build_key, considered, placed, unplaced, by_variant}."""
+    from .taxonomy.placement import place_new_ads
+
+    return place_new_ads(library, progress=progress)
+
+
+def taxonomy_drift(library) -> dict:
+    """How far the library moved since its current build, for a "rebuild?" offer:
+    {build_key, total_ads, built_ads, placed, unplaced, pending, new_share, unplaced_share,
+     rebuild_suggested, reason}; pending = ingested without any taxonomy step (ingest --no-build)."""
+    from .taxonomy.placement import drift
+
+    return drift(library)
 
 
 def load_tree(library, build_key: str | None = None):

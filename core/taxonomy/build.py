@@ -108,7 +108,9 @@ def new_build_key() -> str:
 def build_taxonomy(library, method: str = "auto", axes: dict | None = None, seed: int = 0, progress: Progress | None = None,
                    outliers: str = "attach", rep_strategy: str = "convergent", min_spend: float = 100.0,
                    labeller: Labeller | None = None) -> ClusterTree:
+    from .carry import carry_ids
     from .edits import apply_edits, load_edits, match_names
+    from .persist import read_tree
 
     config = get_method(method)           # fail fast, before minutes of loading
     weights = resolve_axes(axes)
@@ -132,6 +134,7 @@ def build_taxonomy(library, method: str = "auto", axes: dict | None = None, seed
     t = _lap(stage_s, "clustering", t)
     edits = load_edits(library)
     tree, edit_report = apply_edits(hier.tree, edits, prep, seed)
+    tree, edit_report["ids"] = carry_ids(tree, read_tree(library))   # groups that survive keep their ids
     names = match_names(tree, edits)
     edit_report["named"] = len(names)
     warming.join()
