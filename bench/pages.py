@@ -1,4 +1,6 @@
-"""Page-switch time of the Streamlit app on a 10k-ad library (target: ≤ 2 s per page).
+"""Page-switch time of the Streamlit app on a 10k-ad library (target: warm switch ≤ 1 s per page), and the
+map's thumbnail atlas at that size (sprite-sheet build once per taxonomy build, then a warm run; sheet and
+deck payload sizes).
 
 Builds a synthetic library by inserting rows directly through `Library` into a temp folder (ads,
 creatives with thumbnails and visual vectors, attributes, and a fake taxonomy build in
@@ -28,9 +30,10 @@ if sys.path and Path(sys.path[0] or ".").resolve() == ROOT / "bench":
     sys.path[0] = str(ROOT)
 elif str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-PAGES = ["pages/library.py", "pages/taxonomy.py", "pages/map.py", "pages/search.py", "pages/benchmark.py", "pages/export.py"]
-if (ROOT / "pages" / "trends.py").exists():   # registered by app.py when present
-    PAGES.insert(4, "pages/trends.py")
+from app import PAGES as _APP_PAGES   # noqa: E402  (file, title, icon, url path): the pages app.py registers
+
+PAGES = [f"pages/{file}.py" for file, *_ in _APP_PAGES if (ROOT / "pages" / f"{file}.py").exists()]
+TARGET_S = 1.0
 WORDS = ("summer sale bold discount coffee serum travel jacket app cat offer free shipping limited new launch "
          "review stars quote before after meme event tickets grid collage phone screen button shop now").split()
 FAMILY_NAMES = ["Product close-up with discount", "Testimonial quote card", "Before / after split", "UGC caption bar",
@@ -196,6 +199,25 @@ def time_pages(data_dir: Path, library: str, repeat: int = 3) -> dict[str, list[
         at.run()
         times["pages/taxonomy.py (family f0)"].append(time.perf_counter() - t)
         _check(at, "taxonomy f0")
+    at.query_params.pop("node", None)
+    # the map as pictures (not the default above 3,000 ads): first view builds the sprite sheet, then cached
+    at.switch_page("pages/map.py").run()
+    at.segmented_control(key="map_view").set_value("pictures")
+    t = time.perf_counter()
+    at.run()
+    cold["pages/map.py (pictures)"] = time.perf_counter() - t
+    _check(at, "map pictures")
+    times["pages/map.py (pictures)"] = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        at.run()
+        times["pages/map.py (pictures)"].append(time.perf_counter() - t)
+        _check(at, "map pictures")
+    deck = at.get("deck_gl_json_chart")
+    payload = len(deck[0].proto.json) if deck else 0
+    cap = next((c.value for c in at.caption if "drawn as pictures" in c.value), "")
+    print(f"atlas: {cap} deck JSON {payload / 1e6:.1f} MB", file=sys.stderr)
+    times["_atlas"] = {"payload_mb": payload / 1e6, "caption": cap}
     return times, cold
 
 
@@ -221,7 +243,8 @@ def main(argv=None) -> int:
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"page switch on a {a.ads:,}-ad library (AppTest; warm = median of {a.repeat} after a warm-up pass); target <= 2 s")
+    atlas = times.pop("_atlas", {})
+    print(f"page switch on a {a.ads:,}-ad library (AppTest; warm = median of {a.repeat} after a warm-up pass); target <= {TARGET_S:g} s")
     print(f"  {'page':<32} {'warm':>7} {'min':>6} {'max':>6}   first visit (cold caches)")
     worst = 0.0
     for page, ts in times.items():
@@ -229,8 +252,10 @@ def main(argv=None) -> int:
         worst = max(worst, med)
         first = f"{cold[page]:6.2f} s" if page in cold else ""
         print(f"  {page:<32} {med:5.2f} s {min(ts):6.2f} {max(ts):6.2f}   {first}")
-    print(f"  {'slowest':<32} {worst:6.2f} s   {'OK' if worst <= 2.0 else 'OVER TARGET'}")
-    return 0 if worst <= 2.0 else 1
+    print(f"  {'slowest':<32} {worst:6.2f} s   {'OK' if worst <= TARGET_S else 'OVER TARGET'}")
+    if atlas:
+        print(f"  atlas: {atlas['caption']} Deck payload {atlas['payload_mb']:.1f} MB (one texture, one IconLayer draw call).")
+    return 0 if worst <= TARGET_S else 1
 
 
 if __name__ == "__main__":

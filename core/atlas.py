@@ -63,18 +63,13 @@ def atlas(library, max_ads: int | None = None) -> dict | None:
     cache = library.path / "atlas" / f"{key}-{len(pts)}-{n}-{cell}.jpg"
     if not cache.exists():
         sheet = Image.new("RGB", (cols * cell, rows * cell), (238, 240, 244))
+        small: dict[str, Image.Image | None] = {}       # creatives sharing a thumbnail file are resized once
         for i, rel in enumerate(creatives["thumb_path"]):
-            p = library.abspath(rel) if isinstance(rel, str) else None
-            if p is None or not p.exists():
-                continue
-            try:
-                with Image.open(p) as im:
-                    im = im.convert("RGB")
-                    im.thumbnail((cell, cell))
-                    x, y = (i % cols) * cell + (cell - im.width) // 2, (i // cols) * cell + (cell - im.height) // 2
-                    sheet.paste(im, (x, y))
-            except OSError:
-                continue
+            if rel not in small:
+                small[rel] = _small(library, rel, cell)
+            im = small[rel]
+            if im is not None:
+                sheet.paste(im, ((i % cols) * cell + (cell - im.width) // 2, (i // cols) * cell + (cell - im.height) // 2))
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".part")
         sheet.save(tmp, "JPEG", quality=82)
@@ -90,6 +85,22 @@ def atlas(library, max_ads: int | None = None) -> dict | None:
     uri = "data:image/jpeg;base64," + base64.b64encode(cache.read_bytes()).decode("ascii")
     return {"sheet": uri, "mapping": mapping, "points": out, "cell": cell, "world": WORLD,
             "sheet_bytes": cache.stat().st_size, "sheet_px": (cols * cell, rows * cell)}
+
+
+def _small(library, rel, cell: int):
+    from PIL import Image
+
+    p = library.abspath(rel) if isinstance(rel, str) else None
+    if p is None or not p.exists():
+        return None
+    try:
+        with Image.open(p) as im:
+            im.draft("RGB", (cell, cell))          # JPEG: decode at a reduced scale
+            im = im.convert("RGB")
+            im.thumbnail((cell, cell))
+            return im
+    except OSError:
+        return None
 
 
 def spread(v: np.ndarray, keep: float = SPREAD_KEEP) -> np.ndarray:

@@ -32,8 +32,13 @@ table{border-collapse:collapse;font-size:13px}td,th{border-bottom:1px solid #ece
 
 
 def esc(v) -> str:
-    """HTML-escape any value (None -> '')."""
+    """HTML-escape any value (None -> ''), quotes included."""
     return "" if v is None else html.escape(str(v), quote=True)
+
+
+def _csv_safe(v):
+    """A cell a spreadsheet will not run as a formula (OWASP: prefix = + - @ tab CR with ')."""
+    return "'" + v if isinstance(v, str) and v.startswith(("=", "+", "-", "@", "\t", "\r")) else v
 
 
 def data_uri(path: str | Path | None) -> str | None:
@@ -151,6 +156,7 @@ def slug(name: str) -> str:
 
 def ads_zip(library, ad_ids: Iterable[int], page_html: str, title: str) -> bytes:
     """A zip to hand over: index.html (self-contained), the ads' original files under media/, and ads.csv."""
+    from .safe_text import neutralise_csv_cell
     from .views import ads_by_ids
 
     tiles = ads_by_ids(library, list(ad_ids))
@@ -171,12 +177,13 @@ def ads_zip(library, ad_ids: Iterable[int], page_html: str, title: str) -> bytes
                     arc = f"media/{Path(base).stem}-{n}{Path(base).suffix or Path(src).suffix}"
                 used.add(arc)
                 zf.write(src, arc)
-            rows.append({"ad_id": r["ad_id"], "file": r["file"], "kind": r["kind"], "headline": r.get("headline") or "",
-                         "spend": r.get("spend"), "ctr": r.get("ctr"), "in_zip": arc or ""})
+            rows.append({"ad_id": r["ad_id"], "file": _csv_safe(r["file"]), "kind": r["kind"],
+                         "headline": _csv_safe(r.get("headline") or ""), "spend": r.get("spend"), "ctr": r.get("ctr"),
+                         "in_zip": _csv_safe(arc or "")})
         out = io.StringIO()
         w = csv.DictWriter(out, fieldnames=["ad_id", "file", "kind", "headline", "spend", "ctr", "in_zip"])
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: neutralise_csv_cell(v) for k, v in r.items()} for r in rows)  # no formula cells (OWASP)
         zf.writestr("ads.csv", out.getvalue())
         zf.writestr("README.txt", f"{title}\n\nindex.html: open in any browser (images are inside the page).\n"
                                   "media/: the original files. ads.csv: one row per ad.\n")

@@ -510,3 +510,23 @@ def test_id_like_attributes_left_out(tmp_path):
     assert list(useful_attributes(lib)) == ["language", "spend_currency"] or "language" in useful_attributes(lib)
     assert library_currency(lib) == "EUR" and money(1234.5, "EUR") == "€1,234" and money(0.5, None) == "0.50"
     lib.close()
+
+
+def test_trends_glyphs_render_in_installed_fonts():
+    """Every symbol the Trends page puts in a cell has a glyph in an installed font (Debian's chromium showed
+    ⏹ ⑂ ⤙ as empty boxes: no font there carries them)."""
+    import ast
+    import shutil
+    import subprocess
+
+    if shutil.which("fc-list") is None:
+        pytest.skip("fontconfig's fc-list is absent")
+    tree = ast.parse((ROOT / "pages" / "trends.py").read_text())
+    tables = {t.id: ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+              for t in n.targets if isinstance(t, ast.Name) and t.id in ("ICONS", "KIND_ICONS")}
+    assert set(tables) == {"ICONS", "KIND_ICONS"}
+    glyphs = {ch for table in tables.values() for text in table.values() for ch in text if ord(ch) > 0x7F}
+    assert glyphs, "the page uses symbols"
+    missing = [ch for ch in sorted(glyphs) if not subprocess.run(["fc-list", f":charset={ord(ch):x}", "family"],
+                                                                   capture_output=True, text=True).stdout.strip()]
+    assert not missing, f"no installed font draws {missing}"

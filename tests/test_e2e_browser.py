@@ -1,9 +1,12 @@
 """End to end in a real browser: Debian's Chromium driven by Playwright against `streamlit run app.py`.
 
-Starts the app on a free port with CTE_DATA_DIR pointing at a temp folder holding a small prebuilt
-library (so it starts fast), then: uploads a zip of generated ads and waits for the ingest and the
-taxonomy build, drills into a family, runs a search, and drags a box on the map to select ads.
-Screenshots of every step go to tests/artifacts/ (git-ignored).
+Starts the app once for the module on a free port, with CTE_DATA_DIR pointing at a temp folder holding
+a small prebuilt library (so it starts fast). Then, in order: uploads a zip of generated ads and waits
+for the ingest and the taxonomy build, drills into a family, runs a search, drags a box on the map;
+follows links that must keep their place (/library, ?lib=, ?node=, ?ad= across reloads); the gallery,
+a board and its HTML export, compare, what works, the map's pictures; and (when ../shared/ads is there)
+creates a library, uploads real ads without a CSV and opens an undated ad. Screenshots of every step go
+to tests/artifacts/ (git-ignored).
 
 Needs: `apt-get install -y chromium` (/usr/bin/chromium) and the `playwright` pip package (its
 own browser download is not used). Skips when either is missing.
@@ -202,6 +205,9 @@ def test_browser_upload_drill_search_map(app_url, page):
 
     # 5. map: drag a box over the middle of the scatter; the selection grid appears
     _nav(pg, "Map")
+    pg.locator("canvas").first.wait_for()                    # the Pictures view (deck.gl) is the default
+    pg.get_by_role("button", name="Dots (colour and select)").click()
+    _settle(pg)
     drag = pg.locator(".js-plotly-plot .nsewdrag").first
     drag.wait_for()
     time.sleep(1.0)
@@ -218,4 +224,190 @@ def test_browser_upload_drill_search_map(app_url, page):
     assert "What they share" in pg.inner_text("body")
     _shot(pg, "07-map-selection")
 
+    assert not errors, errors
+
+
+# -- links that keep their place, pictures, gallery and boards (on the library the upload above rebuilt) ---------
+
+def _goto(pg, url: str, h1: str) -> str:
+    pg.goto(url)
+    pg.wait_for_selector(f"h1:has-text('{h1}')", timeout=60_000)
+    _settle(pg)
+    text = pg.inner_text("body")
+    assert "Page not found" not in text, url
+    return text
+
+
+def _no_error_text(text: str, where: str) -> None:
+    for bad in ("Traceback", "Could not ", "NaTType", "Error:", "not available yet"):
+        assert bad not in text, f"{where}: {bad!r} on the page"
+
+
+def _query(pg) -> dict:
+    from urllib.parse import parse_qs, urlparse
+
+    return {k: v[0] for k, v in parse_qs(urlparse(pg.url).query).items()}
+
+
+def test_browser_links_keep_their_place(app_url, page):
+    url, _ = app_url
+    pg = page
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    # every page answers at its own path, /library included (it used to say "Page not found")
+    for path, h1 in (("library", "Library"), ("gallery", "Gallery"), ("taxonomy", "Taxonomy"), ("what-works", "What works"),
+                     ("map", "Map"), ("search", "Search"), ("trends", "Trends"), ("export", "Export")):
+        _no_error_text(_goto(pg, f"{url}/{path}?lib=sample", h1), path)
+        assert _query(pg).get("lib") == "sample", f"/{path} lost ?lib="
+    _shot(pg, "10-export-direct")
+
+    # a family card shows pictures; opening it writes ?node=; a reload keeps the node
+    _goto(pg, f"{url}/taxonomy?lib=sample", "Taxonomy")
+    card = pg.locator("[data-testid='stVerticalBlockBorderWrapper']", has=pg.locator("button", has_text=re.compile(r"^Open$"))).first
+    assert card.locator("img").count() >= 2, "family cards should show representative thumbnails"
+    _shot(pg, "11-family-cards-with-pictures")
+    card.locator("button", has_text=re.compile(r"^Open$")).first.click()
+    pg.wait_for_selector("text=Representative ads")
+    _settle(pg)
+    node = _query(pg).get("node")
+    assert node, "opening a family should put ?node= in the URL"
+    title = pg.locator("h3").first.inner_text()
+    pg.reload()
+    pg.wait_for_selector("text=Representative ads", timeout=60_000)
+    _settle(pg)
+    assert _query(pg).get("node") == node and pg.locator("h3").first.inner_text() == title
+    # an ad's detail: ?ad= in the URL, and a reload opens it again
+    pg.locator("[data-testid='stMainBlockContainer'] button", has_text=re.compile(r"^Open$")).last.click()
+    dialog = pg.locator("[role='dialog']")
+    dialog.wait_for()
+    _settle(pg)
+    ad = _query(pg).get("ad")
+    assert ad, "opening an ad should put ?ad= in the URL"
+    name = dialog.locator("h4").first.inner_text()
+    pg.reload()
+    pg.locator("[role='dialog']").wait_for(timeout=60_000)
+    _settle(pg)
+    assert pg.locator("[role='dialog'] h4").first.inner_text() == name and _query(pg).get("node") == node
+    _no_error_text(pg.locator("[role='dialog']").inner_text(), "ad detail after reload")
+    _shot(pg, "12-ad-detail-after-reload")
+    pg.keyboard.press("Escape")
+    pg.locator("[role='dialog']").wait_for(state="detached")
+    _settle(pg)
+    assert "ad" not in _query(pg)
+    assert not errors, errors
+
+
+def test_browser_gallery_board_compare_and_pictures(app_url, page):
+    url, tmp = app_url
+    pg = page
+    _no_error_text(_goto(pg, f"{url}/gallery?lib=sample", "Gallery"), "gallery")
+    assert pg.locator("[data-testid='stMainBlockContainer'] img").count() >= 10
+    # sort by spend: applies at once
+    pg.locator("[data-testid='stSelectbox']", has_text="Sort by").click()
+    pg.get_by_role("option", name="Spend").click()
+    _settle(pg)
+    _shot(pg, "13-gallery-by-spend")
+    # tick two ads, compare, put them on a board whose name holds markup
+    boxes = pg.locator("[data-testid='stCheckbox']", has_text="Select")
+    for i in range(2):
+        boxes.nth(i).click()
+        _settle(pg)
+    assert "2 selected" in pg.inner_text("body")
+    pg.get_by_role("button", name="Compare").click()
+    _settle(pg)
+    assert pg.locator("button", has_text=re.compile(r"^Open$")).count() >= 2
+    _shot(pg, "14-compare")
+    board = pg.locator("[data-testid='stSelectbox']", has_text="Board").first.locator("input")
+    board.click()
+    board.fill("Spring <b>ideas</b>")
+    pg.keyboard.press("Enter")
+    _settle(pg)
+    pg.get_by_role("button", name="Add to board").click()
+    _settle(pg)
+    with pg.expect_download() as dl:
+        pg.get_by_role("button", name="Board as web page").click()
+    html = Path(dl.value.path()).read_text()
+    assert "Spring &lt;b&gt;ideas&lt;/b&gt;" in html and html.count("data:image/") >= 2
+    (ARTIFACTS / "board.html").write_text(html)
+    _shot(pg, "15-board")
+
+    # what works: ranked patterns with pictures
+    _no_error_text(_goto(pg, f"{url}/what-works?lib=sample", "What works"), "what works")
+    assert pg.locator("[data-testid='stMainBlockContainer'] img").count() >= 4
+    _shot(pg, "16-what-works")
+
+    # the map's pictures: a WebGL canvas; hovering a picture shows a tooltip with its file name
+    _goto(pg, f"{url}/map?lib=sample", "Map")
+    canvas = pg.locator("#deckgl-overlay, canvas").first
+    canvas.wait_for()
+    time.sleep(1.5)
+    box = canvas.bounding_box()
+    found = False
+    for fy in (0.5, 0.3, 0.7, 0.4, 0.6, 0.2, 0.8):
+        for fx in (0.5, 0.3, 0.7, 0.4, 0.6, 0.2, 0.8):
+            pg.mouse.move(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+            time.sleep(0.15)
+            tip = pg.locator(".deck-tooltip")
+            if tip.count() and tip.first.is_visible() and tip.first.inner_text().strip():
+                found = True
+                break
+        if found:
+            break
+    _shot(pg, "17-map-pictures-hover")
+    assert found, "hovering the pictures should show a tooltip"
+
+
+def _real_ads_zip(shared: Path, tmp: Path) -> Path:
+    """8 real ads from ../shared/ads (PNG, JPG and GIF), no metadata CSV."""
+    picks = []
+    for folder, ext, n in (("ira_facebook_ads", ".png", 3), ("persuasion_strategy_examples", ".jpg", 3),
+                           ("bd2k_click_here_banners", ".gif", 2)):
+        picks += sorted(p for p in (shared / folder).rglob(f"*{ext}"))[:n]
+    out = tmp / "real-ads-no-csv.zip"
+    with zipfile.ZipFile(out, "w") as zf:
+        for p in picks:
+            zf.write(p, f"{p.parent.name}/{p.name}")
+    return out
+
+
+def test_browser_new_library_real_ads_without_csv(app_url, page, shared_ads):
+    url, tmp = app_url
+    pg = page
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    _goto(pg, f"{url}/library?lib=sample", "Library")
+    pg.get_by_label("New library").fill("real upload")
+    pg.get_by_role("button", name="Create").click()
+    pg.wait_for_function("() => location.search.includes('lib=real-upload')", timeout=30_000)
+    _settle(pg)
+    assert "This library is empty" in pg.inner_text("body")
+    pg.locator("[data-testid='stFileUploader'] input[type='file']").first.set_input_files(str(_real_ads_zip(shared_ads, tmp)))
+    pg.wait_for_selector("text=real-ads-no-csv.zip")
+    pg.get_by_role("button", name="Ingest").click()
+    pg.wait_for_selector("[data-testid='stProgress']", timeout=60_000)
+    _settle(pg)
+    assert "real-ads-no-csv.zip" not in pg.locator("[data-testid='stFileUploader']").first.inner_text(), \
+        "the form should let go of the zip once its ingest started"
+    _wait_for(pg, lambda text: "Taxonomy rebuilt" in text, 420, "the real ads' ingest and taxonomy")
+    _settle(pg)
+    _shot(pg, "20-real-upload-report")
+    # a refresh keeps the new library (it used to fall back to the sample)
+    pg.reload()
+    pg.wait_for_selector("h1:has-text('Library')")
+    _settle(pg)
+    assert _query(pg).get("lib") == "real-upload" and "8 ads" in pg.locator("[data-testid='stSidebar']").inner_text()
+    # an undated ad's detail opens (it failed with "NaTType does not support strftime")
+    _goto(pg, f"{url}/gallery?lib=real-upload", "Gallery")
+    pg.locator("[data-testid='stMainBlockContainer'] button", has_text=re.compile(r"^Open$")).first.click()
+    dialog = pg.locator("[role='dialog']")
+    dialog.wait_for()
+    dialog.get_by_text("In the taxonomy:").wait_for(timeout=30_000)
+    _settle(pg)
+    _no_error_text(dialog.inner_text(), "undated ad detail")
+    _shot(pg, "21-real-ad-detail-no-date")
+    pg.keyboard.press("Escape")
+    _goto(pg, f"{url}/taxonomy?lib=real-upload", "Taxonomy")
+    _shot(pg, "22-real-taxonomy")
+    _goto(pg, f"{url}/map?lib=real-upload", "Map")
+    _shot(pg, "23-real-map-pictures")
     assert not errors, errors
