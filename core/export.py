@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .safe_text import code_span, escape_markdown as md, neutralise_csv_frame
 from .store import Library
+from .taxonomy.persist import NoTaxonomy, current_build_key, read_tree
 from .taxonomy.tree import json_default
 
 # The view layer re-exports this module, so its pieces are imported where used (no import cycle).
@@ -32,12 +33,12 @@ def ads_table(library: Library) -> pd.DataFrame:
         wide = attrs.pivot(index="ad_id", columns="key", values="value")
         wide.columns = [c if c not in out.columns else f"attr_{c}" for c in wide.columns]
         out = out.merge(wide, left_on="ad_id", right_index=True, how="left")
-    run = library.current_run("taxonomy")
-    if run is not None:
+    key = current_build_key(library)
+    if key is not None:
         tax = library.query_df(
             """SELECT a.ad_id, a.node_path, a.family_id, f.label AS family_label, a.leaf_id, l.label AS leaf_label, a.is_outlier
                FROM assignments a LEFT JOIN nodes f ON f.build_key = a.build_key AND f.id = a.family_id
-               LEFT JOIN nodes l ON l.build_key = a.build_key AND l.id = a.leaf_id WHERE a.build_key = ?""", [run["key"]])
+               LEFT JOIN nodes l ON l.build_key = a.build_key AND l.id = a.leaf_id WHERE a.build_key = ?""", [key])
         out = out.merge(tax, on="ad_id", how="left")
     return out
 
@@ -49,7 +50,7 @@ def export_ads(library: Library, fmt: str, out) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        df.to_csv(out, index=False)
+        neutralise_csv_frame(df).to_csv(out, index=False)  # no formula-leading cell (OWASP)
     else:
         out.write_text(df.to_json(orient="records", date_format="iso", indent=1, force_ascii=False), encoding="utf-8")
     return out
@@ -76,50 +77,30 @@ def taxonomy_table(library) -> pd.DataFrame | None:
 
 
 def taxonomy_json(library) -> dict | None:
-    """The tree as nested JSON: each node with its fields and its children."""
-    from .views.base import _num, _rep_id
-    from .views.taxonomy import nodes_frame
-
-    nodes = nodes_frame(library)
-    if nodes is None:
-        return None
-    by_parent: dict[Any, list] = {}
-    for nid, pid in zip(nodes["id"], nodes["parent_id"]):
-        by_parent.setdefault(pid, []).append(nid)
-    levels = dict(zip(nodes["id"], nodes["level"]))
-
-    def node(nid):
-        n = nodes.loc[nid]
-        return {"id": nid, "level": int(n["level"]), "label": n["label"], "description": n["description"],
-                "keywords": list(n["keywords"]), "tags": n["tags"], "size": int(n["size"] or 0), "fidelity": _num(n["fidelity"]),
-                "perf": n["perf"], "representatives": [_rep_id(r) for r in n["representatives"]],
-                "children": [node(c) for c in by_parent.get(nid, [])]}
-
-    tops = [nid for nid in nodes["id"] if levels[nid] == 1]
-    return {"build_key": nodes.attrs.get("build_key"), "families": [node(t) for t in tops]}
+    """The current tree in its one JSON shape (`ClusterTree.to_dict`, the same as `python -m core tree --json`)."""
+    tree = read_tree(library)
+    return None if tree is None else tree.to_dict()
 
 
 def export_bytes(library, what: str, fmt: str) -> bytes:
     """Download payloads: what = taxonomy | assignments, fmt = csv | json."""
-    from .views.base import NotAvailable
-
     if fmt not in ("csv", "json"):
         raise ValueError(f"unknown format {fmt!r}; valid: csv, json")
     if what == "taxonomy":
         if fmt == "json":
             tree = taxonomy_json(library)
             if tree is None:
-                raise NotAvailable("No taxonomy yet: build one first.")
+                raise NoTaxonomy()
             return json.dumps(tree, indent=1, default=json_default, ensure_ascii=False).encode("utf-8")
         df = taxonomy_table(library)
         if df is None:
-            raise NotAvailable("No taxonomy yet: build one first.")
+            raise NoTaxonomy()
     elif what == "assignments":
         df = ads_table(library)
     else:
         raise ValueError(f"unknown export {what!r}; valid: taxonomy, assignments")
     if fmt == "csv":
-        return df.to_csv(index=False).encode("utf-8")
+        return neutralise_csv_frame(df).to_csv(index=False).encode("utf-8")
     return df.to_json(orient="records", date_format="iso", indent=1, force_ascii=False).encode("utf-8")
 
 
@@ -128,7 +109,7 @@ def _md_cell(v, column: str = "") -> str:
         return f"{v:.0%}" if v in (0.0, 1.0) else f"{v:.1%}"
     if isinstance(v, float):
         return f"{v:.3g}"
-    return str(v).replace("|", "\\|").replace("\n", " ")
+    return md(v)  # user tags: no links, images or pipes that end the cell
 
 
 def node_brief(library, node_id: str, n_reps: int = 6) -> str:
@@ -138,14 +119,14 @@ def node_brief(library, node_id: str, n_reps: int = 6) -> str:
     from .views.taxonomy import node_card
 
     card = node_card(library, node_id)
-    lines = [f"# {card['label']}", "", f"*{card['level_name'].capitalize()}* · `{card['id']}` · {card['size']} ads"
+    lines = [f"# {md(card['label'])}", "", f"*{card['level_name'].capitalize()}* · {code_span(card['id'])} · {card['size']} ads"
              + (f" · fidelity {card['fidelity']:.2f}" if card["fidelity"] is not None else ""), ""]
     if len(card["chain"]) > 1:
-        lines += [f"**Path:** {card['path']}", ""]
+        lines += [f"**Path:** {md(card['path'])}", ""]
     if card["description"]:
-        lines += [card["description"], ""]
+        lines += [md(card["description"]), ""]
     if card["keywords"]:
-        lines += ["**Keywords:** " + ", ".join(card["keywords"]), ""]
+        lines += ["**Keywords:** " + ", ".join(md(k) for k in card["keywords"]), ""]
     tags = card["tags"]
     lines += ["## Evidence: discriminating tags", ""]
     if len(tags):
@@ -171,7 +152,7 @@ def node_brief(library, node_id: str, n_reps: int = 6) -> str:
             lines.append(f"\n*{perf['status'].capitalize()}* (rates need at least {perf.get('min_spend', 0):,.0f} of spend).")
         lines.append("")
     if card["children"]:
-        lines += ["## Inside", ""] + [f"- **{c['label']}** ({c['size']} ads)" for c in card["children"]] + [""]
+        lines += ["## Inside", ""] + [f"- **{md(c['label'])}** ({c['size']} ads)" for c in card["children"]] + [""]
     reps = card["representatives"].head(n_reps)
     if len(reps):
         lines += ["## Representative ads", ""]
@@ -180,11 +161,11 @@ def node_brief(library, node_id: str, n_reps: int = 6) -> str:
             text = (detail[0] or "").strip().replace("\n", " ")
             extra = []
             if isinstance(r.headline, str) and r.headline:
-                extra.append(f"headline “{r.headline}”")
+                extra.append(f"headline “{md(r.headline)}”")
             if text:
-                extra.append(f"text “{text[:120]}{'…' if len(text) > 120 else ''}”")
+                extra.append(f"text “{md(text[:120])}{'…' if len(text) > 120 else ''}”")
             if r.ctr is not None and not (isinstance(r.ctr, float) and np.isnan(r.ctr)):
                 extra.append(f"CTR {r.ctr:.2%}")
-            lines.append(f"- `{r.file}` ({r.kind})" + (" — " + "; ".join(extra) if extra else ""))
+            lines.append(f"- {code_span(r.file)} ({r.kind})" + (" — " + "; ".join(extra) if extra else ""))
         lines.append("")
     return "\n".join(lines)
