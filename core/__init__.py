@@ -20,7 +20,7 @@ Progress = Callable[[str, int, int], None]
 
 __all__ = [
     "DATA_DIR", "DEFAULT_LIBRARY", "SAMPLE_LIBRARY", "open_library", "list_libraries", "ingest_source", "make_demo",
-    "info", "export_ads", "build_taxonomy", "load_tree", "search_ads", "run_benchmark", "compute_trends",
+    "info", "current_build_key", "export_ads", "build_taxonomy", "load_tree", "search_ads", "run_benchmark", "compute_trends",
     "place_ads", "taxonomy_drift",
 ]
 
@@ -81,13 +81,20 @@ def info(library) -> dict[str, Any]:
     by_reason = dict(library.execute(
         "SELECT reason, count(*) FROM errors WHERE severity = 'error' GROUP BY reason ORDER BY reason").fetchall())
     out = {**counts, "errors_by_reason": by_reason, "warnings": library.scalar("SELECT count(*) FROM errors WHERE severity = 'warning'")}
-    if library.current_run("taxonomy") is None:
+    if current_build_key(library) is None:
         out.update({"levels": 0, "clusters_by_level": [], "outlier_share": 0.0, "build_id": None})
     else:
         from .taxonomy.summary import taxonomy_info
 
         out.update(taxonomy_info(library))
     return out
+
+
+def current_build_key(library) -> str | None:
+    """The key of the current taxonomy build (None before the first build)."""
+    from .taxonomy.persist import current_build_key as _key
+
+    return _key(library)
 
 
 def export_ads(library, fmt: str, out: str | os.PathLike) -> Path:

@@ -1,7 +1,8 @@
 """Per-creative signal computation, run in worker processes (one model copy each, 1 thread each).
 
-`analyze_creative` is a pure function of the media file: decode → visual embedding + labels,
-OCR, pHash, colours, layout words, thumbnail. It returns plain data (or an error) so that the
+`analyze_creative` is a pure function of the media file: decode → the core pass (visual
+embedding + labels, OCR, thumbnail; over every keyframe of a video, pooled) → every registered
+signal (core.signals.base: pHash and colours, layout words, … and plug-ins) on the creative's frame. It returns plain data (or an error) so that the
 parent process alone writes to the library.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .limits import DEFAULT_LIMITS, IngestLimits
+from .signals.base import FrameReads, compute_all, registered, resolve
 
 _MODELS: dict = {}
 
@@ -25,6 +27,7 @@ class CreativeTask:
     kind: str          # image | video
     name: str          # the ad's file name, for messages
     visual_model: str | None = None
+    signals: tuple = ()  # signals.base.specs() of the parent: the signals to compute (all registered when empty)
 
 
 @dataclass
@@ -38,13 +41,11 @@ class CreativeResult:
     frames: int = 1
     duration_s: float | None = None
     fps: float | None = None
-    phash: int | None = None
-    colors: dict = field(default_factory=dict)
-    ocr_text: str = ""
+    ocr_text: str = ""                              # the core pass's reads (pooled over a video's keyframes)
     ocr_boxes: list = field(default_factory=list)   # [(text, score, x0, y0, x1, y1, t_s)]
     text_area_share: float = 0.0
     labels: list = field(default_factory=list)      # [(label, p)]
-    layout_words: list = field(default_factory=list)
+    values: dict = field(default_factory=dict)      # every signal's stored columns (core.signals.base)
     visual: np.ndarray | None = None
     thumb: bytes = b""
     extra: dict = field(default_factory=dict)
@@ -95,7 +96,9 @@ def _analyze_image(task: CreativeTask, limits: IngestLimits) -> CreativeResult:
     decoded = decode_image(Path(task.path).read_bytes(), name=task.name, limits=limits)
     res = CreativeResult(task.sha256, ok=True, width=decoded.width, height=decoded.height, frames=decoded.frames)
     res.seconds["decode"] = time.perf_counter() - t0
-    _fill_from_frame(res, decoded.image)
+    hook = _read_frame(res, decoded.image)
+    _compute_signals(res, task, FrameReads(decoded.image, res.labels, res.ocr_text, res.text_area_share,
+                                           hook.text, hook.text_area_share, kind="image"))
     return res
 
 
@@ -111,8 +114,8 @@ def _analyze_video(task: CreativeTask, limits: IngestLimits) -> CreativeResult:
     res = CreativeResult(task.sha256, ok=True, width=probe.width, height=probe.height, frames=probe.frames,
                          duration_s=probe.duration_s, fps=probe.fps)
     res.seconds["decode"] = time.perf_counter() - t0
-    # the hook frame gives the thumbnail, pHash, colours and layout words, as an image ad's only frame would
-    _fill_from_frame(res, images[0], t_s=st.keyframes[0].t_s)
+    # the hook frame gives the thumbnail and the signals' frame, as an image ad's only frame would
+    hook = _read_frame(res, images[0], t_s=st.keyframes[0].t_s)
     reads = [FrameRead(st.keyframes[0].t_s, st.keyframes[0].weight_s, res.visual, res.labels,
                        [b[0] for b in res.ocr_boxes], res.text_area_share)]
     visual, ocr = _models()
@@ -129,15 +132,15 @@ def _analyze_video(task: CreativeTask, limits: IngestLimits) -> CreativeResult:
     res.ocr_boxes = [(text, score, *(v * scale for v in box), t_s) for text, score, *box, t_s in res.ocr_boxes]
     v = summarise(st, reads, probe.duration_s)
     res.visual, res.labels, res.ocr_text, res.text_area_share = v.visual, v.labels, v.ocr_text, v.text_area_share
-    res.layout_words += v.words
     res.extra = {"codec": probe.codec, **v.extra}
+    _compute_signals(res, task, FrameReads(images[0], res.labels, res.ocr_text, res.text_area_share, hook.text,
+                                           hook.text_area_share, video_words=list(v.words), kind="video"))
     return res
 
 
-def _fill_from_frame(res: CreativeResult, image, t_s: float | None = None) -> None:
+def _read_frame(res: CreativeResult, image, t_s: float | None = None):
+    """The core pass on one frame: visual embedding and labels, OCR, thumbnail. Returns the OCR read."""
     from .media import make_thumbnail
-    from .signals.colors import color_summary, phash
-    from .signals.layout import layout_words
 
     visual, ocr = _models()
     t = time.perf_counter()
@@ -146,11 +149,16 @@ def _fill_from_frame(res: CreativeResult, image, t_s: float | None = None) -> No
     t = time.perf_counter()
     o = ocr.read(image)
     res.seconds["ocr"] = time.perf_counter() - t
-    t = time.perf_counter()
     res.ocr_text, res.text_area_share = o.text, o.text_area_share
     res.ocr_boxes = [(b.text, b.score, *b.box, t_s) for b in o.boxes]
-    res.phash = phash(image)
-    res.colors = color_summary(image)
-    res.layout_words = layout_words(image, o.text_area_share, len(o.text))
     res.thumb = make_thumbnail(image)
+    return o
+
+
+def _compute_signals(res: CreativeResult, task: CreativeTask, frame: FrameReads) -> None:
+    signals = resolve(task.signals) if task.signals else registered()
+    t = time.perf_counter()
+    res.values, errors = compute_all(signals, frame)
+    if errors:
+        res.extra = {**res.extra, "signal_errors": errors}
     res.seconds["signals"] = time.perf_counter() - t

@@ -1,6 +1,7 @@
 """The ad document: the text that text search and keyword labelling see for one ad.
 
-copy + headline + CTA + OCR text + tags + object labels + colour and layout words, and what the
+copy + headline + CTA + OCR text + tags + every signal's words (object labels, colour and layout
+words, and any plug-in signal's: core.signals.base), and what the
 visible text contains that people remember by kind rather than by value ("the one with a phone
 number", "big price callouts"): phone number, price, percentage, web address. Labels below a
 probability floor are left out: ImageNet guesses on graphics are mostly noise.
@@ -39,27 +40,39 @@ def label_words(labels, floor: float = LABEL_FLOOR) -> list[str]:
     return [str(lbl) for lbl, p in (labels or []) if float(p) >= floor]
 
 
-def ad_document(fields: dict, ocr_text: str = "", labels=None, color_words=None, layout_words=None, extra_words=None) -> str:
-    parts = []
-    for key in ("headline", "copy", "cta"):
-        v = fields.get(key)
-        if v:
-            parts.append(str(v).strip())
-    if ocr_text:
-        parts.append(ocr_text.strip())
+def compose(fields: dict, texts: list[str], labelled: list[tuple[str, list[str]]], tail: list[str] | None = None) -> str:
+    """The document's one layout: the ad's copy and `texts` (visible text), tags, each "label: words"
+    part in order, what the text holds ("text has: …"), then `tail` words."""
+    parts = [str(fields[k]).strip() for k in ("headline", "copy", "cta") if fields.get(k)]
+    parts += [t.strip() for t in texts if t]
     kinds = text_kind_words(" ".join(p for p in parts))
     tags = fields.get("tags") or []
     if tags:
         parts.append("tags: " + ", ".join(tags))
-    objs = label_words(labels)
-    if objs:
-        parts.append("shows: " + ", ".join(objs))
-    if color_words:
-        parts.append("colours: " + ", ".join(color_words))
-    if layout_words:
-        parts.append("layout: " + ", ".join(layout_words))
+    parts += [f"{label}: " + ", ".join(words) for label, words in labelled if words]
     if kinds:
         parts.append("text has: " + ", ".join(kinds))
-    if extra_words:
-        parts.append(", ".join(extra_words))
+    if tail:
+        parts.append(", ".join(tail))
     return ". ".join(p for p in parts if p)
+
+
+def signal_document(fields: dict, row: dict) -> str:
+    """An ad's document from its metadata fields and its creative's stored signal columns (`row`):
+    every registered signal adds its words (core.signals.base)."""
+    from .signals.base import registered, row_words
+
+    texts, labelled = [], []
+    for sig in registered():
+        words = row_words(sig, row)
+        if sig.document_label is None:
+            texts += words
+        else:
+            labelled.append((sig.document_label, words))
+    return compose(fields, texts, labelled)
+
+
+def ad_document(fields: dict, ocr_text: str = "", labels=None, color_words=None, layout_words=None, extra_words=None) -> str:
+    """The document from today's signals given one by one (synthetic corpora, tests)."""
+    return compose(fields, [ocr_text or ""], [("shows", label_words(labels)), ("colours", list(color_words or [])),
+                                             ("layout", list(layout_words or []))], extra_words)

@@ -23,8 +23,10 @@ from typing import Callable
 
 import numpy as np
 
+from . import jobs
 from .compute import CreativeResult, CreativeTask, analyze_creative, init_worker
-from .documents import ad_document
+from .documents import signal_document
+from .signals import base as signals
 from .limits import DEFAULT_LIMITS, IngestLimits
 from .store import Library
 
@@ -85,7 +87,9 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
     progress = progress or _noop
     t_start = time.perf_counter()
     source = Path(source).resolve()
-    job_id = _start_job(library, str(source))
+    library.ensure_signal_columns()  # a signal registered after the library was opened
+    job_id = jobs.start(library, str(source), "scanning")
+    progress = jobs.RowProgress(library, job_id, forward=progress)  # the row follows every stage
     summary = IngestSummary(job_id=job_id, source=str(source))
     stage_t: dict[str, float] = defaultdict(float)
 
@@ -130,7 +134,7 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
         to_compute: dict[str, CreativeTask] = {}
         ads_by_sha: dict[str, list[_PlannedAd]] = defaultdict(list)
         seen_sha: set[str] = set()
-        library.execute("UPDATE jobs SET stage = 'hashing', total = ? WHERE id = ?", [len(media), job_id])
+        signal_specs = signals.specs()  # the workers compute the signals registered here
         for i, entry in enumerate(media):
             progress("hashing", i, len(media))
             t = time.perf_counter()
@@ -157,7 +161,7 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
                 ext = Path(entry.rel_path).suffix.lower()
                 rel = library.media_rel_path(sha, ext)
                 library.write_file_atomic(rel, data)
-                to_compute[sha] = CreativeTask(sha, str(library.path / rel), entry.kind, entry.rel_path, visual_model)
+                to_compute[sha] = CreativeTask(sha, str(library.path / rel), entry.kind, entry.rel_path, visual_model, signal_specs)
             stage_t["hash"] += time.perf_counter() - t
         progress("hashing", len(media), len(media))
 
@@ -170,7 +174,6 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
 
         # -- new creatives: signals in worker processes, written as they come back
         total = len(to_compute)
-        library.execute("UPDATE jobs SET stage = 'analysing', total = ?, done = 0 WHERE id = ?", [total, job_id])
         progress("analysing", 0, total)
         done = 0
         n_workers = _worker_count(workers, len(to_compute))
@@ -200,7 +203,6 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
                 _remove_media(library, task)
             if writer.pending >= COMMIT_EVERY:
                 writer.flush()
-                library.execute("UPDATE jobs SET done = ?, updated_at = current_timestamp WHERE id = ?", [done, job_id])
             progress("analysing", done, total)
         writer.flush()
 
@@ -313,13 +315,13 @@ class _Writer:
         rows = []  # (creative sha256, ad, document)
         for task, res, ads in self.creatives:
             for ad in ads:
-                doc = ad_document(ad.fields, res.ocr_text, res.labels, res.colors.get("words"), res.layout_words)
-                rows.append((task.sha256, ad, doc))
+                rows.append((task.sha256, ad, signal_document(ad.fields, res.values)))
+        cols = [c.name for c in signals.columns()]
         for cid, ads in self.existing:
-            sig = lib.execute("SELECT ocr_text, labels, color_words, layout_words, sha256 FROM creatives WHERE id = ?", [cid]).fetchone()
+            sig = lib.execute(f"SELECT sha256, {', '.join(cols)} FROM creatives WHERE id = ?", [cid]).fetchone()
+            stored = dict(zip(cols, sig[1:]))
             for ad in ads:
-                doc = ad_document(ad.fields, sig[0] or "", json.loads(sig[1] or "[]"), _split(sig[2]), _split(sig[3]))
-                rows.append((sig[4], ad, doc))
+                rows.append((sig[0], ad, signal_document(ad.fields, stored)))
         for task, res, _ in self.creatives:
             lib.write_file_atomic(_thumb_rel(task.sha256), res.thumb)
         # Set-based inserts over Arrow batches: row-by-row DuckDB inserts of 3,840-float vectors and
@@ -381,13 +383,7 @@ def _creatives_table(lib: Library, creatives):
         "frames": pa.array([r.frames for _, r, _ in creatives], pa.int32()),
         "duration_s": pa.array([r.duration_s for _, r, _ in creatives], pa.float64()),
         "fps": pa.array([r.fps for _, r, _ in creatives], pa.float64()),
-        "phash": pa.array([r.phash for _, r, _ in creatives], pa.int64()),  # 63 bits
-        "colors": [json.dumps(r.colors) for _, r, _ in creatives],
-        "color_words": [", ".join(r.colors.get("words", [])) for _, r, _ in creatives],
-        "ocr_text": [r.ocr_text for _, r, _ in creatives],
-        "text_area_share": pa.array([r.text_area_share for _, r, _ in creatives], pa.float64()),
-        "labels": [json.dumps([[str(lbl), float(p)] for lbl, p in r.labels]) for _, r, _ in creatives],
-        "layout_words": [", ".join(r.layout_words) for _, r, _ in creatives],
+        **{c.name: signals.to_arrow(c, [r.values.get(c.name) for _, r, _ in creatives]) for c in signals.columns()},
         "extra": [json.dumps(r.extra) for _, r, _ in creatives],
         "visual": pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel()), vecs.shape[1]).cast(pa.list_(pa.float32())),
         "visual_model": [_models_name(t) for t, _, _ in creatives],
@@ -454,10 +450,6 @@ def _ad_value(fields: dict, col: str):
     if col == "tags":
         return list(v) if v else []
     return v
-
-
-def _split(s: str | None) -> list[str]:
-    return [w.strip() for w in (s or "").split(",") if w.strip()]
 
 
 def _models_name(task: CreativeTask) -> str:
@@ -548,26 +540,8 @@ def label_vectors(encoder, label_lists) -> np.ndarray:
     return out
 
 
-def _start_job(library: Library, source: str) -> int:
-    # a job left 'running' by a process that no longer exists was killed: say so, then carry on
-    for jid, pid in library.execute("SELECT id, pid FROM jobs WHERE status = 'running'").fetchall():
-        if pid is None or not _alive(pid) or pid == os.getpid():
-            library.execute("UPDATE jobs SET status = 'interrupted', updated_at = current_timestamp WHERE id = ?", [jid])
-    return library.execute("INSERT INTO jobs (source, status, stage, pid) VALUES (?, 'running', 'scanning', ?) RETURNING id",
-                           [source, os.getpid()]).fetchone()[0]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
-        return False
-
-
 def _finish_job(library: Library, job_id: int, status: str, summary: IngestSummary, error: str | None = None) -> None:
     d = summary.to_dict()
     if error:
         d["error"] = error
-    library.execute("UPDATE jobs SET status = ?, stage = ?, summary = ?, updated_at = current_timestamp WHERE id = ?",
-                    [status, status, json.dumps(d, default=str), job_id])
+    jobs.finish(library, job_id, status, d)

@@ -38,13 +38,8 @@ CREATE TABLE IF NOT EXISTS creatives (
     width INTEGER, height INTEGER,
     frames INTEGER,                     -- GIF/WebP frame count, video frame estimate
     duration_s DOUBLE, fps DOUBLE,      -- videos
-    phash BIGINT,
-    colors JSON,                        -- dominant colours, saturation, brightness
-    color_words VARCHAR,
-    ocr_text VARCHAR,
-    text_area_share DOUBLE,
-    labels JSON,                        -- [[label, probability], ...]
-    layout_words VARCHAR,               -- "text-heavy", "portrait", "photo" ...
+    -- each signal's columns (phash, colors, ocr_text, labels, layout_words, …) are added by
+    -- Library.ensure_signal_columns from core.signals.base
     extra JSON,                         -- video pacing, keyframes ...
     visual FLOAT[],                     -- pooled visual embedding (L2-normalised)
     label_vec FLOAT[],                  -- probability-weighted text embedding of the labels
@@ -111,10 +106,6 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
-AD_FIELDS = ("headline", "copy", "cta", "tags", "format", "placement", "campaign", "date", "end_date",
-             "spend", "impressions", "clicks", "conversions", "revenue", "ctr")
-
-
 def json_cell(v, default):
     """A JSON column's value as Python: DuckDB hands back text (or NaN/None through pandas)."""
     if v is None or (isinstance(v, float) and v != v):
@@ -125,6 +116,17 @@ def json_cell(v, default):
         return json.loads(v)
     except (TypeError, ValueError):
         return default
+
+
+def json_default(o):
+    """numpy values as JSON (NaN → null): the one encoder for run records, the tree's JSON and its stored columns."""
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
 
 
 class Library:
@@ -145,7 +147,22 @@ class Library:
         self._write_lock = threading.RLock()
         if not read_only:
             self._con.execute(SCHEMA)
+            self.ensure_signal_columns()
             self.set_meta("schema_version", str(SCHEMA_VERSION))
+
+    def ensure_signal_columns(self) -> None:
+        """Every registered signal's columns on `creatives` (NULL for creatives analysed before it existed)."""
+        from .signals.base import columns
+
+        for col in columns():
+            self.execute(f"ALTER TABLE creatives ADD COLUMN IF NOT EXISTS {col.name} {col.sql_type}")
+
+    def signal_columns(self) -> list[str]:
+        """The registered signals' columns this library has (a read-only library may lack a new signal's)."""
+        from .signals.base import columns
+
+        have = {r[0] for r in self.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'creatives'").fetchall()}
+        return [c.name for c in columns() if c.name in have]
 
     # -- connections -------------------------------------------------------------------------
     @property
@@ -245,11 +262,12 @@ class Library:
 
     def ads_frame(self):
         """One row per ad with its creative's signals (no vectors): the engine's working table."""
+        signal_cols = "".join(f", c.{name}" for name in self.signal_columns())
         return self.query_df(
-            """SELECT a.id AS ad_id, a.file, a.creative_id, a.headline, a.copy, a.cta, a.tags, a.format, a.placement,
+            f"""SELECT a.id AS ad_id, a.file, a.creative_id, a.headline, a.copy, a.cta, a.tags, a.format, a.placement,
                       a.campaign, a.date, a.end_date, a.spend, a.impressions, a.clicks, a.conversions, a.revenue, a.ctr,
                       a.document, c.sha256, c.kind, c.media_path, c.thumb_path, c.width, c.height, c.frames,
-                      c.duration_s, c.phash, c.color_words, c.ocr_text, c.text_area_share, c.labels, c.layout_words, c.extra
+                      c.duration_s, c.extra{signal_cols}
                FROM ads a JOIN creatives c ON c.id = a.creative_id ORDER BY a.id"""
         )
 
@@ -263,7 +281,7 @@ class Library:
                 cur.execute("UPDATE runs SET is_current = false WHERE kind = ?", [kind])
             cur.execute(
                 "INSERT OR REPLACE INTO runs (key, kind, version, config, metrics, is_current) VALUES (?, ?, ?, ?, ?, ?)",
-                [key, kind, version, json.dumps(config, sort_keys=True, default=str), json.dumps(metrics, default=_json_default), make_current],
+                [key, kind, version, json.dumps(config, sort_keys=True, default=str), json.dumps(metrics, default=json_default), make_current],
             )
 
     def current_run(self, kind: str = "taxonomy") -> dict | None:
@@ -283,13 +301,3 @@ def _stack(rows) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     return ids, np.asarray([r[1] for r in rows], dtype=np.float32)
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)

@@ -227,7 +227,7 @@ def test_cluster_tree_navigation_and_exports():
     assert [n.id for n in t.children("f1")] == ["f1.s1", "f1.s2"]
     assert [n.id for n in t.ancestors("f1.s1.m1")] == ["f1.s1", "f1", "root"]
     assert t.members("f1") == [1, 2, 3] and t.members("root") == [1, 2, 3, 4, 5]
-    assert t.path("f1.s1.m1") == "Sale photos > Red sale photos > Sale variants"
+    assert t.path("f1.s1.m1") == "Sale photos › Red sale photos › Sale variants"
     assert t.leaf_of(3) == "f1.s2" and t.family_of(1) == "f1"
     assert t.levels == 3 and t.outlier_share == pytest.approx(0.2)
     df = t.to_pandas()

@@ -11,7 +11,6 @@ lands, and their path names the family and sub-cluster above them.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +30,7 @@ class Taxonomy:
     ids: list[str]
     parents: np.ndarray           # node index of the parent, -1 for none
     labels: list[str]
-    paths: list[str]              # "Family › Sub › Micro"
+    paths: list[str]              # "Family › Sub › Micro" (ClusterTree.path)
     texts: list[str]              # what the node BM25 indexes
     label_vecs: np.ndarray | None
     centroids: np.ndarray | None
@@ -44,17 +43,6 @@ class Taxonomy:
 
     def node_text(self, i: int) -> str:
         return self.texts[i]
-
-
-def _parse_json(v, default):
-    if v is None:
-        return default
-    if isinstance(v, (list, dict)):
-        return v
-    try:
-        return json.loads(v)
-    except (TypeError, ValueError):
-        return default
 
 
 def _terms(items) -> list[str]:
@@ -83,38 +71,27 @@ def _matrix(vals, n: int) -> np.ndarray | None:
 
 
 def load_taxonomy(library, ad_ids: np.ndarray) -> Taxonomy | None:
-    run = library.current_run("taxonomy")
-    if not run:
+    """The current build (read through `ClusterTree`) as search's node index over these corpus rows."""
+    from ..taxonomy.persist import read_tree
+
+    tree = read_tree(library)
+    if tree is None:
         return None
-    key = run["key"]
-    rows = library.execute(
-        """SELECT id, parent_id, level, label, keywords, description, tags, text_centroid, label_vec
-           FROM nodes WHERE build_key = ? AND level > 0 ORDER BY level, id""", [key]).fetchall()
-    if not rows:
+    nodes = sorted((n for n in tree.nodes.values() if n.level > 0), key=lambda n: (n.level, n.id))
+    if not nodes:
         return None
-    ids = [r[0] for r in rows]
+    ids = [n.id for n in nodes]
     index = {nid: i for i, nid in enumerate(ids)}
-    parents = np.asarray([index.get(r[1], -1) for r in rows], dtype=np.int64)
-    labels = [r[3] or r[0] for r in rows]
-    paths = []
-    for i in range(len(rows)):
-        chain, j = [], i
-        while j >= 0 and len(chain) < 8:
-            chain.append(labels[j])
-            j = parents[j]
-        paths.append(" › ".join(reversed(chain)))
-    texts = []
-    for r in rows:
-        kws = _terms(_parse_json(r[4], []))
-        tags = _terms(_parse_json(r[6], []))
-        texts.append(". ".join(p for p in [r[3] or "", r[5] or "", ", ".join(kws), ", ".join(tags)] if p))
+    parents = np.asarray([index.get(n.parent_id, -1) for n in nodes], dtype=np.int64)
+    labels = [n.label or n.id for n in nodes]
+    paths = [tree.path(nid) for nid in ids]
+    texts = [". ".join(p for p in [n.label or "", n.description or "", ", ".join(_terms(n.keywords)), ", ".join(_terms(n.tags))] if p)
+             for n in nodes]
     lex = Lexical.build("words", texts)
-    assign = library.execute(
-        "SELECT ad_id, leaf_id, family_id, node_path FROM assignments WHERE build_key = ?", [key]).fetchall()
     pos = {int(a): i for i, a in enumerate(ad_ids.tolist())}
     leaf_of_row = np.full(len(ad_ids), -1, dtype=np.int64)
     node_path_of_row: list = [None] * len(ad_ids)
-    for ad_id, leaf, fam, path in assign:
+    for ad_id, leaf, fam in tree.assignments()[["ad_id", "leaf_id", "family_id"]].itertuples(index=False):
         i = pos.get(int(ad_id))
         if i is None:
             continue
@@ -123,7 +100,7 @@ def load_taxonomy(library, ad_ids: np.ndarray) -> Taxonomy | None:
             node = index.get(fam)
         if node is not None:
             leaf_of_row[i] = node
-            node_path_of_row[i] = path or paths[node]
+            node_path_of_row[i] = paths[node]
     assigned = np.flatnonzero(leaf_of_row >= 0)
     order = assigned[np.argsort(leaf_of_row[assigned], kind="stable")]
     if len(order):
@@ -132,8 +109,9 @@ def load_taxonomy(library, ad_ids: np.ndarray) -> Taxonomy | None:
         leaf_index = leaves_sorted[starts]
     else:
         starts = leaf_index = np.zeros(0, dtype=np.int64)
-    return Taxonomy(key, ids, parents, labels, paths, texts, _matrix([r[8] for r in rows], len(rows)),
-                    _matrix([r[7] for r in rows], len(rows)), lex, leaf_of_row, node_path_of_row, order, starts, leaf_index)
+    return Taxonomy(tree.build_key, ids, parents, labels, paths, texts, _matrix([n.label_vec for n in nodes], len(nodes)),
+                    _matrix([n.text_centroid for n in nodes], len(nodes)), lex, leaf_of_row, node_path_of_row, order, starts,
+                    leaf_index)
 
 
 def text_scores(tax: Taxonomy, query: str, qvec: np.ndarray | None) -> tuple[np.ndarray, dict]:

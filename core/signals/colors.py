@@ -6,6 +6,8 @@ import colorsys
 import numpy as np
 from PIL import Image
 
+from .base import Column, FrameReads, Signal, split_words
+
 # Named hues by HSV angle; grey levels are decided by saturation/value first.
 _HUES = [(15, "red"), (40, "orange"), (70, "yellow"), (160, "green"), (200, "teal"), (255, "blue"), (290, "purple"), (335, "pink"), (360, "red")]
 
@@ -75,3 +77,21 @@ def color_words(dominant: list[dict], saturation: float, brightness: float) -> l
     if len(main) == 1 and shares[main[0]] > 0.6:
         words.append(f"{main[0]} background")
     return words
+
+
+class Colours(Signal):
+    """Signal: pHash (near-duplicates), dominant colours and the colour words of the document ("colours: …")."""
+
+    name = "colours"
+    columns = (Column("phash", "BIGINT"), Column("colors", "JSON"), Column("color_words", "VARCHAR"))
+    document_label = "colours"
+
+    def compute(self, frame: FrameReads) -> dict:
+        summary = color_summary(frame.image)
+        return {"phash": phash(frame.image), "colors": summary, "color_words": ", ".join(summary.get("words", []))}
+
+    def words(self, row: dict) -> list[str]:
+        return split_words(row.get("color_words"))
+
+    def detail(self, row: dict) -> dict:
+        return {"words": self.words(row), **(row.get("colors") or {})}

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from .base import Column, FrameReads, Signal, split_words
+
 
 def format_word(width: int, height: int) -> str:
     r = width / max(1, height)
@@ -51,3 +53,18 @@ def layout_words(image: Image.Image, text_area_share: float, ocr_chars: int) -> 
     if split_screen(image):
         words.append("split screen")
     return words
+
+
+class Layout(Signal):
+    """Signal: format, text density, photo vs graphic, split screen (and a video's pacing words): "layout: …"."""
+
+    name = "layout"
+    columns = (Column("layout_words", "VARCHAR"),)
+    document_label = "layout"
+
+    def compute(self, frame: FrameReads) -> dict:
+        words = layout_words(frame.image, frame.frame_text_area, len(frame.frame_text)) + list(frame.video_words)
+        return {"layout_words": ", ".join(words)}
+
+    def words(self, row: dict) -> list[str]:
+        return split_words(row.get("layout_words"))

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from .base import Column, FrameReads, Signal
+
 MAX_SIDE = 960
 
 
@@ -78,3 +80,22 @@ def _covered_share(boxes: list[OcrBox], w: int, h: int) -> float:
         mask[int(y0 / h * gh): max(int(y0 / h * gh) + 1, int(np.ceil(y1 / h * gh))),
              int(x0 / w * gw): max(int(x0 / w * gw) + 1, int(np.ceil(x1 / w * gw)))] = True
     return float(mask.mean())
+
+
+class OcrText(Signal):
+    """Signal: the creative's visible text (pooled over a video's keyframes) and the share of it covered by text.
+    Its words are the text itself, right after the ad's own copy in the document. (The boxes go to `ocr_boxes`.)"""
+
+    name = "ocr"
+    columns = (Column("ocr_text", "VARCHAR"), Column("text_area_share", "DOUBLE"))
+    document_label = None
+
+    def compute(self, frame: FrameReads) -> dict:
+        return {"ocr_text": frame.ocr_text, "text_area_share": frame.text_area_share}
+
+    def words(self, row: dict) -> list[str]:
+        text = (row.get("ocr_text") or "").strip()
+        return [text] if text else []
+
+    def detail(self, row: dict) -> dict:
+        return {"text": row.get("ocr_text") or "", "text_area_share": row.get("text_area_share")}

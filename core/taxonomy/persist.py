@@ -23,10 +23,6 @@ def _num(v):
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
-def _vec(v):
-    return None if v is None else np.asarray(v, dtype=np.float32)
-
-
 def node_frame(tree: ClusterTree, build_key: str) -> pd.DataFrame:
     rows = []
     for nid in sorted(tree.nodes, key=id_sort_key):
@@ -36,7 +32,7 @@ def node_frame(tree: ClusterTree, build_key: str) -> pd.DataFrame:
             "keywords": _json(n.keywords), "description": n.description, "tags": _json(n.tags),
             "representatives": _json(n.representatives), "rep_strategy": n.rep_strategy, "rep_trace": _json(n.rep_trace),
             "fidelity": _num(n.fidelity), "size": int(n.size), "x": _num(n.x), "y": _num(n.y), "perf": _json(n.perf),
-            "text_centroid": _vec(n.text_centroid), "label_vec": _vec(n.label_vec)})
+            "text_centroid": _arr(n.text_centroid), "label_vec": _arr(n.label_vec)})
     return pd.DataFrame(rows, columns=NODE_COLUMNS)
 
 
@@ -63,7 +59,15 @@ def write_tree(library, tree: ClusterTree, build_key: str, replace: bool = False
             cur.unregister("_tx_assign")
 
 
-def current_key(library) -> str | None:
+class NoTaxonomy(LookupError):
+    """The library has no taxonomy build yet (or not the one asked for)."""
+
+    def __init__(self, message: str = "No taxonomy yet: build one from the Library page (or `python -m core build`)."):
+        super().__init__(message)
+
+
+def current_build_key(library) -> str | None:
+    """The key of the library's current taxonomy build, None before the first build."""
     run = library.current_run(RUN_KIND)
     return run["key"] if run else None
 
@@ -78,7 +82,7 @@ def read_tree(library, build_key: str | None = None) -> ClusterTree | None:
     else:
         row = library.execute("SELECT key, config, metrics FROM runs WHERE key = ? AND kind = ?", [build_key, RUN_KIND]).fetchone()
         if row is not None:
-            run = {"key": row[0], "config": json.loads(row[1] or "{}"), "metrics": json.loads(row[2] or "{}")}
+            run = {"key": row[0], "config": json_cell(row[1], {}), "metrics": json_cell(row[2], {})}
     rows = library.execute(f"SELECT {', '.join(NODE_COLUMNS[1:])} FROM nodes WHERE build_key = ?", [build_key]).fetchall()
     if not rows:
         return None

@@ -13,7 +13,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..store import json_default  # noqa: F401 - the one numpy-aware JSON encoder (tree.json_default)
+
 ROOT_ID = "root"
+PATH_SEP = " › "    # between the labels of a node's path, everywhere a path is shown or stored
 LEVEL_NAMES = {0: "root", 1: "family", 2: "sub-cluster", 3: "micro-pattern"}
 
 
@@ -106,9 +109,13 @@ class ClusterTree:
         """Ad ids under the node, recursively, ascending."""
         return self._member_index()[node_id].tolist()
 
+    def chain(self, node_id: str) -> list[str]:
+        """Node ids from the family down to this node (the root left out)."""
+        out = [n.id for n in [self.nodes[node_id]] + self.ancestors(node_id) if n.id != ROOT_ID]
+        return out[::-1]
+
     def path(self, node_id: str) -> str:
-        chain = [self.nodes[node_id]] + self.ancestors(node_id)
-        return " > ".join(n.label or n.id for n in reversed(chain) if n.id != ROOT_ID)
+        return PATH_SEP.join(self.nodes[n].label or n for n in self.chain(node_id))
 
     def leaf_of(self, ad_id: int) -> str:
         return self._leaf_by_ad[int(ad_id)]
@@ -164,17 +171,25 @@ class ClusterTree:
             rows.append(d)
         return pd.DataFrame(rows)
 
-    def to_json(self, assignments: bool = True, indent: int | None = None) -> str:
-        out = {
-            "build_key": self.build_key, "config": self.config, "metrics": self.metrics,
-            "nodes": [self.nodes[nid].to_dict() for nid in sorted(self.nodes, key=id_sort_key)],
-        }
+    def to_dict(self, assignments: bool = True) -> dict:
+        """The one JSON shape of a tree (CLI `tree --json`, the app's export): run facts, the root's fields,
+        the families nested with their `children` (each node with its `path`), and one row per ad."""
+        def node(nid: str) -> dict:
+            d = self.nodes[nid].to_dict()
+            d["path"] = self.path(nid)
+            d["children"] = [node(c) for c in self._children[nid]]
+            return d
+
+        out = {"build_key": self.build_key, "config": self.config, "metrics": self.metrics,
+               "root": self.root.to_dict(), "families": [node(c) for c in self._children[ROOT_ID]]}
         if assignments:
-            a = self._assignments
             out["assignments"] = [
                 {"ad_id": int(r.ad_id), "leaf_id": r.leaf_id, "is_outlier": bool(r.is_outlier),
-                 "x": _finite(r.x), "y": _finite(r.y)} for r in a.itertuples()]
-        return json.dumps(out, indent=indent, default=json_default, ensure_ascii=False)
+                 "x": _finite(r.x), "y": _finite(r.y)} for r in self._assignments.itertuples()]
+        return out
+
+    def to_json(self, assignments: bool = True, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(assignments), indent=indent, default=json_default, ensure_ascii=False)
 
     def to_text(self, max_depth: int = 3, show_keywords: int = 3) -> str:
         """An indented tree for the CLI: label, id, size, outliers, CTR where known."""
@@ -209,18 +224,6 @@ class ClusterTree:
 
 def _finite(v):
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)
-
-
-def json_default(o):
-    """numpy values as JSON (NaN → null), for the tree's JSON and the stored node columns."""
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return None if not np.isfinite(o) else float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
-
 
 
 def child_id(parent_id: str, prefix: str, index: int) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ..export import export_bytes, node_brief, taxonomy_json, taxonomy_table
 from .ads import ad_detail, ads_page, neighbour_index, neighbours
-from .base import LEVEL_NAMES, METRICS, PERF_KEYS, NotAvailable, current_build_key, not_available
+from .base import LEVEL_NAMES, METRICS, PERF_KEYS, NoTaxonomy, current_build_key, not_available
 from .edits import edit_node
 from .grid import ads_by_ids
 from .library import attribute_keys, attribute_values, data_version, filter_options, library_stats
@@ -33,7 +33,7 @@ from .uploads import check_upload, check_zip_contents, read_jsonl_queries, save_
 
 __all__ = [
     "LEVEL_NAMES", "METRICS", "PERF_KEYS", "BUILD_SOURCE", "INGEST_STAGES", "STAGE_LABELS", "BackgroundJob", "JobBusy",
-    "NotAvailable", "not_available", "current_build_key", "data_version", "library_stats", "attribute_keys",
+    "NoTaxonomy", "not_available", "current_build_key", "data_version", "library_stats", "attribute_keys",
     "attribute_values", "filter_options", "background_job", "start_build", "start_ingest", "start_sample", "jobs", "job",
     "job_progress", "job_report", "build_runs", "check_upload", "check_zip_contents", "read_jsonl_queries", "save_upload",
     "ads_by_ids", "ads_page", "ad_detail", "neighbour_index", "neighbours", "nodes_frame", "root_id", "children",

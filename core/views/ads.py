@@ -6,6 +6,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from ..signals.base import registered, row_detail
 from ..store import json_cell
 from .base import METRICS, _num, current_build_key
 from .grid import _GRID_COLS, _existing, _grid_rows, ads_by_ids
@@ -40,32 +41,35 @@ def ads_page(library, node_id: str | None = None, page: int = 1, per_page: int =
 
 
 def ad_detail(library, ad_id: int, index=None, k: int = 8) -> dict[str, Any]:
-    """One ad: media, metadata, attributes, OCR text and boxes, object labels, colours, path in the tree,
-    identical creatives and nearest neighbours (by the visual index, given or loaded)."""
+    """One ad: media, metadata, attributes, OCR text and boxes, object labels, colours, every signal's detail
+    (`signals`), path in the tree, identical creatives and nearest neighbours (by the visual index, given or loaded)."""
+    signal_cols = "".join(f", c.{name}" for name in library.signal_columns())
     df = library.query_df(
-        """SELECT a.*, c.kind, c.media_path, c.thumb_path, c.width, c.height, c.frames, c.duration_s, c.fps, c.sha256,
-                  c.ocr_text, c.text_area_share, c.labels, c.colors, c.color_words, c.layout_words, c.extra, c.bytes
-           FROM ads a JOIN creatives c ON c.id = a.creative_id WHERE a.id = ?""", [int(ad_id)])
+        f"""SELECT a.*, c.kind, c.media_path, c.thumb_path, c.width, c.height, c.frames, c.duration_s, c.fps, c.sha256,
+                   c.extra, c.bytes{signal_cols}
+            FROM ads a JOIN creatives c ON c.id = a.creative_id WHERE a.id = ?""", [int(ad_id)])
     if df.empty:
         raise KeyError(f"no ad {ad_id}")
     r = df.iloc[0].to_dict()
     meta = {k: r.get(k) for k in ("headline", "copy", "cta", "format", "placement", "campaign", "date", "end_date", *METRICS)}
     tags = r.get("tags")
     meta["tags"] = ", ".join(tags) if tags is not None and len(tags) else None
-    meta = {k: _display(k, v) for k, v in meta.items() if v is not None and not (isinstance(v, float) and np.isnan(v)) and v != ""}
+    meta = {k: _display(k, v) for k, v in meta.items() if not (v is None or v == "" or (np.isscalar(v) or hasattr(v, "strftime")) and pd.isna(v))}
     attrs = dict(library.execute("SELECT key, value FROM attributes WHERE ad_id = ? ORDER BY key", [int(ad_id)]).fetchall())
     boxes = library.query_df("SELECT text, score, t_s FROM ocr_boxes WHERE creative_id = ? ORDER BY idx", [int(r["creative_id"])])
     labels = [(str(lbl), float(p)) for lbl, p in json_cell(r.get("labels"), [])]
+    shown = {sig.name: row_detail(sig, r) for sig in registered() if all(c.name in r for c in sig.columns)}
     identical = library.query_df("SELECT id AS ad_id, file FROM ads WHERE creative_id = ? AND id <> ? ORDER BY id",
                                  [int(r["creative_id"]), int(ad_id)])
     return {
         "ad_id": int(ad_id), "file": r["file"], "kind": r["kind"], "media": _existing(library, r["media_path"]),
         "thumb": _existing(library, r["thumb_path"]), "width": r["width"], "height": r["height"],
         "duration_s": _num(r["duration_s"]), "fps": _num(r["fps"]), "bytes": r["bytes"], "sha256": r["sha256"],
-        "metadata": meta, "attributes": attrs, "ocr_text": r["ocr_text"] or "", "ocr_boxes": boxes,
-        "labels": labels, "color_words": r["color_words"] or "", "layout_words": r["layout_words"] or "",
-        "colors": json_cell(r["colors"], {}), "extra": json_cell(r["extra"], {}),
-        "text_area_share": _num(r["text_area_share"]), "document": r["document"] or "",
+        "metadata": meta, "attributes": attrs, "ocr_text": r.get("ocr_text") or "", "ocr_boxes": boxes,
+        "labels": labels, "color_words": r.get("color_words") or "", "layout_words": r.get("layout_words") or "",
+        "colors": json_cell(r.get("colors"), {}), "extra": json_cell(r["extra"], {}),
+        "text_area_share": _num(r.get("text_area_share")), "document": r["document"] or "",
+        "signals": shown,                                   # every signal's detail (core.signals.base), by name
         "path": ad_tree_path(library, ad_id), "identical": identical.to_dict("records"),
         "neighbours": neighbours(library, ad_id, index=index, k=k),
     }
@@ -84,7 +88,7 @@ def _display(key: str, v) -> str:
 
 def neighbour_index(library):
     """The visual FAISS index of this library (None when it has no visual vectors)."""
-    from .vectors import load_index
+    from ..vectors import load_index
 
     return load_index(library, "visual")
 

@@ -3,29 +3,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..taxonomy.persist import NoTaxonomy, current_build_key
+
+__all__ = ["LEVEL_NAMES", "METRICS", "PERF_KEYS", "NoTaxonomy", "not_available", "current_build_key"]
+
 LEVEL_NAMES = {0: "all ads", 1: "family", 2: "sub-cluster", 3: "micro-pattern"}
 METRICS = ("spend", "impressions", "clicks", "conversions", "revenue", "ctr")
 PERF_KEYS = ("spend", "impressions", "clicks", "conversions", "ctr", "cvr")   # node rollups shown and charted
 
 
-class NotAvailable(RuntimeError):
-    """A part of the engine this view needs has not landed yet (or was not built for this library)."""
-
-
 def not_available(exc: BaseException) -> str | None:
-    """A friendly sentence if `exc` means 'that engine module is not there yet', else None."""
-    if isinstance(exc, NotAvailable):
-        return str(exc)
-    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("core"):
-        what = (exc.name or "").split(".")[1:2]
-        return f"The {what[0] if what else 'engine'} part of the engine is not available yet."
-    if isinstance(exc, ImportError) and "core." in str(exc):
-        return "That part of the engine is not available yet."
-    return None
-
-
-def current_build_key(library) -> str | None:
-    return library.scalar("SELECT key FROM runs WHERE kind = 'taxonomy' AND is_current ORDER BY created_at DESC LIMIT 1")
+    """A friendly sentence when `exc` means 'there is no taxonomy to show yet', else None."""
+    return str(exc) if isinstance(exc, NoTaxonomy) else None
 
 
 def _rep_id(r) -> int | None:

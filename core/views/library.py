@@ -5,6 +5,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..taxonomy.persist import RUN_KIND
 from .base import current_build_key
 
 
@@ -12,8 +13,8 @@ def data_version(library) -> str:
     """Changes whenever what the pages show could change: the key for every cached read."""
     row = library.execute(
         """SELECT (SELECT count(*) FROM ads), (SELECT count(*) FROM creatives), (SELECT coalesce(max(id), 0) FROM node_edits),
-                  (SELECT count(*) FROM runs), (SELECT coalesce(max(key), '') FROM runs WHERE kind = 'taxonomy' AND is_current),
-                  (SELECT count(*) FROM nodes), (SELECT coalesce(max(id), 0) FROM jobs WHERE status <> 'running')"""
+                  (SELECT count(*) FROM runs), (SELECT coalesce(max(key), '') FROM runs WHERE kind = ? AND is_current),
+                  (SELECT count(*) FROM nodes), (SELECT coalesce(max(id), 0) FROM jobs WHERE status <> 'running')""", [RUN_KIND]
     ).fetchone()
     return "/".join(str(v) for v in row)
 

@@ -1,22 +1,23 @@
 """The background runner for uploads, sample builds and rebuilds.
 
 `start_ingest` runs `core.ingest_source` and then the taxonomy build in a thread on the same `Library`
-object (thread-safe through per-thread cursors); every progress callback is mirrored into the `jobs`
-table (stage, done, total), so any page, in any browser session, follows a job by polling
-`job_progress` — a browser refresh loses nothing. The build that follows an upload gets its own row
-(source 'taxonomy build').
+object (thread-safe through per-thread cursors). The ingest writes its own row of the `jobs` table and
+the build that follows gets its own row (source 'taxonomy build'), both through `core.jobs`, so any
+page, in any browser session, follows a job by polling `job_progress` — a browser refresh loses
+nothing. The `BackgroundJob` here only keeps the latest stage in memory (the sample's 'generating'
+stage comes before the ingest has a row).
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .. import jobs
+from ..jobs import BUILD_SOURCE
 from .base import current_build_key, not_available
 
 _log = logging.getLogger(__name__)
@@ -25,7 +26,6 @@ STAGE_LABELS = {"generating": "Generating sample ads", "scanning": "Reading the 
                 "analysing": "Analysing creatives (visual, OCR, colours)", "embedding": "Embedding the ad text",
                 "indexing": "Updating the search index",
                 "building": "Building the taxonomy"}
-BUILD_SOURCE = "taxonomy build"
 
 
 class JobBusy(RuntimeError):
@@ -52,6 +52,10 @@ class BackgroundJob:
     def wait(self, timeout: float | None = None) -> bool:
         return self.finished.wait(timeout)
 
+    def progress(self, stage: str, done: int, total: int) -> None:
+        """The progress callback: the latest stage in memory (the job's row is written by its owner, core.jobs)."""
+        self.stage, self.done, self.total = stage, int(done), int(total)
+
 
 _JOBS: dict[str, BackgroundJob] = {}
 _JOBS_LOCK = threading.Lock()
@@ -67,27 +71,6 @@ def background_job(path) -> BackgroundJob | None:
     return _JOBS.get(str(Path(path).resolve()))
 
 
-class _Tracker:
-    """The progress callback: keeps the BackgroundJob current and mirrors it into the job's row
-    (at most every `every_s`, and at every stage change)."""
-
-    def __init__(self, library, job: BackgroundJob, every_s: float = 0.3):
-        self.library, self.job, self.every_s = library, job, every_s
-        self.row: int | None = None
-        self._last = 0.0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        job, now = self.job, time.time()
-        changed = stage != job.stage
-        job.stage, job.done, job.total = stage, int(done), int(total)
-        if self.row is None and stage in INGEST_STAGES:  # the ingest has written its row by now
-            self.row = self.library.scalar("SELECT max(id) FROM jobs WHERE status = 'running' AND pid = ?", [os.getpid()])
-        if self.row is not None and (changed or now - self._last >= self.every_s or (total and done >= total)):
-            self._last = now
-            self.library.execute("UPDATE jobs SET stage = ?, done = ?, total = ?, updated_at = current_timestamp "
-                                 "WHERE id = ? AND status = 'running'", [stage, int(done), int(total), self.row])
-
-
 def _register(library_path, kind: str, source: str) -> BackgroundJob:
     key = str(Path(library_path).resolve())
     with _JOBS_LOCK:
@@ -101,7 +84,7 @@ def _register(library_path, kind: str, source: str) -> BackgroundJob:
 def _warm_build() -> None:
     """Compile UMAP's numba kernels while the ingest runs, so the build that follows does not wait for it."""
     try:
-        from .taxonomy import warm_umap
+        from ..taxonomy import warm_umap
 
         warm_umap()
     except Exception:  # noqa: BLE001 - only a head start; the build compiles them itself otherwise
@@ -125,18 +108,19 @@ def _spawn(job: BackgroundJob, target: Callable[[], None]) -> BackgroundJob:
     return job
 
 
-def _build_step(library, job: BackgroundJob, tracker: _Tracker, after_job: int | None) -> None:
+def _build_step(library, job: BackgroundJob, after_job: int | None) -> None:
     """Build the taxonomy as its own row in the jobs table (the ingest row is final once ingest returns)."""
     import core
 
     if library.counts()["ads"] < 2:
         return
-    tracker.row = library.scalar("INSERT INTO jobs (source, status, stage, pid, summary) VALUES (?, 'running', 'building', ?, ?) "
-                                 "RETURNING id", [BUILD_SOURCE, os.getpid(), json.dumps({"kind": "build", "after_job": after_job})])
-    tracker("building", 0, 1)
-    t0, status, summary = time.perf_counter(), "done", {"kind": "build", "after_job": after_job}
+    summary = {"kind": "build", "after_job": after_job}
+    row = jobs.start(library, BUILD_SOURCE, "building", summary)
+    progress = jobs.RowProgress(library, row, forward=job.progress)
+    progress("building", 0, 1)
+    t0, status = time.perf_counter(), "done"
     try:
-        core.build_taxonomy(library, progress=tracker)
+        core.build_taxonomy(library, progress=progress)
         summary["build_key"] = current_build_key(library)
     except BaseException as e:
         status = "failed"
@@ -145,8 +129,7 @@ def _build_step(library, job: BackgroundJob, tracker: _Tracker, after_job: int |
         _log.exception("taxonomy build on %s failed", library.path)
     finally:
         summary["seconds"] = round(time.perf_counter() - t0, 2)
-        library.execute("UPDATE jobs SET status = ?, stage = ?, summary = ?, updated_at = current_timestamp WHERE id = ?",
-                        [status, status, json.dumps(summary, default=str), tracker.row])
+        jobs.finish(library, row, status, summary)
 
 
 def start_ingest(library, source, metadata: list | None = None, build: bool = True) -> BackgroundJob:
@@ -154,19 +137,18 @@ def start_ingest(library, source, metadata: list | None = None, build: bool = Tr
     import core
 
     job = _register(library.path, "ingest", str(source))
-    tracker = _Tracker(library, job)
 
     def target():
-        summary = core.ingest_source(library, source, metadata=metadata, progress=tracker, build=False)
+        summary = core.ingest_source(library, source, metadata=metadata, progress=job.progress, build=False)
         if build:
-            _build_step(library, job, tracker, summary.job_id)
+            _build_step(library, job, summary.job_id)
 
     return _spawn(job, target)
 
 
 def start_build(library) -> BackgroundJob:
     job = _register(library.path, "build", BUILD_SOURCE)
-    return _spawn(job, lambda: _build_step(library, job, _Tracker(library, job), None))
+    return _spawn(job, lambda: _build_step(library, job, None))
 
 
 def start_sample(library_path, n_images: int = 200, seed: int = 0, library=None) -> BackgroundJob:
@@ -177,10 +159,9 @@ def start_sample(library_path, n_images: int = 200, seed: int = 0, library=None)
 
     def target():
         lib = library or core.open_library(library_path)
-        tracker = _Tracker(lib, job)
-        demo_lib, summary = core.make_demo(library_path, progress=tracker, seed=seed, n_images=n_images, build=False)
+        demo_lib, summary = core.make_demo(library_path, progress=job.progress, seed=seed, n_images=n_images, build=False)
         if demo_lib is not lib:
             demo_lib.close()  # same DuckDB instance: the shared connection stays open
-        _build_step(lib, job, tracker, summary.job_id)
+        _build_step(lib, job, summary.job_id)
 
     return _spawn(job, target)

@@ -7,32 +7,28 @@ from typing import Any
 
 import pandas as pd
 
-from ..ingest import _alive   # is a job's process still there (the ingest's own check)
+from .. import jobs as jobs_table
+from ..jobs import BUILD_SOURCE
 from ..store import json_cell
-from .runner import BUILD_SOURCE, _live_job
+from .runner import _live_job
 
 
-def _job_dict(library, row) -> dict[str, Any]:
-    jid, source, status, stage, total, done, pid, started, updated, summary = row
-    summary = json_cell(summary, {})
-    if status == "running" and (_live_job(library.path) is None if pid == os.getpid() else not _alive(pid)):
+def _job_dict(library, row: jobs_table.JobRow) -> dict[str, Any]:
+    status = row.status
+    if status == "running" and (_live_job(library.path) is None if row.pid == os.getpid() else not jobs_table.alive(row.pid)):
         status = "interrupted"  # its process (or this process's thread) is gone
-    kind = "build" if source == BUILD_SOURCE else ("sample" if "sample-seed" in (source or "") else "ingest")
-    return {"id": jid, "source": source, "name": Path(source).name if kind != "build" else "taxonomy build", "kind": kind,
-            "status": status, "stage": stage, "total": total or 0, "done": done or 0, "started_at": started,
-            "updated_at": updated, "summary": summary, "error": summary.get("error")}
-
-
-_JOB_COLS = "id, source, status, stage, total, done, pid, started_at, updated_at, summary"
+    kind = "build" if row.is_build else ("sample" if "sample-seed" in (row.source or "") else "ingest")
+    return {"id": row.id, "source": row.source, "name": Path(row.source).name if kind != "build" else BUILD_SOURCE,
+            "kind": kind, "status": status, "stage": row.stage, "total": row.total, "done": row.done,
+            "started_at": row.started_at, "updated_at": row.updated_at, "summary": row.summary, "error": row.summary.get("error")}
 
 
 def jobs(library, limit: int = 20) -> list[dict[str, Any]]:
-    rows = library.execute(f"SELECT {_JOB_COLS} FROM jobs ORDER BY id DESC LIMIT ?", [limit]).fetchall()
-    return [_job_dict(library, r) for r in rows]
+    return [_job_dict(library, r) for r in jobs_table.latest(library, limit)]
 
 
 def job(library, job_id: int) -> dict[str, Any] | None:
-    row = library.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id = ?", [job_id]).fetchone()
+    row = jobs_table.get(library, job_id)
     return None if row is None else _job_dict(library, row)
 
 
@@ -70,10 +66,8 @@ def job_report(library, job_id: int) -> dict[str, Any]:
     skipped = problems[problems["severity"] != "warning"].drop(columns=["row"]).reset_index(drop=True)
     warnings = problems[problems["severity"] == "warning"].drop(columns=["reason", "severity"]).reset_index(drop=True)
     s = j["summary"]
-    build = None
-    nxt = library.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE id > ? AND source = ? ORDER BY id LIMIT 1", [job_id, BUILD_SOURCE]).fetchone()
-    if nxt is not None and json_cell(nxt[9], {}).get("after_job") == job_id:
-        build = _job_dict(library, nxt)
+    build = jobs_table.build_after(library, job_id)
+    build = None if build is None else _job_dict(library, build)
     return {"job": j, "added": added, "skipped": skipped, "warnings": warnings, "build": build,
             "counts": {k: s.get(k) for k in ("files_seen", "ads_added", "creatives_added", "already_present", "duplicates", "seconds")}}
 

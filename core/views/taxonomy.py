@@ -5,41 +5,25 @@ from typing import Any
 
 import pandas as pd
 
-from ..store import json_cell
-from .base import LEVEL_NAMES, PERF_KEYS, NotAvailable, _num, _rep_id, current_build_key
+from ..taxonomy.persist import read_tree
+from .base import LEVEL_NAMES, PERF_KEYS, NoTaxonomy, _num, _rep_id, current_build_key
 from .grid import ads_by_ids
 
 
 def nodes_frame(library, build_key: str | None = None) -> pd.DataFrame | None:
-    """Every node of the current build with decoded JSON columns and its path of labels; None if no build."""
-    key = build_key or current_build_key(library)
-    if not key:
+    """Every node of a build (the current one by default) read through `ClusterTree`, one row each, indexed
+    by id, ordered by level then id: keywords as words, `chain` (ids family → node) and `path`. None if no build."""
+    tree = read_tree(library, build_key)
+    if tree is None:
         return None
-    df = library.query_df(
-        """SELECT id, parent_id, level, label, keywords, description, tags, representatives, rep_strategy,
-                  fidelity, size, x, y, perf FROM nodes WHERE build_key = ? ORDER BY level, id""", [key])
-    if df.empty:
-        return None
-    for col, default in (("keywords", []), ("tags", []), ("representatives", []), ("perf", {})):
-        df[col] = df[col].map(lambda v, d=default: json_cell(v, d))
-    df["keywords"] = df["keywords"].map(lambda ks: [str(k[0]) if isinstance(k, (list, tuple)) and k else str(k) for k in ks])
-    df["label"] = df["label"].fillna(df["id"])
-    labels = dict(zip(df["id"], df["label"]))
-    parents = dict(zip(df["id"], df["parent_id"]))
-    levels = dict(zip(df["id"], df["level"]))
-
-    def chain(nid):
-        out = []
-        while nid is not None and nid in labels and len(out) < 10:
-            if levels[nid] > 0:
-                out.append(nid)
-            nid = parents.get(nid)
-        return out[::-1]
-
-    df["chain"] = df["id"].map(chain)
-    df["path"] = df["chain"].map(lambda c: " › ".join(labels[i] for i in c))
-    df.attrs["build_key"] = key
-    df.index = pd.Index(df["id"].tolist())
+    rows = [{"id": n.id, "parent_id": n.parent_id, "level": n.level, "label": n.label or n.id,
+             "keywords": [str(k[0]) if isinstance(k, (list, tuple)) and k else str(k) for k in n.keywords],
+             "description": n.description, "tags": n.tags, "representatives": n.representatives, "rep_strategy": n.rep_strategy,
+             "fidelity": n.fidelity, "size": n.size, "x": n.x, "y": n.y, "perf": n.perf if isinstance(n.perf, dict) else {},
+             "chain": tree.chain(n.id), "path": tree.path(n.id)}
+            for n in sorted(tree.nodes.values(), key=lambda n: (n.level, n.id))]
+    df = pd.DataFrame(rows, index=pd.Index([r["id"] for r in rows]))
+    df.attrs["build_key"] = tree.build_key
     return df
 
 
@@ -57,15 +41,8 @@ def children(nodes: pd.DataFrame, node_id: str | None) -> pd.DataFrame:
 
 
 def descendants(nodes: pd.DataFrame, node_id: str) -> list[str]:
-    by_parent: dict[str, list[str]] = {}
-    for nid, pid in zip(nodes["id"], nodes["parent_id"]):
-        by_parent.setdefault(pid, []).append(nid)
-    out, todo = [], [node_id]
-    while todo:
-        n = todo.pop()
-        out.append(n)
-        todo.extend(by_parent.get(n, []))
-    return out
+    """The node and every node below it."""
+    return [nid for nid, chain in zip(nodes["id"], nodes["chain"]) if nid == node_id or node_id in chain]
 
 
 def _member_filter(library, node_id: str | None, key: str, nodes: pd.DataFrame | None = None) -> tuple[str, list]:
@@ -83,7 +60,7 @@ def node_card(library, node_id: str, nodes: pd.DataFrame | None = None) -> dict[
     """Everything the node card shows, representatives first."""
     nodes = nodes if nodes is not None else nodes_frame(library)
     if nodes is None:
-        raise NotAvailable("No taxonomy yet: build one from the Library page.")
+        raise NoTaxonomy()
     if node_id not in nodes.index:
         raise KeyError(f"no node {node_id!r} in the current taxonomy")
     n = nodes.loc[node_id]

@@ -1,0 +1,61 @@
+"""core.jobs: the one owner of job rows, on a real library file (no models)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import core
+from core import jobs
+
+
+@pytest.fixture()
+def lib(tmp_path):
+    library = core.open_library(tmp_path / "lib")
+    yield library
+    library.close()
+
+
+def test_start_progress_finish(lib):
+    jid = jobs.start(lib, "/uploads/a.zip", "scanning")
+    row = jobs.get(lib, jid)
+    assert (row.status, row.stage, row.source, row.done, row.total) == ("running", "scanning", "/uploads/a.zip", 0, 0)
+    seen = []
+    progress = jobs.RowProgress(lib, jid, forward=lambda *a: seen.append(a), every_s=3600)
+    progress("hashing", 0, 10)            # a new stage is written at once
+    progress("hashing", 5, 10)            # within the throttle: not written
+    assert (jobs.get(lib, jid).stage, jobs.get(lib, jid).done) == ("hashing", 0)
+    progress("hashing", 10, 10)           # the end of a stage is written
+    assert (jobs.get(lib, jid).done, jobs.get(lib, jid).total) == (10, 10)
+    assert seen == [("hashing", 0, 10), ("hashing", 5, 10), ("hashing", 10, 10)]   # every call forwarded
+    jobs.finish(lib, jid, "done", {"ads_added": 3})
+    row = jobs.get(lib, jid)
+    assert (row.status, row.stage, row.summary) == ("done", "done", {"ads_added": 3})
+    progress("indexing", 1, 1)            # a finished row never goes back to running stages
+    assert jobs.get(lib, jid).stage == "done"
+
+
+def test_latest_newest_first_and_build_after(lib):
+    a = jobs.start(lib, "/uploads/a.zip", "scanning")
+    jobs.finish(lib, a, "done", {})
+    b = jobs.start(lib, jobs.BUILD_SOURCE, "building", {"kind": "build", "after_job": a})
+    c = jobs.start(lib, jobs.BUILD_SOURCE, "building", {"kind": "build", "after_job": None})
+    assert [r.id for r in jobs.latest(lib)] == [c, b, a]
+    assert jobs.build_after(lib, a).id == b and jobs.get(lib, b).is_build
+    assert jobs.build_after(lib, c) is None
+
+
+def test_reaper_marks_rows_of_dead_processes(lib):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    lib.execute("INSERT INTO jobs (source, status, stage, pid) VALUES ('/x.zip', 'running', 'analysing', ?)", [dead_pid])
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lib.execute("INSERT INTO jobs (source, status, stage, pid) VALUES ('/y.zip', 'running', 'analysing', ?)", [live.pid])
+        assert jobs.reap_dead(lib) == 1
+        assert {r.source: r.status for r in jobs.latest(lib)} == {"/x.zip": "interrupted", "/y.zip": "running"}
+    finally:
+        live.kill()
+        live.wait()
+    assert not jobs.alive(dead_pid) and not jobs.alive(None)

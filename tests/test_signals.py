@@ -1,0 +1,100 @@
+"""The signal plug-in point: a signal declared in one place (here, this test module) reaches the schema,
+the analysis workers, the ad frame, the document and the detail view with nothing else edited."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from core import views
+from core.ingest import ingest
+from core.signals import base
+from core.store import Library
+
+
+class Warmth(base.Signal):
+    """A toy signal: how much redder than blue the creative is, and a word for it."""
+
+    name = "warmth"
+    columns = (base.Column("warmth", "DOUBLE"), base.Column("warmth_word", "VARCHAR"))
+    document_label = "warmth"
+
+    def compute(self, frame):
+        rgb = np.asarray(frame.image.convert("RGB"), dtype=np.float32)
+        w = float((rgb[..., 0] - rgb[..., 2]).mean() / 255)
+        return {"warmth": w, "warmth_word": "warm tones" if w > 0.2 else "cool tones" if w < -0.2 else "neutral tones"}
+
+    def words(self, row):
+        return [row["warmth_word"]] if row.get("warmth_word") else []
+
+
+@pytest.fixture()
+def warmth():
+    sig = base.register(Warmth())
+    yield sig
+    base.unregister(sig.name)
+
+
+def _images(folder, colours):
+    folder.mkdir(parents=True)
+    for name, colour in colours.items():
+        img = Image.new("RGB", (200, 160), colour)
+        ImageDraw.Draw(img).rectangle([40, 40, 160, 120], outline="white", width=3)
+        img.save(folder / f"{name}.png")
+    return folder
+
+
+def test_a_signal_declared_in_one_place_reaches_frame_document_and_detail(tmp_path, warmth):
+    src = _images(tmp_path / "src", {"red": (220, 40, 30), "blue": (20, 60, 230), "grey": (128, 128, 128)})
+    lib = Library(tmp_path / "lib")
+    summary = ingest(lib, src, workers=1)
+    assert summary.ads_added == 3 and not summary.errors
+    frame = lib.ads_frame().set_index("file")
+    assert {"warmth", "warmth_word"} <= set(frame.columns)
+    assert frame.loc["red.png", "warmth"] > 0.2 > -0.2 > frame.loc["blue.png", "warmth"]
+    assert dict(frame["warmth_word"]) == {"red.png": "warm tones", "blue.png": "cool tones", "grey.png": "neutral tones"}
+    doc = frame.loc["red.png", "document"]
+    assert "warmth: warm tones" in doc and doc.index("colours:") < doc.index("warmth:")   # after the built-in parts
+    detail = views.ad_detail(lib, int(frame.loc["blue.png", "ad_id"]), k=0)
+    assert detail["signals"]["warmth"] == ["cool tones"]
+    assert detail["signals"]["colours"]["words"][0] == "blue"          # built-ins come through the same door
+    # a second ad of a creative already in the library gets its document from the stored columns
+    again = _images(tmp_path / "src2", {"red_copy": (220, 40, 30)})
+    ingest(lib, again, workers=1)
+    assert "warmth: warm tones" in lib.scalar("SELECT document FROM ads WHERE file = 'red_copy.png'")
+    lib.close()
+
+
+def test_a_failing_signal_leaves_its_columns_empty_and_keeps_the_ad(tmp_path):
+    class Broken(base.Signal):
+        name = "broken"
+        columns = (base.Column("broken_value", "DOUBLE"),)
+
+        def compute(self, frame):
+            raise RuntimeError("boom")
+
+    values, errors = base.compute_all([Broken(), *base.registered()[2:3]], base.FrameReads(Image.new("RGB", (64, 64), "red")))
+    assert values["broken_value"] is None and errors == {"broken": "RuntimeError: boom"}
+    assert values["color_words"].startswith("red")
+
+
+@pytest.mark.parametrize("bad", [
+    dict(name="", columns=(base.Column("x", "DOUBLE"),)),                    # no name
+    dict(name="nocols", columns=()),                                          # no column
+    dict(name="thief", columns=(base.Column("ocr_text", "VARCHAR"),)),       # a column another signal owns
+])
+def test_register_refuses_bad_signals(bad):
+    sig = type("Bad", (base.Signal,), bad)()
+    with pytest.raises(ValueError):
+        base.register(sig)
+    assert "thief" not in {s.name for s in base.registered()}
+
+
+def test_column_types_are_checked():
+    with pytest.raises(ValueError, match="not one of"):
+        base.Column("x", "FLOAT[]")
+
+
+def test_builtin_signals_in_document_order():
+    assert [s.name for s in base.registered()][:4] == ["ocr", "labels", "colours", "layout"]
+    assert [s.document_label for s in base.registered()][:4] == [None, "shows", "colours", "layout"]
