@@ -17,9 +17,11 @@ import posixpath
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dc_field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterator
+
+from .limits import DEFAULT_LIMITS, IngestLimits
 
 FILE_ALIASES = ["file", "filename", "file_name", "path", "image", "asset",
                 "file_path", "image_path", "asset_path"]
@@ -53,6 +55,7 @@ _THOUSANDS_DOT = re.compile(r"[-+]?\d{1,3}(\.\d{3}){2,}")
 _TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([AaPp][Mm])?\s*(Z|UTC|[+-]\d{2}:?\d{2})?$")
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d.%m.%Y", "%Y%m%d",
                  "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y")
+_SERIAL_DAY = re.compile(r"\d{5}(?:\.\d+)?")
 _ABSOLUTE = re.compile(r"^(?:[A-Za-z]:/|/|[A-Za-z][A-Za-z0-9+.-]*://)")
 _TAG_SPLIT = re.compile(r"[;,|]")
 
@@ -63,6 +66,7 @@ class MetadataRow:
     fields: dict[str, Any]  # canonical fields present in the CSV, typed; None where empty or invalid
     attributes: dict[str, str]  # every other non-empty column, as text, under its own header
     row_number: int  # as a spreadsheet shows it: the header is row 1
+    raw: dict[str, str] = dc_field(default_factory=dict, repr=False, compare=False)  # canonical field -> cell text
 
 
 @dataclass
@@ -73,21 +77,28 @@ class MetadataWarning:
     message: str
 
 
-def parse_metadata_csv(data: bytes, csv_rel_path: str) -> tuple[list[MetadataRow], list[MetadataWarning]]:
+def parse_metadata_csv(data: bytes, csv_rel_path: str,
+                       limits: IngestLimits = DEFAULT_LIMITS) -> tuple[list[MetadataRow], list[MetadataWarning]]:
     """Rows of a metadata CSV keyed by creative file, plus warnings; never raises on content.
 
     Encoding: UTF-8 (with or without BOM) or UTF-16 with BOM, else Windows-1252/Latin-1 with a
     warning.  Delimiter: comma, semicolon or tab, whichever splits the header best.  Numbers accept
     "1,234", "$12.50", "(5)", "12%" (a fraction: 0.12); "", "NA", "-" are empty.  A ``ctr``
     column written as percentages without "%" (any value over 1) is rescaled to fractions.
-    Duplicate rows for one file are all kept (see the module docstring).
+    Duplicate rows for one file are all kept (see the module docstring), up to
+    ``limits.max_ads_per_creative``; a CSV is read up to ``limits.max_csv_rows`` rows.  A row with an
+    unclosed quote is reported by its line and skipped; the rows after it are still read.  Implausible
+    values (negative counts, clicks over impressions, CTR over 100%, end before start, absurd
+    magnitudes, Excel serial dates) are left empty, warned about, and kept as text in an
+    "(unconfirmed)" attribute, so they stay out of totals until a corrected CSV replaces them.
     """
     log = _WarningLog(csv_rel_path)
     text = _decode(data, log)
     if text is None:
         return [], log.finish()
     records = _records(text, log)
-    header = next(records, None)
+    first = next(records, None)
+    header = None if first is None else first[1]
     if header is None:
         log.add(None, None, "was not used: it is empty.")
         return [], log.finish()
@@ -97,10 +108,18 @@ def parse_metadata_csv(data: bytes, csv_rel_path: str) -> tuple[list[MetadataRow
                             f"{', '.join(FILE_ALIASES[:6])}); add a 'file' column and upload again.")
         return [], log.finish()
     folder = posixpath.dirname(_normalise_path(csv_rel_path))
-    rows = [row for number, cells in enumerate(records, start=2)
-            if (row := _parse_row(cells, number, columns, folder, log))]
+    rows = []
+    for number, cells in records:
+        if number - 1 > limits.max_csv_rows:
+            log.add(None, None, f"has more than {limits.max_csv_rows:,} rows; the rows from row {number} on were "
+                                "not used (split it into smaller CSVs).")
+            break
+        if (row := _parse_row(cells, number, columns, folder, log, limits.max_cell_chars)):
+            rows.append(row)
     _rescale_percent_ctr(rows, columns, log)
-    return rows, log.finish()
+    for row in rows:
+        _flag_implausible(row, columns, log)
+    return _cap_rows_per_file(rows, limits.max_ads_per_creative, log), log.finish()
 
 
 class _WarningLog:
@@ -191,23 +210,66 @@ def _decode_text(data: bytes) -> tuple[str, str | None]:
     return data.decode("latin-1"), "Latin-1"  # decodes any bytes
 
 
-def _records(text: str, log: _WarningLog) -> Iterator[list[str]]:
+def _records(text: str, log: _WarningLog) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of every record; a record whose quote never closes is reported and skipped.
+
+    An unbalanced quote makes a CSV reader swallow every following line into one cell; such a
+    record (spanning lines, with the wrong number of cells or with whole rows inside a cell) is
+    dropped with its line number and reading starts again on the next line.
+    """
     end = text.find("\n")
     header_line = (text if end < 0 else text[:end]).rstrip("\r")
     delimiter = max(_DELIMITERS, key=lambda d: len(next(csv.reader(io.StringIO(header_line, newline=""),
                                                                    delimiter=d), [])))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        yield from reader
-    except csv.Error as exc:  # e.g. an enormous field; keep what was read before it
-        log.add(None, None, f"could not be parsed past line {reader.line_num} ({exc}); "
-                            "the rows after it were not used.")
+    lines = text.splitlines(keepends=True)
+    width = None
+    start = 0
+    number = 0  # spreadsheet row: records counted, a skipped broken one included (stable ads' row keys)
+    while start < len(lines):
+        reader = csv.reader(iter(lines[start:]), delimiter=delimiter)
+        resume = None
+        while True:
+            first = start + reader.line_num
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. an enormous field
+                number += 1
+                log.add(number, None, f"could not be parsed at line {first + 1} ({exc}); that row was skipped.")
+                resume = first + 1
+                break
+            number += 1
+            consumed = start + reader.line_num - first
+            if width is None:
+                width = len(cells)
+            elif consumed > 1 and _swallowed(cells, width, delimiter):
+                log.add(number, None, f"line {first + 1} has a quote (\") that is never closed, so it would have "
+                                         f"swallowed the next {consumed - 1} lines; line {first + 1} was skipped, "
+                                         "the lines after it were read on their own.")
+                resume = first + 1
+                break
+            yield number, cells
+        start = resume
+
+
+def _swallowed(cells: list[str], width: int, delimiter: str) -> bool:
+    if len(cells) != width:
+        return True
+    # a quoted cell holding whole lines that look like rows of this CSV
+    return any(line.count(delimiter) >= max(1, width - 1) for cell in cells if "\n" in cell
+               for line in cell.split("\n")[1:])
 
 
 def _parse_row(cells: list[str], number: int, columns: _Columns, folder: str,
-               log: _WarningLog) -> MetadataRow | None:
+               log: _WarningLog, max_cell_chars: int = DEFAULT_LIMITS.max_cell_chars) -> MetadataRow | None:
     if not any(cell.strip() for cell in cells):
         return None  # spreadsheets export trailing blank rows
+    if any(len(cell) > max_cell_chars for cell in cells):
+        long = next(i for i, cell in enumerate(cells) if len(cell) > max_cell_chars)
+        log.add(number, columns.name(long), f"'{columns.name(long)}' holds {len(cells[long]):,} characters; "
+                                            f"only the first {max_cell_chars:,} were kept.")
+        cells = [cell[:max_cell_chars] for cell in cells]
     raw_file = _cell(cells, columns.file)
     file_column = columns.name(columns.file)
     if not raw_file.strip():
@@ -221,7 +283,8 @@ def _parse_row(cells: list[str], number: int, columns: _Columns, folder: str,
     attributes = {columns.attributes.get(index, columns.name(index)): _text(cell)
                   for index, cell in enumerate(cells)
                   if index != columns.file and index not in columns.fields and cell.strip()}
-    return MetadataRow(file, fields, attributes, number)
+    raw = {field: _cell(cells, index).strip() for index, field in columns.fields.items()}
+    return MetadataRow(file, fields, attributes, number, raw)
 
 
 def _cell(cells: list[str], index: int) -> str:
@@ -307,16 +370,82 @@ def _parse_date(text: str) -> str | None:
 
 
 def _rescale_percent_ctr(rows: list[MetadataRow], columns: _Columns, log: _WarningLog) -> None:
-    """A CTR over 1 can't be a fraction, so the column was written in percent (ads tools export '1.23')."""
-    values = [row.fields.get("ctr") for row in rows]
-    if not any(v is not None and v > 1 for v in values):
+    """A CTR over 1 can't be a fraction, so the column was written in percent (ads tools export '1.23').
+
+    Only cells written without '%' are rescaled: '2%' is already 0.02 whatever the other rows say.
+    """
+    bare = [row for row in rows if row.fields.get("ctr") is not None and "%" not in row.raw.get("ctr", "")]
+    if not any(row.fields["ctr"] > 1 for row in bare):
         return
-    for row in rows:
-        if row.fields.get("ctr") is not None:
-            row.fields["ctr"] /= 100
+    for row in bare:
+        row.fields["ctr"] /= 100
     column = columns.name(next(i for i, f in columns.fields.items() if f == "ctr"))
     log.add(None, None, f"has percentages in column '{column}' (values over 1); "
                         "they were divided by 100 to make fractions.")
+
+
+_ABSURD = 1e12          # no ad spends, shows or earns this much
+_OLDEST_DATE = "1995-01-01"
+
+
+def _flag_implausible(row: MetadataRow, columns: _Columns, log: _WarningLog) -> None:
+    """Leave implausible values out (None) with a warning; the cell text stays as an attribute."""
+    f = row.fields
+    names = {field: columns.name(i) for i, field in columns.fields.items()}
+    problems: dict[str, str] = {}
+    for key in ("spend", "impressions", "clicks", "conversions", "revenue", "ctr"):
+        v = f.get(key)
+        if v is None:
+            continue
+        if v < 0 and key != "revenue":  # refunds make negative revenue; nothing makes negative spend or counts
+            problems[key] = f"is negative ({row.raw.get(key)})"
+        elif abs(v) > _ABSURD:
+            problems[key] = f"is implausibly large ({row.raw.get(key)})"
+    if f.get("ctr") is not None and "ctr" not in problems and f["ctr"] > 1:
+        problems["ctr"] = f"is over 100% ({row.raw.get('ctr')})"
+    clicks, impressions = f.get("clicks"), f.get("impressions")
+    if clicks is not None and impressions is not None and not {"clicks", "impressions"} & set(problems) \
+            and clicks > impressions:
+        problems["clicks"] = f"({row.raw.get('clicks')}) is more than the impressions ({row.raw.get('impressions')})"
+    for key in ("date", "end_date"):
+        raw = row.raw.get(key, "")
+        if f.get(key) is None:
+            continue
+        if _SERIAL_DAY.fullmatch(raw):
+            problems[key] = f"'{raw}' looks like an Excel day number ({f[key]}); format the column as dates"
+        elif f[key] < _OLDEST_DATE or f[key] > _latest_date():
+            problems[key] = f"'{raw}' is out of range ({f[key]})"
+    if f.get("date") and f.get("end_date") and "date" not in problems and "end_date" not in problems \
+            and f["end_date"] < f["date"]:
+        problems["end_date"] = f"({f['end_date']}) is before the start date ({f['date']})"
+    for key, why in problems.items():
+        column = names.get(key, key)
+        kept = f"{column} (unconfirmed)"
+        row.attributes[kept] = row.raw.get(key, "")
+        f[key] = None
+        log.add(row.row_number, column, f"{column} {why}; left out of totals until corrected "
+                                        f"(the cell is kept as '{kept}').")
+
+
+def _latest_date() -> str:
+    return (date.today() + timedelta(days=3660)).isoformat()
+
+
+def _cap_rows_per_file(rows: list[MetadataRow], cap: int, log: _WarningLog) -> list[MetadataRow]:
+    """At most ``cap`` rows (ads) per file: 5,000 rows naming one image would make 5,000 ads."""
+    counts = Counter(row.file for row in rows)
+    over = {file for file, n in counts.items() if n > cap}
+    if not over:
+        return rows
+    kept, seen = [], Counter()
+    for row in rows:
+        seen[row.file] += 1
+        if seen[row.file] <= cap:
+            kept.append(row)
+    for file in sorted(over):
+        log.add(None, None, f"has {counts[file]:,} rows for '{_short(file)}'; only the first {cap:,} became ads "
+                            f"(one file stands for at most {cap:,} ads).")
+    return kept
 
 
 def _text(value: str) -> str:

@@ -129,7 +129,7 @@ def test_delimiter_sniffing(delimiter: str) -> None:
     ("(5)", -5), ("1.234,56", 1234.56), ("€ 1 234,50", 1234.5), ("12,5", 12.5), ("1,234,567.5", 1234567.5),
 ])
 def test_numbers(raw: str, expected: float | None) -> None:
-    value, warnings = _field("spend", raw, "spend")
+    value, warnings = _field("revenue", raw, "revenue")  # revenue: refunds may make it negative
     assert value == pytest.approx(expected) and not warnings
 
 
@@ -145,8 +145,7 @@ def test_ctr_percent_sign_and_percent_column() -> None:
 
 
 @pytest.mark.parametrize("raw", ["2017-05-03", "2017-05-03 12:00:00", "05/03/2017", "2017-05-03T12:00:00Z",
-                                 "May 3, 2017", "3 May 2017", "20170503", "5/3/2017 10:00 AM", "2017/05/03",
-                                 "42858"])
+                                 "May 3, 2017", "3 May 2017", "20170503", "5/3/2017 10:00 AM", "2017/05/03"])
 def test_dates(raw: str) -> None:
     assert _field("date", raw, "date") == ("2017-05-03", [])
 
@@ -179,3 +178,66 @@ def test_enormous_field_stops_with_a_warning() -> None:
     rows, warnings = _parse('file,copy\na.png,ok\nb.png,"' + "x" * 200_000 + '"\n')
     assert [r.file for r in rows] == ["a.png"]
     assert "could not be parsed" in warnings[0].message
+
+
+# --- hostile and implausible metadata (issue 17) ------------------------------------------------------
+
+def test_explicit_percent_is_never_rescaled_again() -> None:
+    rows, warnings = _parse("file,ctr\na.png,2%\nb.png,150%\nc.png,1.5\n")
+    ctr = {r.file: r.fields["ctr"] for r in rows}
+    assert ctr["a.png"] == pytest.approx(0.02) and ctr["c.png"] == pytest.approx(0.015)
+    assert ctr["b.png"] is None and rows[1].attributes == {"ctr (unconfirmed)": "150%"}
+    assert any("row 3" in w.message and "over 100%" in w.message for w in warnings)
+
+
+def test_excel_serial_date_is_flagged_not_trusted() -> None:
+    value, warnings = _field("date", "42858", "date")
+    assert value is None and "Excel day number (2017-05-03)" in warnings[0].message
+
+
+def test_unclosed_quote_names_its_line_and_keeps_the_next_rows() -> None:
+    rows, warnings = _parse('file,headline,spend\na.png,ok,1\nb.png,"broken,2\nc.png,fine,3\nd.png,also fine,4\n')
+    assert [r.file for r in rows] == ["a.png", "c.png", "d.png"]
+    assert [r.row_number for r in rows] == [2, 4, 5]
+    assert "line 3" in warnings[0].message and "never closed" in warnings[0].message
+
+
+def test_quoted_multiline_cells_still_work() -> None:
+    rows, warnings = _parse('file,copy,spend\na.png,"two\nlines",1\nb.png,x,2\n')
+    assert [r.fields["copy"] for r in rows] == ["two\nlines", "x"] and not warnings
+
+
+@pytest.mark.parametrize("row, field", [
+    ("a.png,-5,10,1,2024-01-01,2024-02-01", "impressions"),
+    ("a.png,100,-1,1,2024-01-01,2024-02-01", "clicks"),
+    ("a.png,100,500,1,2024-01-01,2024-02-01", "clicks"),
+    ("a.png,100,5,1e308,2024-01-01,2024-02-01", "spend"),
+    ("a.png,100,5,1,2024-03-01,2024-02-01", "end_date"),
+    ("a.png,100,5,1,1900-01-01,2024-02-01", "date"),
+])
+def test_implausible_values_are_flagged_and_kept_out(row: str, field: str) -> None:
+    rows, warnings = _parse("file,impressions,clicks,spend,date,end_date\n" + row + "\n")
+    assert rows[0].fields[field] is None
+    assert f"{field} (unconfirmed)" in rows[0].attributes
+    assert len(warnings) == 1 and "row 2" in warnings[0].message and "left out of totals" in warnings[0].message
+
+
+def test_plausible_row_has_no_warning() -> None:
+    rows, warnings = _parse("file,impressions,clicks,spend,date,end_date,ctr\na.png,100,5,9.5,2024-01-01,2024-02-01,5%\n")
+    assert not warnings and rows[0].fields["clicks"] == 5 and rows[0].fields["ctr"] == pytest.approx(0.05)
+
+
+def test_rows_per_file_and_rows_per_csv_are_capped() -> None:
+    from core.limits import IngestLimits
+
+    body = "".join(f"one.png,copy {i}\n" for i in range(5000))
+    rows, warnings = parse_metadata_csv(("file,copy\n" + body).encode(), "m.csv", IngestLimits(max_ads_per_creative=50))
+    assert len(rows) == 50 and "5,000 rows for 'one.png'" in warnings[-1].message
+    body = "".join(f"f{i}.png,copy\n" for i in range(300))
+    rows, warnings = parse_metadata_csv(("file,copy\n" + body).encode(), "m.csv", IngestLimits(max_csv_rows=100))
+    assert len(rows) == 100 and "more than 100 rows" in warnings[0].message
+
+
+def test_long_cells_are_cut() -> None:
+    rows, warnings = _parse("file,copy\na.png," + "w" * 50_000 + "\n")
+    assert len(rows[0].fields["copy"]) == 10_000 and "50,000 characters" in warnings[0].message
