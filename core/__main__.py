@@ -60,12 +60,15 @@ def _print_summary(summary) -> None:
         print(f"Skipped {len(d['skipped'])} files ({d['errors']} errors):")
         for s in d["skipped"]:
             print(f"  - {s['file']}: [{s['reason']}] {s['message']}")
-    if d["warnings"]:
-        print(f"{len(d['warnings'])} metadata warnings:")
+    if d.get("metadata_updated"):
+        print(f"Updated metadata of {d['metadata_updated']} ads already in the library (earlier versions kept).")
+    n_warnings = d.get("warning_count", len(d["warnings"]))
+    if n_warnings:
+        print(f"{n_warnings} metadata warnings:")
         for w in d["warnings"][:50]:
             print(f"  - {w['message']}")
-        if len(d["warnings"]) > 50:
-            print(f"  … and {len(d['warnings']) - 50} more (see `python -m core info`).")
+        if n_warnings > 50:
+            print(f"  … and {n_warnings - 50} more (see `python -m core info`).")
 
 
 def cmd_ingest(a) -> int:

@@ -46,7 +46,9 @@ class IngestSummary:
     already_present: int = 0
     duplicates: int = 0                # ads whose bytes equal another ad's: one creative, computed once
     skipped: list[dict] = field(default_factory=list)   # {file, reason, message}
-    warnings: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)  # the first limits.max_warnings_listed; all are in `errors`
+    warning_count: int = 0             # every metadata warning, listed or not
+    metadata_updated: int = 0          # ads already in the library whose metadata changed (old version kept)
     seconds: float = 0.0
     stage_seconds: dict = field(default_factory=dict)
     worker_peak_mb: float = 0.0        # highest resident memory of any analysis worker
@@ -93,6 +95,9 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
     summary = IngestSummary(job_id=job_id, source=str(source))
     stage_t: dict[str, float] = defaultdict(float)
 
+    warn = _WarningSink(library, summary, job_id, limits.max_warnings_listed)
+    meta_updates: list[tuple[str, _PlannedAd]] = []  # ads already in the library, with metadata in this upload
+
     def skip(file: str, reason: str, message: str, row: int | None = None) -> None:
         summary.skipped.append({"file": file, "reason": reason, "message": message})
         sev = "notice" if reason in NOT_ERRORS else "error"
@@ -115,17 +120,18 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
         for m in metadata or []:
             csv_inputs.append((Path(m).read_bytes(), Path(m).name))  # an outside CSV: paths relative to the source root
         for data, rel in csv_inputs:
-            rows, warnings = parse_metadata_csv(data, rel if rel in {e.rel_path for e in csvs} else Path(rel).name)
+            rows, warnings = parse_metadata_csv(data, rel if rel in {e.rel_path for e in csvs} else Path(rel).name, limits)
             for w in warnings:
-                _warn(library, summary, job_id, w.csv, w.row, w.message)
+                warn(w.csv, w.row, w.message)
             for r in rows:
                 meta_by_file[r.file].append((rel, r))
         media_names = {e.rel_path for e in media}
         for f, rows in meta_by_file.items():
             if f not in media_names:
                 for _, r in rows:
-                    _warn(library, summary, job_id, f, r.row_number,
-                          f"metadata row {r.row_number} names '{f}', which is not in the upload; the row was not used.")
+                    warn(f, r.row_number,
+                         f"metadata row {r.row_number} names '{f}', which is not in the upload; the row was not used.")
+        warn.flush()
         stage_t["scan"] += time.perf_counter() - t
 
         # -- hash and plan
@@ -150,6 +156,8 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
             planned = _planned_ads(entry.rel_path, meta_by_file.get(entry.rel_path, []))
             new = [p for p in planned if (p.file, sha, p.meta_key) not in existing]
             summary.already_present += len(planned) - len(new)
+            if entry.rel_path in meta_by_file:
+                meta_updates += [(sha, p) for p in planned if (p.file, sha, p.meta_key) in existing]
             if not new:
                 stage_t["hash"] += time.perf_counter() - t
                 continue
@@ -164,6 +172,12 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
                 to_compute[sha] = CreativeTask(sha, str(library.path / rel), entry.kind, entry.rel_path, visual_model, signal_specs)
             stage_t["hash"] += time.perf_counter() - t
         progress("hashing", len(media), len(media))
+
+        # -- metadata of ads already in the library: a new version (the old one kept), re-embedded below
+        from .metadata_versions import update_metadata
+
+        summary.metadata_updated = update_metadata(library, job_id, meta_updates,
+                                                   lambda cid, fields: _document_of(library, cid, fields))
 
         # -- ads of creatives already in the library: only rows to write
         writer = _Writer(library, job_id, summary, stage_t)
@@ -251,10 +265,41 @@ def _planned_ads(file: str, rows: list) -> list[_PlannedAd]:
                        {**attrs, **r.attributes}) for r in by_csv[multi]]
 
 
-def _warn(library: Library, summary: IngestSummary, job_id: int, file: str, row: int | None, message: str) -> None:
-    summary.warnings.append({"file": file, "row": row, "message": message})
-    library.execute("INSERT INTO errors (job_id, file, row_number, reason, message, severity) VALUES (?, ?, ?, 'metadata', ?, 'warning')",
-                    [job_id, file, row, message])
+class _WarningSink:
+    """Metadata warnings: counted, the first `listed` kept in the summary, all stored in one insert per flush.
+
+    A 50 MB CSV naming absent files once meant 331k single-row inserts and a 56 MB job summary.
+    """
+
+    def __init__(self, library: Library, summary: IngestSummary, job_id: int, listed: int):
+        self.library, self.summary, self.job_id, self.listed = library, summary, job_id, listed
+        self.pending: list[tuple[str, int | None, str]] = []
+
+    def __call__(self, file: str, row: int | None, message: str) -> None:
+        self.summary.warning_count += 1
+        if len(self.summary.warnings) < self.listed:
+            self.summary.warnings.append({"file": file, "row": row, "message": message})
+        self.pending.append((file, row, message))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        import pyarrow as pa
+
+        files, rows, messages = zip(*self.pending)
+        batch = pa.table({"job_id": pa.array([self.job_id] * len(files), pa.int32()), "file": list(files),
+                          "row_number": pa.array(rows, pa.int32()), "reason": ["metadata"] * len(files),
+                          "message": list(messages), "severity": ["warning"] * len(files)})
+        with self.library.transaction() as cur:
+            _insert_arrow(cur, "errors", batch)
+        self.pending = []
+
+
+def _document_of(library: Library, creative_id: int, fields: dict) -> str:
+    """The document of an ad of a stored creative, as the writer builds it."""
+    cols = [c.name for c in signals.columns()]
+    sig = library.execute(f"SELECT {', '.join(cols)} FROM creatives WHERE id = ?", [creative_id]).fetchone()
+    return signal_document(fields, dict(zip(cols, sig)))
 
 
 def _worker_count(requested: int | None, n_tasks: int) -> int:
