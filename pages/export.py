@@ -49,8 +49,19 @@ choices = nodes[nodes["level"] > 0].sort_values(["path"])
 node = st.selectbox("Node", choices["id"].tolist(), format_func=lambda i: f"{choices.loc[i, 'path']} ({int(choices.loc[i, 'size'] or 0)} ads)",
                     key=K.BRIEF_NODE)
 if node:
+    from core import briefs
+
     brief = ui.q(views.node_brief, node)
-    st.download_button("Download brief (Markdown)", brief, file_name=f"{name}-{node}-brief.md", mime="text/markdown",
-                       icon=":material/description:", key=K.DL_BRIEF)
+    slug = briefs.slug(str(choices.loc[node, "label"]))
+    c1, c2, c3, _ = st.columns([1, 1, 1, 2])
+    c1.download_button("Brief (web page)", lambda: briefs.node_brief_html(library, node), file_name=f"{name}-{slug}-brief.html",
+                       mime="text/html", icon=":material/description:", key=K.DL_BRIEF_HTML,
+                       help="One page with the pictures inside: open it in a browser, or send it.")
+    c2.download_button("Brief + images (zip)", lambda: briefs.node_zip(library, node), file_name=f"{name}-{slug}-brief.zip",
+                       mime="application/zip", icon=":material/folder_zip:", key=K.DL_BRIEF_ZIP)
+    c3.download_button("Brief (Markdown)", brief, file_name=f"{name}-{node}-brief.md", mime="text/markdown",
+                       icon=":material/notes:", key=K.DL_BRIEF)
     with st.container(border=True):
+        card = ui.q(views.node_card, node)
+        ui.thumb_strip(card["representatives"]["ad_id"].tolist(), n=6)
         st.markdown(brief)

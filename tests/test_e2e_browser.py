@@ -206,7 +206,7 @@ def test_browser_upload_drill_search_map(app_url, page):
     # 5. map: drag a box over the middle of the scatter; the selection grid appears
     _nav(pg, "Map")
     pg.locator("canvas").first.wait_for()                    # the Pictures view (deck.gl) is the default
-    pg.get_by_role("button", name="Dots (colour and select)").click()
+    pg.get_by_role("radio", name="Dots (colour and select)").click()
     _settle(pg)
     drag = pg.locator(".js-plotly-plot .nsewdrag").first
     drag.wait_for()
