@@ -133,7 +133,12 @@ def load_tree(library, build_key: str | None = None):
 
 
 def search_ads(library, query: str, top_k: int = 10, filters: dict | None = None, **kw) -> dict:
+    from .limits import MAX_QUERY_CHARS
     from .search import search as _search
+
+    if len(query or "") > MAX_QUERY_CHARS:  # encoders grow faster than the query (100 kB took 52 s)
+        raise ValueError(f"the search is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}: "
+                         "shorten it to the words that matter.")
 
     return _search(library, query, top_k=top_k, filters=filters, **kw)
 

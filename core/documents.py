@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from .limits import MAX_DOCUMENT_CHARS, MAX_WORD_CHARS
+
 LABEL_FLOOR = 0.12
 
 # OCR reads "0120-819-053", "1-800-HELP N0W", "$79.99", "70%", "U819.c0m": kinds, not values
@@ -40,21 +42,35 @@ def label_words(labels, floor: float = LABEL_FLOOR) -> list[str]:
     return [str(lbl) for lbl, p in (labels or []) if float(p) >= floor]
 
 
+_LONG_WORD = re.compile(r"\S{%d,}" % (MAX_WORD_CHARS + 1))
+
+
+def bound_text(text: str, max_chars: int | None = None) -> str:
+    """Text the encoders and BM25 can afford: every word cut at MAX_WORD_CHARS and the whole at
+    max_chars (MAX_DOCUMENT_CHARS); one 120,000-character "word" once made every search take 69 s."""
+    text = text or ""
+    if len(text) > MAX_WORD_CHARS:
+        text = _LONG_WORD.sub(lambda m: m.group(0)[:MAX_WORD_CHARS], text)
+    cap = MAX_DOCUMENT_CHARS if max_chars is None else max_chars
+    return text if len(text) <= cap else text[:cap].rsplit(" ", 1)[0]
+
+
 def compose(fields: dict, texts: list[str], labelled: list[tuple[str, list[str]]], tail: list[str] | None = None) -> str:
     """The document's one layout: the ad's copy and `texts` (visible text), tags, each "label: words"
     part in order, what the text holds ("text has: …"), then `tail` words."""
-    parts = [str(fields[k]).strip() for k in ("headline", "copy", "cta") if fields.get(k)]
-    parts += [t.strip() for t in texts if t]
+    # each free text bounded on its own, so a huge copy cannot push the tags and signal words out
+    parts = [bound_text(str(fields[k]).strip(), 1500) for k in ("headline", "copy", "cta") if fields.get(k)]
+    parts += [bound_text(t.strip(), 1500) for t in texts if t]
     kinds = text_kind_words(" ".join(p for p in parts))
     tags = fields.get("tags") or []
     if tags:
-        parts.append("tags: " + ", ".join(tags))
+        parts.append(bound_text("tags: " + ", ".join(tags), 1000))
     parts += [f"{label}: " + ", ".join(words) for label, words in labelled if words]
     if kinds:
         parts.append("text has: " + ", ".join(kinds))
     if tail:
         parts.append(", ".join(tail))
-    return ". ".join(p for p in parts if p)
+    return bound_text(". ".join(p for p in parts if p))
 
 
 def signal_document(fields: dict, row: dict) -> str:

