@@ -199,3 +199,16 @@ def ad_texts(frame) -> list[str]:
 def corpus_lexicon(frame) -> Lexicon:
     tags = frame["tags"] if "tags" in frame else []
     return Lexicon(ad_texts(frame), [" ".join(map(str, t or [])) for t in tags])
+
+
+def name_quality(tree, lexicon: Lexicon) -> dict:
+    """The name checks of a tree: share of node names with an OCR-noise word (neither known to a
+    word list nor recurring in RECUR_MIN_ADS ads) and names shared by two families/sub-clusters."""
+    nodes = [n for n in tree.nodes.values() if n.level >= 1 and n.size > 0 and n.id != "new"]
+    noisy = {n.id: lexicon.noise_words(n.label) for n in nodes if lexicon.noise_words(n.label)}
+    seen: dict[str, list[str]] = {}
+    for n in nodes:
+        if n.level in (1, 2):
+            seen.setdefault(n.label.lower(), []).append(n.id)
+    return {"nodes": len(nodes), "noisy": noisy, "noise_share": round(len(noisy) / max(len(nodes), 1), 4),
+            "duplicates": {k: v for k, v in seen.items() if len(v) > 1}}
