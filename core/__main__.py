@@ -85,7 +85,7 @@ def cmd_ingest(a) -> int:
         summary = core.ingest_source(lib, a.source, metadata=a.metadata, progress=bars, build=not a.no_build,
                               workers=a.workers, visual_model=a.visual_model,
                               build_options={"method": a.method, "seed": a.seed},
-                              engine=a.engine, ray_address=a.ray_address)
+                              engine=a.engine, ray_address=a.ray_address, rebuild=a.rebuild)
     finally:
         bars.close()
     if a.json:
@@ -203,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("source")
     lib_arg(s)
     s.add_argument("--metadata", action="append", help="a metadata CSV with a `file` column (repeatable)")
-    s.add_argument("--no-build", action="store_true", help="skip the taxonomy build after ingest")
+    s.add_argument("--no-build", action="store_true", help="skip the taxonomy step after ingest")
+    s.add_argument("--rebuild", action="store_true",
+                   help="rebuild the taxonomy after ingest (default: place new ads into the current build; build if none)")
     s.add_argument("--workers", type=int, default=None)
     s.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="where creatives are analysed: local worker processes, or Ray (pip install -r requirements-ray.txt)")
