@@ -148,6 +148,19 @@ class _ZipArchive:
                                                     "re-create the zip and upload again.") from exc
 
 
+def precheck_zip(path: str | os.PathLike, limits: IngestLimits = DEFAULT_LIMITS) -> str | None:
+    """One sentence when a zip cannot be ingested at all, from its end record alone (cheap, whatever
+    the zip declares): the app asks this before parsing the central directory itself."""
+    try:
+        count = _declared_entry_count(Path(path))
+    except OSError as exc:
+        return f"The zip could not be read ({exc}); upload it again."
+    if count > _ENTRY_COUNT_FACTOR * limits.max_files:
+        return (f"The zip declares {count:,} entries, far over the {limits.max_files:,}-file limit; "
+                "split it into smaller uploads.")
+    return None
+
+
 def _scan_zip(path: Path, limits: IngestLimits) -> tuple[list[SourceEntry], list[SkippedEntry]]:
     try:
         if _declared_entry_count(path) > _ENTRY_COUNT_FACTOR * limits.max_files:

@@ -199,3 +199,31 @@ def test_documents_are_bounded_for_the_encoders():
     assert len(doc) <= MAX_DOCUMENT_CHARS and max(len(w) for w in doc.split()) <= MAX_WORD_CHARS
     assert doc.startswith("Big sale") and "tags: summer" in doc  # a huge copy does not push the tags out
     assert bound_text("short words stay as they are") == "short words stay as they are"
+
+
+def test_zip_precheck_uses_the_engines_entry_guard(tmp_path):
+    from core.sources import precheck_zip
+    from core.views.uploads import check_zip_contents
+
+    many = badinput.build_many_files_zip(tmp_path, 25)
+    message = precheck_zip(many, IngestLimits(max_files=2))
+    assert message and "25 entries" in message and "split it" in message
+    assert precheck_zip(many) is None and check_zip_contents(many) is None
+
+
+def test_old_uploads_are_pruned_newest_kept(tmp_path):
+    from core.retention import prune_uploads
+
+    uploads = tmp_path / "uploads"
+    (uploads / "sample-seed0").mkdir(parents=True)  # the sample's source folder is never touched
+    now = time.time()
+    for i in range(6):
+        p = uploads / f"2026010{i}-120000-ads{i}.zip"
+        p.write_bytes(b"PK")
+        os.utime(p, (now - (i * 20) * 86400, now - (i * 20) * 86400))  # 0, 20, 40, ... days old
+    (uploads / "notes.txt").write_text("not ours")
+    gone = prune_uploads(tmp_path, keep_days=30, keep_last=3, now=now)
+    assert sorted(p.name for p in gone) == ["20260103-120000-ads3.zip", "20260104-120000-ads4.zip",
+                                            "20260105-120000-ads5.zip"]
+    assert (uploads / "sample-seed0").is_dir() and (uploads / "notes.txt").exists()
+    assert prune_uploads(tmp_path, keep_days=0) == []

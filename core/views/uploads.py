@@ -26,6 +26,9 @@ def save_upload(library, name: str, data) -> Path:
             while chunk := data.read(8 << 20):
                 out.write(chunk)
     os.replace(tmp, target)
+    from ..retention import prune_uploads
+
+    prune_uploads(library.path)  # uploads older than the retention setting go (the newest are kept)
     return target
 
 
@@ -46,6 +49,11 @@ def check_upload(name: str, size: int, head: bytes, kind: str = "zip") -> str | 
 
 def check_zip_contents(path) -> str | None:
     """After saving: the zip opens and holds at least one file (the engine reports per-file problems itself)."""
+    from ..sources import precheck_zip
+
+    problem = precheck_zip(path)  # the engine's own guard first: a million-entry directory is never parsed here
+    if problem:
+        return problem
     try:
         with zipfile.ZipFile(path) as zf:
             if not any(not i.is_dir() for i in zf.infolist()):
