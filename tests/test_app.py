@@ -439,6 +439,11 @@ def test_gallery_sorts_filters_and_boards(app_lib):
     ok(at.selectbox(key="g_sort").set_value("spend").run())
     first = int(next(c for c in at.checkbox if c.key and c.key.startswith("gsel-")).key.split("-")[1])
     assert first == int(app_lib.scalar("SELECT id FROM ads ORDER BY spend DESC NULLS LAST, id LIMIT 1"))
+    # video ads play right in the grid (a ▶ popover with the player)
+    if app_lib.scalar("SELECT count(*) FROM creatives WHERE kind = 'video'"):
+        ok(at.selectbox(key="g_kind").set_value("video").run())
+        assert at.get("video"), "video tiles should carry a player"
+        ok(at.selectbox(key="g_kind").set_value(None).run())
     # a family filter applies at once (no submit button): only that family's ads
     fam = core.load_tree(app_lib).at_level(1)[0]
     ok(at.selectbox(key="g_family").set_value(fam.id).run())
