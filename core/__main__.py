@@ -11,6 +11,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import core  # noqa: E402  (the facade; heavy modules load lazily)
+from core.store import LibraryError  # noqa: E402  (store failures: one sentence, no traceback)
 
 
 class _Bars:
@@ -72,6 +73,9 @@ def _print_summary(summary) -> None:
 
 
 def cmd_ingest(a) -> int:
+    if not Path(a.source).exists():  # before opening the library: a typo must not create an empty one
+        print(f"error: {a.source} does not exist; give the path of a .zip or a folder of ads.", file=sys.stderr)
+        return 2
     from core.engines import EngineUnavailable, check_engine
 
     try:
@@ -93,6 +97,24 @@ def cmd_ingest(a) -> int:
     else:
         _print_summary(summary)
     return 0
+
+
+def cmd_check(a) -> int:
+    from core.check import check_library
+
+    report = check_library(a.library, repair=a.repair)
+    if a.json:
+        print(json.dumps(report.to_dict(), indent=1))
+    else:
+        for line in report.ok:
+            print(f"  ok: {line}")
+        for line in report.problems:
+            print(f"  problem: {line}")
+        for line in report.repaired:
+            print(f"  repaired: {line}")
+        print("the library is healthy" if report.healthy else
+              "problems remain" + ("" if a.repair else ": run again with --repair"))
+    return 0 if report.healthy else 1
 
 
 def cmd_info(a) -> int:
@@ -217,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_ingest)
 
+    s = sub.add_parser("check", help="verify the database and derived files; --repair rebuilds/restores them")
+    lib_arg(s)
+    s.add_argument("--repair", action="store_true", help="restore the last good database copy, rebuild indexes and thumbnails")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_check)
+
     s = sub.add_parser("info", help="library statistics")
     lib_arg(s)
     s.add_argument("--json", action="store_true")
@@ -276,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     try:
         return a.func(a)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, LibraryError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

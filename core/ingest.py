@@ -89,6 +89,9 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
     progress = progress or _noop
     t_start = time.perf_counter()
     source = Path(source).resolve()
+    if not source.exists():  # before any job row or file: nothing to ingest
+        raise FileNotFoundError(f"{source} does not exist; give the path of a .zip or a folder of ads.")
+    library.backup()  # the last good copy of the database, restored by `python -m core check --repair`
     library.ensure_signal_columns()  # a signal registered after the library was opened
     job_id = jobs.start(library, str(source), "scanning")
     progress = jobs.RowProgress(library, job_id, forward=progress)  # the row follows every stage

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 
 SCHEMA_VERSION = 1
 DB_NAME = "library.duckdb"
+BACKUP_NAME = DB_NAME + ".bak"   # the last good copy, taken before each ingest and build (core.check restores it)
 
 SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS seq_creative START 1;
@@ -129,6 +131,42 @@ def json_default(o):
     return str(o)
 
 
+class LibraryError(RuntimeError):
+    """A library that cannot be opened or written; the message says what happened and what to do."""
+
+
+def _process_name(pid: str) -> str:
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        text = " ".join(a.decode("utf-8", "replace") for a in args if a)
+        return text if len(text) <= 120 else text[:119] + "…"
+    except OSError:
+        return ""
+
+
+def open_error(path: Path, exc: BaseException) -> LibraryError:
+    """One sentence for why a library could not be opened or written, and what to do."""
+    text = str(exc)
+    first = text.splitlines()[0] if text else type(exc).__name__
+    lock = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", text)
+    if lock:
+        who = _process_name(lock.group(2)) or lock.group(1)
+        return LibraryError(
+            f"The library {path} is in use by another process (PID {lock.group(2)}: {who}). DuckDB lets one process "
+            "write a library or several read it, not both at once: wait for that ingest or build to finish, or stop "
+            "it (for the app: stop `streamlit run app.py`), then try again.")
+    if isinstance(exc, PermissionError) or re.search(r"Permission denied|Read-only file system", text):
+        return LibraryError(f"Cannot write to the library folder {path} ({first}); make it writable, or use commands "
+                            "that only read it (info, search, tree, export).")
+    if re.search(r"not a valid DuckDB database|Could not read enough bytes|[Cc]orrupt|checksum|"
+                 r"Serialization Error|Invalid Input Error: .*database", text):
+        return LibraryError(f"The library database {path / DB_NAME} is damaged ({first}); run "
+                            f"`python -m core check --library {path} --repair` to restore the last good copy "
+                            "(taken before each ingest and build).")
+    return LibraryError(f"The library {path} could not be opened ({first}); run "
+                        f"`python -m core check --library {path}` to see what is wrong.")
+
+
 class Library:
     """A library folder. Thread-safe: each thread gets its own cursor on one connection."""
 
@@ -137,18 +175,25 @@ class Library:
 
         self.path = Path(path).resolve()
         self.read_only = read_only
-        if not read_only:
-            for sub in ("media", "thumbs", "vectors", "uploads"):
-                (self.path / sub).mkdir(parents=True, exist_ok=True)
-        elif not (self.path / DB_NAME).exists():
+        if read_only and not (self.path / DB_NAME).exists():
             raise FileNotFoundError(f"no library at {self.path} (no {DB_NAME}); run `python -m core ingest` or `python -m core demo` first")
-        self._con = duckdb.connect(str(self.path / DB_NAME), read_only=read_only)
+        try:
+            if not read_only:
+                for sub in ("media", "thumbs", "vectors", "uploads"):
+                    (self.path / sub).mkdir(parents=True, exist_ok=True)
+            self._con = duckdb.connect(str(self.path / DB_NAME), read_only=read_only)
+        except (OSError, duckdb.Error) as exc:
+            raise open_error(self.path, exc) from exc
         self._local = threading.local()
         self._write_lock = threading.RLock()
         if not read_only:
-            self._con.execute(SCHEMA)
-            self.ensure_signal_columns()
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
+            try:
+                self._con.execute(SCHEMA)
+                self.ensure_signal_columns()
+                self.set_meta("schema_version", str(SCHEMA_VERSION))
+            except duckdb.Error as exc:
+                self._con.close()
+                raise open_error(self.path, exc) from exc
 
     def ensure_signal_columns(self) -> None:
         """Every registered signal's columns on `creatives` (NULL for creatives analysed before it existed)."""
@@ -196,6 +241,28 @@ class Library:
 
     def close(self) -> None:
         self._con.close()
+
+    def backup(self) -> Path | None:
+        """Keep a last good copy of the database (BACKUP_NAME): a CHECKPOINT writes everything into the
+        file, then a copy + rename, so a kill mid-copy leaves the previous copy whole."""
+        if self.read_only:
+            return None
+        import shutil
+
+        target = self.path / BACKUP_NAME
+        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+        with self._write_lock:
+            try:
+                self.execute("CHECKPOINT")
+                shutil.copyfile(self.path / DB_NAME, tmp)
+                os.replace(tmp, target)
+            except OSError as exc:  # a full disk must not stop the work itself; say so instead
+                import warnings
+
+                tmp.unlink(missing_ok=True)
+                warnings.warn(f"could not keep a backup of {self.path / DB_NAME} ({exc})", RuntimeWarning)
+                return None
+        return target
 
     def __enter__(self):
         return self

@@ -100,8 +100,11 @@ def load_index(library: Library, name: str) -> VectorIndex | None:
     if not count:
         return None
     if path.exists():
-        index = faiss.read_index(str(path))
-        if index.ntotal == count:
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError:  # a truncated or damaged file is derived data: rebuilt below like a stale one
+            index = None
+        if index is not None and index.ntotal == count:
             return VectorIndex(index, index.d)
     if library.read_only:
         ids, vecs = library.ad_vectors(column) if table == "ads" else library.creative_vectors(column)
