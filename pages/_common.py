@@ -56,7 +56,7 @@ class K:
         "bench_n", "bench_self", "bench_file", "bench_root", "bench_jsonl", "bench_chart")
     DL_ASSIGN_CSV, DL_ASSIGN_JSON, DL_TAX_CSV, DL_TAX_JSON, DL_BRIEF, BRIEF_NODE = (
         "dl-assign-csv", "dl-assign-json", "dl-tax-csv", "dl-tax-json", "dl-brief", "brief_node")
-    DL_BRIEF_HTML, DL_BRIEF_ZIP = "dl-brief-html", "dl-brief-zip"
+    DL_BRIEF_HTML, DL_BRIEF_ZIP, DRIFT_REBUILD = "dl-brief-html", "dl-brief-zip", "drift_rebuild"
     SAMPLE_HERE, REBUILD, BUILD_NOW, MAP_CLEAR, TAX_CHART_FIG, CRUMB_ROOT = (
         "sample_here", "rebuild", "build_taxonomy_now", "map-clear", "tax_overview", "crumb-root")
 
@@ -363,6 +363,33 @@ def require_taxonomy(library=None) -> bool:
         except Exception as e:  # noqa: BLE001
             friendly(e, "start the build")
     return False
+
+
+def drift_banner(library=None) -> None:
+    """When many ads arrived since the taxonomy was built (or could not be placed in it), say so and offer a rebuild."""
+    library = library or lib()
+    drift_fn = getattr(core, "taxonomy_drift", None)
+    if drift_fn is None or views.job_progress(library) is not None or not views.current_build_key(library):
+        return
+    try:
+        d = q(drift_fn, library=library)
+    except Exception:  # noqa: BLE001 - the offer is a convenience; the pages work without it
+        return
+    if not d.get("rebuild_suggested"):
+        return
+    with st.container(border=True):
+        a, b = st.columns([4, 1], vertical_alignment="center")
+        new = int(d.get("placed", 0)) + int(d.get("unplaced", 0)) + int(d.get("pending", 0))
+        waiting = int(d.get("unplaced", 0)) + int(d.get("pending", 0))
+        a.markdown(f":material/update: **The taxonomy is behind the library:** {new:,} ads arrived since it was built"
+                   + (f", {waiting:,} of them not placed in it yet (they wait in “new, not yet placed”)" if waiting else "")
+                   + ". A rebuild groups them with the rest.")
+        if b.button("Rebuild now", key=K.DRIFT_REBUILD, icon=":material/refresh:", width="stretch"):
+            try:
+                views.start_build(library)
+                st.rerun()
+            except Exception as e:  # noqa: BLE001
+                friendly(e, "start the build")
 
 
 # -- ads: grid and detail ------------------------------------------------------------------------------------

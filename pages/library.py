@@ -38,6 +38,8 @@ if notes:
     text = "; ".join(notes)
     st.caption(text[0].upper() + text[1:] + ".")
 
+if progress is None:
+    ui.drift_banner(library)
 if progress is not None:
     ui.job_panel(str(library.path))
 else:

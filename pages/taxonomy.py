@@ -15,6 +15,7 @@ library = ui.lib()
 ui.header("Taxonomy", "Families → sub-clusters → micro-patterns, discovered from the creatives themselves.")
 if not ui.require_taxonomy(library):
     st.stop()
+ui.drift_banner(library)
 
 nodes = ui.q(views.nodes_frame)
 if nodes is None:

@@ -15,6 +15,7 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
@@ -33,17 +34,13 @@ K_SELECTION = "map_selection"   # pages._common.K.MAP_SELECTION (pages/ is not i
 
 @contextmanager
 def data_dir(path: Path, **env):
-    """Point the app at `path` (env var for fresh imports + the facade's module attributes)."""
-    saved = {k: getattr(core, k) for k in ("DATA_DIR", "DEFAULT_LIBRARY", "SAMPLE_LIBRARY")}
+    """Point the app at `path` through $CTE_DATA_DIR (core.DATA_DIR follows it: core.data_dir())."""
     saved_env = {k: os.environ.get(k) for k in ["CTE_DATA_DIR", *env]}
     os.environ["CTE_DATA_DIR"] = str(path)
     os.environ.update({k: str(v) for k, v in env.items()})
-    core.DATA_DIR, core.DEFAULT_LIBRARY, core.SAMPLE_LIBRARY = path, path / "default", path / "sample"
     try:
         yield path
     finally:
-        for k, v in saved.items():
-            setattr(core, k, v)
         for k, v in saved_env.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -232,7 +229,7 @@ def test_benchmark_self_test_and_runs(app_lib):
     ok(at.button(key="bench_self").click().run(timeout=240))
     table = next(df.value for df in at.dataframe if "style" in df.value.columns)
     assert "all" in set(table["style"]) and len(table) > 1
-    assert 0.0 <= float(table.loc[table["style"] == "all", "recall@5"].iloc[0]) <= 1.0
+    assert float(table.loc[table["style"] == "all", "recall@5"].iloc[0]) >= 0.3   # chance ~5/208; the sample: .55
     # an uploaded query file: targets are the library's own files
     ads = app_lib.query_df("SELECT file, headline FROM ads WHERE headline IS NOT NULL ORDER BY id LIMIT 3")
     lines = [json.dumps({"query": h, "targets": [f], "style": "remembered_text"}) for f, h in zip(ads["file"], ads["headline"])]
@@ -258,7 +255,7 @@ def test_export_downloads_and_brief(app_lib):
     assert tax["families"] and "children" in tax["families"][0]
     csv = views.export_bytes(app_lib, "assignments", "csv").decode()
     assert csv.splitlines()[0].startswith("ad_id,file") and "family_label" in csv.splitlines()[0]
-    assert len(csv.splitlines()) == app_lib.counts()["ads"] + 1 or len(csv.splitlines()) > app_lib.counts()["ads"]
+    assert len(pd.read_csv(io.StringIO(csv))) == app_lib.counts()["ads"]   # one row per ad (quoted cells may hold newlines)
     fam = tax["families"][0]["id"]
     brief = views.node_brief(app_lib, fam)
     assert brief.startswith(f"# {tax['families'][0]['label']}") and "Representative ads" in brief
@@ -541,3 +538,22 @@ def test_trends_glyphs_render_in_installed_fonts():
     missing = [ch for ch in sorted(glyphs) if not subprocess.run(["fc-list", f":charset={ord(ch):x}", "family"],
                                                                    capture_output=True, text=True).stdout.strip()]
     assert not missing, f"no installed font draws {missing}"
+
+
+def test_drift_offers_a_rebuild(nocsv_lib, tmp_path):
+    """Ads ingested after the build without any taxonomy step (ingest with build=False) -> the Library and
+    Taxonomy pages say the taxonomy is behind and offer a rebuild (core.taxonomy_drift)."""
+    import shutil
+
+    from core.demo import generate_sample
+
+    if not hasattr(core, "taxonomy_drift"):
+        pytest.skip("core.taxonomy_drift is not there")
+    src = generate_sample(tmp_path / "src", seed=9, n_images=6, with_videos=False)
+    shutil.copytree(Path(src) / "images", tmp_path / "more")
+    core.ingest_source(nocsv_lib, tmp_path / "more", build=False)
+    assert core.taxonomy_drift(nocsv_lib)["rebuild_suggested"]
+    at = ok(make_app("nocsv").run())
+    assert "The taxonomy is behind the library" in texts(at) and any(b.key == "drift_rebuild" for b in at.button)
+    ok(at.switch_page("pages/taxonomy.py").run())
+    assert "The taxonomy is behind the library" in texts(at)

@@ -34,7 +34,7 @@ if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is absent (apt-get install -y chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright pip package is not installed")
 
-pytestmark = pytest.mark.timeout(420)
+pytestmark = pytest.mark.timeout(900)
 
 
 def _free_port() -> int:
@@ -167,7 +167,7 @@ def test_browser_upload_drill_search_map(app_url, page):
     pg.wait_for_selector("text=Ingesting upload")
     _shot(pg, "02b-after-refresh")
     # (the prebuilt library's own report has no rebuild line: this is the upload's report)
-    _wait_for(pg, lambda text: "Taxonomy rebuilt" in text and "Added (6)" in text, 240, "the upload report with a rebuilt taxonomy")
+    _wait_for(pg, lambda text: "Taxonomy rebuilt" in text and "Added (6)" in text, 480, "the upload report with a rebuilt taxonomy")
     added = pg.locator("[role='tab']", has_text=re.compile(r"^Added \(\d+\)")).first.inner_text()
     assert int(re.search(r"\((\d+)\)", added).group(1)) == 6
     _settle(pg)
