@@ -148,12 +148,10 @@ for a in shown:
     last = a["metrics"].get(periods[-1]) or {}
     rows.append({"approach": name(a["id"]), "direction": f"{ICONS.get(a['direction'], '')} {a['direction'] or ''}".strip() or "—",
                  **{p: (a["status_by_period"].get(p) or "—") for p in periods},
-                 "ads": last.get("ads") or 0, "spend": last.get("spend"), "CTR": last.get("ctr"),
+                 "ads": last.get("ads") or 0, "spend": ui.fmt_num(last.get("spend"), "spend"), "CTR": ui.fmt_num(last.get("ctr"), "ctr"),
                  "Δ spend": delta_cell(a, "spend"), "Δ CTR": delta_cell(a, "ctr"), "keywords": ", ".join(a["keywords"][:4])})
 if rows:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                 column_config={"spend": st.column_config.NumberColumn(format="$%.0f"),
-                                "CTR": st.column_config.NumberColumn(format="percent")})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")   # formatted text: no "None" in empty cells
     st.caption(f"Status per period; last period ({periods[-1]}) metrics and change against {periods[-2] if len(periods) > 1 else '—'}. "
                "* = CTR change significant (two-proportion z-test, p < 0.05).")
 

@@ -557,3 +557,20 @@ def test_drift_offers_a_rebuild(nocsv_lib, tmp_path):
     assert "The taxonomy is behind the library" in texts(at) and any(b.key == "drift_rebuild" for b in at.button)
     ok(at.switch_page("pages/taxonomy.py").run())
     assert "The taxonomy is behind the library" in texts(at)
+
+
+def test_trends_page_names_approaches_and_leaves_no_none(app_lib):
+    """Approaches are shown by name (not A1…A12) and no table cell reads 'None'."""
+    at = ok(make_app(app_lib.path.name).run())
+    ok(at.switch_page("pages/trends.py").run(timeout=300))
+    tables = [df.value for df in at.dataframe]
+    if not tables:
+        pytest.skip("the sample's dates give no trends table here: " + texts(at)[-200:])
+    res = core.compute_trends(app_lib, period="month", min_jaccard=0.4)
+    ids = {a["id"] for a in res["approaches"]}
+    for df in tables:
+        cells = df.astype(str).to_numpy().ravel().tolist()
+        assert "None" not in cells and "nan" not in cells, df.head()
+        for col in ("approach",):
+            if col in df.columns:
+                assert not set(df[col]) & ids, f"approach ids shown instead of names: {set(df[col]) & ids}"
