@@ -11,7 +11,7 @@ runs one task at a time over its own pipe, so the parent always knows which file
   allocation past it fails inside the worker as MemoryError → ``too_much_memory`` for that file.
 
 Workers stay warm between ingests of one process (the models load once), keyed by model,
-thread count and memory cap; ``shutdown_workers`` (also run at exit) stops them.
+thread count and memory cap, for IDLE_SECONDS; ``shutdown_workers`` (also run at exit) stops them.
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from .compute import CreativeResult, CreativeTask
 from .limits import IngestLimits
 
 _START_TIMEOUT_S = 300.0      # model loading on a busy 2-core machine
+IDLE_SECONDS = 300.0          # a warm worker nobody used for this long is stopped
 _OOM_MARKERS = ("MemoryError", "can't allocate memory", "bad_alloc", "Cannot allocate memory", "out of memory")
 _IDLE: dict[tuple, list["_Worker"]] = {}
 _IDLE_LOCK = threading.Lock()
@@ -138,11 +139,16 @@ class AnalysisPool:
         return got + [_Worker(self.key) for _ in range(self.n - len(got))]
 
     def _give_back(self, workers: list[_Worker]) -> None:
+        now = time.monotonic()
         with _IDLE_LOCK:
-            _IDLE.setdefault(self.key, []).extend(w for w in workers if w.alive() and w.ready and w.index is None)
+            for w in workers:
+                if w.alive() and w.ready and w.index is None:
+                    w.since = now
+                    _IDLE.setdefault(self.key, []).append(w)
         for w in workers:
             if w.index is not None or not w.ready:
                 w.stop(kill=True)
+        _schedule_idle_stop()
 
     def run(self, tasks: list[CreativeTask]) -> Iterator[CreativeResult]:
         if not tasks:
@@ -225,6 +231,23 @@ class AnalysisPool:
             return "died"
         w.stop(kill=True)
         return "start_failed" if not w.ready else "died"
+
+
+def _stop_idle(older_than_s: float) -> None:
+    now = time.monotonic()
+    with _IDLE_LOCK:
+        old = [w for ws in _IDLE.values() for w in ws if now - w.since >= older_than_s]
+        for key in list(_IDLE):
+            _IDLE[key] = [w for w in _IDLE[key] if w not in old]
+    for w in old:
+        w.stop()
+
+
+def _schedule_idle_stop() -> None:
+    """Warm workers hold ~0.5 GB each: in a long-running app they go after IDLE_SECONDS unused."""
+    timer = threading.Timer(IDLE_SECONDS + 1, _stop_idle, args=(IDLE_SECONDS,))
+    timer.daemon = True
+    timer.start()
 
 
 def shutdown_workers() -> None:
