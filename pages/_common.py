@@ -434,7 +434,8 @@ def ad_grid(df: pd.DataFrame, key: str, cols: int = GRID_COLS, extra: Callable[[
                 if r.get("kind") == "video" and r.get("media"):
                     a, b = st.columns([1, 2])
                     with a.popover("▶", help="Play the video here"):
-                        st.video(r["media"], autoplay=True, muted=True, key=f"{key}-play-{r['ad_id']}")   # same file twice: two players
+                        # alt names the ad: two ads of one video file on a page would otherwise be one element id
+                        st.video(r["media"], autoplay=True, muted=True, alt=f"{Path(str(r['file'])).name} (ad {r['ad_id']}, {key})")
                     b.button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
                              args=(r["ad_id"], start(r) if start else None), width="stretch", type="tertiary")
                 else:
@@ -535,7 +536,7 @@ def compare_ads(ad_ids) -> None:
     for col, d in zip(st.columns(len(details)), details):
         with col.container(border=True):
             if d["kind"] == "video" and d["media"]:
-                st.video(d["media"], key=f"cmp-play-{d['ad_id']}")
+                st.video(d["media"], alt=f"{Path(d['file']).name} (ad {d['ad_id']}, compared)")
             elif d["media"] or d["thumb"]:
                 st.image(d["media"] or d["thumb"], width="stretch")
             st.markdown(f"**{Path(d['file']).name}**")
