@@ -574,3 +574,21 @@ def test_trends_page_names_approaches_and_leaves_no_none(app_lib):
         for col in ("approach",):
             if col in df.columns:
                 assert not set(df[col]) & ids, f"approach ids shown instead of names: {set(df[col]) & ids}"
+
+
+def test_gallery_with_one_video_uploaded_twice(app_lib):
+    """Two ads of one video file on a page: each tile gets its own player (it raised StreamlitDuplicateElementId)."""
+    import shutil
+
+    row = app_lib.execute("SELECT media_path, thumb_path FROM creatives WHERE kind = 'video' LIMIT 1").fetchone()
+    if row is None:
+        pytest.skip("the sample has no video")
+    lib = core.open_library(app_lib.path.parent / "twovideos")
+    for rel in row:
+        (lib.path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(app_lib.path / rel, lib.path / rel)
+    lib.execute("INSERT INTO creatives (id, sha256, kind, media_path, thumb_path) VALUES (1, 'v', 'video', ?, ?)", list(row))
+    lib.execute("INSERT INTO ads (id, file, creative_id, meta_key) VALUES (1, 'a/clip.mp4', 1, ''), (2, 'b/clip.mp4', 1, '')")
+    at = ok(make_app("twovideos").run())
+    ok(at.switch_page("pages/gallery.py").run())
+    assert len(at.get("video")) == 2
