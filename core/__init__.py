@@ -16,14 +16,30 @@ from typing import Any, Callable
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = Path(os.environ.get("CTE_DATA_DIR", ROOT / "data"))
-DEFAULT_LIBRARY = DATA_DIR / "default"
-SAMPLE_LIBRARY = DATA_DIR / "sample"
+
+
+def data_dir() -> Path:
+    """Where libraries live: $CTE_DATA_DIR (read at each call, so a test or a server sets it, never patches us), else ./data."""
+    return Path(os.environ.get("CTE_DATA_DIR") or ROOT / "data")
+
+
+def __getattr__(name: str):
+    # DATA_DIR, DEFAULT_LIBRARY and SAMPLE_LIBRARY follow $CTE_DATA_DIR
+    if name == "DATA_DIR":
+        return data_dir()
+    if name == "DEFAULT_LIBRARY":
+        return data_dir() / "default"
+    if name == "SAMPLE_LIBRARY":
+        return data_dir() / "sample"
+    raise AttributeError(f"module 'core' has no attribute {name!r}")
+
 
 Progress = Callable[[str, int, int], None]
 
+from .filters import AdFilters  # noqa: E402 - a small dataclass, the typed search filters
+
 __all__ = [
-    "DATA_DIR", "DEFAULT_LIBRARY", "SAMPLE_LIBRARY", "open_library", "list_libraries", "ingest_source", "make_demo",
+    "DATA_DIR", "DEFAULT_LIBRARY", "SAMPLE_LIBRARY", "data_dir", "AdFilters", "open_library", "list_libraries", "ingest_source", "make_demo",
     "info", "current_build_key", "export_ads", "build_taxonomy", "load_tree", "search_ads", "run_benchmark", "compute_trends",
     "place_ads", "taxonomy_drift",
 ]
@@ -32,13 +48,13 @@ __all__ = [
 def open_library(path: str | os.PathLike | None = None, read_only: bool = False):
     from .store import Library
 
-    return Library(path or DEFAULT_LIBRARY, read_only=read_only)
+    return Library(path or data_dir() / "default", read_only=read_only)
 
 
-def list_libraries(data_dir: str | os.PathLike | None = None) -> list[Path]:
+def list_libraries(folder: str | os.PathLike | None = None) -> list[Path]:
     from .store import DB_NAME
 
-    base = Path(data_dir or DATA_DIR)
+    base = Path(folder or data_dir())
     return sorted(p.parent for p in base.glob(f"*/{DB_NAME}")) if base.exists() else []
 
 
@@ -68,7 +84,7 @@ def make_demo(library_path: str | os.PathLike | None = None, progress: Progress 
     """Generate the sample ads (code in the repo, no binaries committed) and ingest them."""
     from .demo import generate_sample
 
-    lib_path = Path(library_path or SAMPLE_LIBRARY)
+    lib_path = Path(library_path or data_dir() / "sample")
     src = lib_path / "uploads" / f"sample-seed{seed}"
     if not (src / "metadata.csv").exists():
         if progress:
@@ -137,7 +153,9 @@ def load_tree(library, build_key: str | None = None):
     return _load(library, build_key)
 
 
-def search_ads(library, query: str, top_k: int = 10, filters: dict | None = None, **kw) -> dict:
+def search_ads(library, query: str, top_k: int = 10, filters=None, **kw) -> dict:
+    """filters: a `core.filters.AdFilters` (or the older dict of filter keys)."""
+    from .filters import as_filter_dict
     from .limits import MAX_QUERY_CHARS
     from .search import search as _search
 
@@ -145,7 +163,7 @@ def search_ads(library, query: str, top_k: int = 10, filters: dict | None = None
         raise ValueError(f"the search is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}: "
                          "shorten it to the words that matter.")
 
-    return _search(library, query, top_k=top_k, filters=filters, **kw)
+    return _search(library, query, top_k=top_k, filters=as_filter_dict(filters), **kw)
 
 
 def run_benchmark(library, queries: str | None = None, root: str | None = None, k: int = 5, **kw) -> dict:

@@ -147,7 +147,8 @@ def test_self_benchmark_runs(sample_library):
     from core.search.bench import run_benchmark
 
     out = run_benchmark(sample_library, n=8, seed=1)
-    assert out["n"] > 0 and 0 <= out["recall@10"] <= 1
+    # self-test queries come from the library's own ads: chance is ~10/208; the sample scores .72-.88 (seeds 1-3)
+    assert out["n"] > 0 and out["recall@10"] >= 0.5, out
     assert set(out["by_style"]) <= {"partial_text", "misspelled_text", "visual", "attributes"}
     assert {"p50", "p95"} <= set(out["latency_ms"]) and "reuse_threshold" in out
 

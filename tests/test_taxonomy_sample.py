@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
+from conftest import copy_library
 from core.taxonomy import build_taxonomy, load_tree
 from core.taxonomy.ocrtext import substantial, trigram_jaccard
 from core.taxonomy.summary import taxonomy_info
@@ -15,14 +16,22 @@ from core.taxonomy.variants import decide_links
 
 
 @pytest.fixture(scope="module")
-def built(sample_library):
-    return build_taxonomy(sample_library, seed=0)
+def own_sample(sample_library, tmp_path_factory):
+    """This module rebuilds the taxonomy: on its own copy, so the session library's current build stays."""
+    lib = copy_library(sample_library, tmp_path_factory.mktemp("sample-copy") / "lib")
+    yield lib
+    lib.close()
 
 
 @pytest.fixture(scope="module")
-def frame(sample_library, sample_truth, built):
+def built(own_sample):
+    return build_taxonomy(own_sample, seed=0)
+
+
+@pytest.fixture(scope="module")
+def frame(own_sample, sample_truth, built):
     files = sample_truth["files"]
-    rows = sample_library.execute(
+    rows = own_sample.execute(
         "SELECT a.id, a.file, c.phash, c.ocr_text FROM ads a JOIN creatives c ON c.id = a.creative_id").fetchall()
     info = {r[0]: r[1:] for r in rows}
     a = built.assignments()
@@ -38,14 +47,14 @@ def test_families_match_ground_truth(frame):
     assert adjusted_rand_score(frame["family"], frame["family_id"]) >= 0.9
 
 
-def test_variant_pairs_share_a_leaf(sample_library, frame):
+def test_variant_pairs_share_a_leaf(own_sample, frame):
     """Every ground-truth variant pair shares a leaf, except pairs that the linking rule keeps apart
     by design: more than 10 pHash bits apart and, although they look alike, both carry substantial
     OCR text that disagrees (the sample's 'text_swap' variants that rewrite the words: a new message)."""
     from core.models import text_encoder
 
-    ids, vis = sample_library.creative_vectors("visual")
-    cid = dict(sample_library.execute("SELECT id, creative_id FROM ads").fetchall())
+    ids, vis = own_sample.creative_vectors("visual")
+    cid = dict(own_sample.execute("SELECT id, creative_id FROM ads").fetchall())
     row = {int(c): i for i, c in enumerate(ids)}
     split, by_design, pairs = [], [], 0
     for _, g in frame.groupby("group"):
@@ -72,8 +81,8 @@ def test_outlier_share_is_small(built):
     assert built.metrics["outlier_share"] == pytest.approx(built.outlier_share, abs=1e-4)
 
 
-def test_same_seed_gives_the_same_tree(sample_library, built):
-    again = build_taxonomy(sample_library, seed=0)
+def test_same_seed_gives_the_same_tree(own_sample, built):
+    again = build_taxonomy(own_sample, seed=0)
     assert again.build_key != built.build_key
     assert set(again.nodes) == set(built.nodes)
     for nid, node in built.nodes.items():
@@ -82,7 +91,7 @@ def test_same_seed_gives_the_same_tree(sample_library, built):
                (node.label, node.description, node.keywords, node.representatives), nid
         assert again.members(nid) == built.members(nid)
     assert np.allclose(again.assignments()[["x", "y"]].to_numpy(), built.assignments()[["x", "y"]].to_numpy())
-    assert load_tree(sample_library, built.build_key).nodes.keys() == built.nodes.keys(), "earlier builds stay readable"
+    assert load_tree(own_sample, built.build_key).nodes.keys() == built.nodes.keys(), "earlier builds stay readable"
 
 
 def test_every_node_is_labelled_and_embedded(built):
@@ -113,9 +122,9 @@ def test_rollups_and_map(built):
     assert built.metrics["projection"] == "umap"
 
 
-def test_info_and_text_view(sample_library, built):
-    info = taxonomy_info(sample_library)
-    assert info["build_id"] == sample_library.current_run("taxonomy")["key"]
+def test_info_and_text_view(own_sample, built):
+    info = taxonomy_info(own_sample)
+    assert info["build_id"] == own_sample.current_run("taxonomy")["key"]
     assert info["levels"] >= 2 and info["clusters_by_level"][0] >= 2
     text = built.to_text()
     assert text.splitlines()[0].startswith("All ads: ")

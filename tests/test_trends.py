@@ -388,9 +388,7 @@ def test_trends_page(story, monkeypatch):
 
     library, _ = story
     data = library.path.parent
-    monkeypatch.setenv("CTE_DATA_DIR", str(data))
-    for attr, value in (("DATA_DIR", data), ("DEFAULT_LIBRARY", data / "default"), ("SAMPLE_LIBRARY", data / "sample")):
-        monkeypatch.setattr(core, attr, value)
+    monkeypatch.setenv("CTE_DATA_DIR", str(data))   # core.DATA_DIR follows it (core.data_dir())
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params["lib"] = library.path.name
     at.run()
