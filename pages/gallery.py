@@ -23,17 +23,23 @@ opts = ui.q(gallery.gallery_options)
 selected: list[int] = st.session_state.setdefault(K.GALLERY_SEL, [])
 
 # -- controls (no form: every change applies at once) --------------------------------------------------------
-sorts = [s for s in gallery.SORTS if s in ("size", "file") or opts["has"].get(s)]
-c = st.columns([2, 1, 2, 2, 3], vertical_alignment="bottom")
-sort = c[0].selectbox("Sort by", sorts, format_func=gallery.SORT_LABELS.get, key=K.G_SORT)
-desc = c[1].toggle("Highest first", value=True, key=K.G_DESC)
-family = c[2].selectbox("Family", [None, *opts["families"]], key=K.G_FAMILY,
+# (sort key, highest first) -> what a person calls that order
+ORDERS = {("date", True): "Newest first", ("date", False): "Oldest first", ("spend", True): "Most spend",
+          ("spend", False): "Least spend", ("ctr", True): "Highest CTR", ("ctr", False): "Lowest CTR",
+          ("impressions", True): "Most impressions", ("impressions", False): "Fewest impressions",
+          ("size", True): "Largest", ("size", False): "Smallest", ("file", False): "File name A–Z"}
+orders = [f"{k}-{'desc' if d else 'asc'}" for k, d in ORDERS if k in ("size", "file") or opts["has"].get(k)]
+c = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
+order = c[0].selectbox("Sort", orders, key=K.G_SORT,
+                       format_func=lambda o: ORDERS[(o.split("-")[0], o.endswith("-desc"))])
+sort, desc = order.split("-")[0], order.endswith("-desc")
+family = c[1].selectbox("Family", [None, *opts["families"]], key=K.G_FAMILY,
                         format_func=lambda f: "All families" if f is None else opts["families"].get(f, f))
-kind = c[3].selectbox("Kind", [None, *opts["kinds"]], key=K.G_KIND,
+kind = c[2].selectbox("Kind", [None, *opts["kinds"]], key=K.G_KIND,
                       format_func=lambda k: "Images and videos" if k is None else f"{k.capitalize()}s")
 date_from = date_to = None
 if opts["date_min"] is not None:
-    dates = c[4].date_input("Dates", value=(), min_value=opts["date_min"], max_value=opts["date_max"], key=K.G_DATES)
+    dates = c[3].date_input("Dates", value=(), min_value=opts["date_min"], max_value=opts["date_max"], key=K.G_DATES)
     if isinstance(dates, (tuple, list)) and dates:
         date_from, date_to = dates[0], (dates[1] if len(dates) > 1 else dates[0])
 attribute = None

@@ -433,7 +433,7 @@ def test_gallery_sorts_filters_and_boards(app_lib):
     ticks = [c for c in at.checkbox if c.key and c.key.startswith("gsel-")]
     assert len(ticks) == min(24, app_lib.counts()["ads"])
     # sorted by spend, highest first: the first tile is the library's biggest spender
-    ok(at.selectbox(key="g_sort").set_value("spend").run())
+    ok(at.selectbox(key="g_sort").set_value("spend-desc").run())
     first = int(next(c for c in at.checkbox if c.key and c.key.startswith("gsel-")).key.split("-")[1])
     assert first == int(app_lib.scalar("SELECT id FROM ads ORDER BY spend DESC NULLS LAST, id LIMIT 1"))
     # video ads play right in the grid (a ▶ popover with the player)

@@ -303,8 +303,8 @@ def test_browser_gallery_board_compare_and_pictures(app_url, page):
     _no_error_text(_goto(pg, f"{url}/gallery?lib=sample", "Gallery"), "gallery")
     assert pg.locator("[data-testid='stMainBlockContainer'] img").count() >= 10
     # sort by spend: applies at once
-    pg.locator("[data-testid='stSelectbox']", has_text="Sort by").click()
-    pg.get_by_role("option", name="Spend").click()
+    pg.locator("[data-testid='stSelectbox']", has_text="Sort").first.click()
+    pg.get_by_role("option", name="Most spend").click()
     _settle(pg)
     _shot(pg, "13-gallery-by-spend")
     # tick two ads, compare, put them on a board whose name holds markup
