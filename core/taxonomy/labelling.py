@@ -301,13 +301,12 @@ def _concept_word(label: str) -> str | None:
 
 
 def _is_mixed(node, ev: NodeEvidence) -> bool:
-    """A family or sub-cluster is a catch-all when the hierarchy says so (`node.mixed`, when it sets
-    one) or, failing that, when no tag, word or visual concept is shared by STRONG_COVER of its ads."""
+    """A family or sub-cluster is a catch-all when the hierarchy says so (`node.mixed`) or when no tag,
+    word or visual concept is shared by STRONG_COVER of its ads: then no name could be one idea."""
     if node.level not in (1, 2):
         return False
-    flag = getattr(node, "mixed", None)
-    if flag is not None:
-        return bool(flag)
+    if getattr(node, "mixed", None):   # the hierarchy's pool of leftovers
+        return True
     if any(t["kind"] == "tag" and t["share_in"] >= 0.5 for t in ev.tags):
         return False
     if any(share >= STRONG_COVER for _, share in ev.concepts):

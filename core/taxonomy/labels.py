@@ -191,7 +191,7 @@ class RuleLabeller:
     def describe(self, ev: NodeEvidence) -> str:
         """One sentence from the evidence, short on purpose: every word is embedded per node."""
         said = [t for t, *_ in ev.name_terms] if ev.name_terms is not None else [t for t, _ in ev.keywords]
-        kws = [t for t in said if not set(_words(t)) <= LOOK_WORDS and not set(_words(t)) <= GENERIC_WORDS][:3]
+        kws = _distinct([t for t in said if not set(_words(t)) <= LOOK_WORDS and not set(_words(t)) <= GENERIC_WORDS], 3)
         if ev.level == 3:  # one creative and its variants: what it says and how it looks is enough
             look = " ".join([w for w, s in ev.layout if s >= 0.5 and w != "video"][:2] +
                             [c for c, s in ev.colours if s >= 0.5][:1])
@@ -234,6 +234,19 @@ def _prefer_phrases(cands: list[str], name_terms) -> list[str]:
     return cands
 
 
+def _distinct(terms: list[str], k: int) -> list[str]:
+    """Up to k terms that each add words: "illegal immigration", not also "illegal" and "immigration"."""
+    out: list[str] = []
+    for t in terms:
+        w = set(_words(t))
+        if w <= {x for c in out for x in _words(c)}:
+            continue
+        out = [c for c in out if not set(_words(c)) < w] + [t]
+        if len(out) >= k:
+            break
+    return out[:k]
+
+
 def _and(items: list[str]) -> str:
     items = [str(i) for i in items]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -244,8 +257,10 @@ def unique_name(name: str, ev: NodeEvidence, taken: set[str]) -> str:
     if name.lower() not in taken:
         return name
     words = set(_words(name))
-    extras = [t["tag"] for t in ev.tags] + [t for t, _ in ev.keywords] + [c for c, _ in ev.colours]
-    for extra in extras:
+    # what the ads say first (real words only), then curated tags; never facet codes like "key=value"
+    said = [t for t, *_ in ev.name_terms] if ev.name_terms is not None else [t for t, _ in ev.keywords]
+    extras = [t for t in said if is_content(t)] + [t["tag"] for t in ev.tags if t["kind"] == "tag"]
+    for extra in extras + [c for c, _ in ev.colours]:
         if not set(_words(extra)) <= words:
             cand = f"{name} ({extra})"
             if cand.lower() not in taken:

@@ -27,6 +27,9 @@ MIN_ZIPF = 3.0
 COMMON_ZIPF = 4.0          # a word this common is what a near-miss OCR token was meant to be ("cvts" → "cuts" 4.4)
 FUNCTION_ZIPF = 6.0        # as frequent as "para", "tu", "en" in Spanish: a function word, never a name
 RECUR_MIN_ADS = 3
+# two- and three-letter strings are abbreviations or OCR shards ("eb" 3.3, "mea" 3.1, "psn" 3.0); they
+# need a higher frequency ("ga" 4.1, "bmw" 3.9, "usa" 4.8) and recurring does not make them words
+SHORT_MIN_ZIPF = 3.5
 LATIN_LANGS = ("en", "es", "fr", "de", "pt", "it", "nl")
 
 _WORD = re.compile(r"[^\W\d_]+|\d{1,3}%")
@@ -136,7 +139,7 @@ class Lexicon:
             return cjk_split(word, langs) is not None
         if word.endswith("%"):
             return True
-        return any(zipf(word, lang) >= MIN_ZIPF for lang in langs)
+        return any(zipf(word, lang) >= (SHORT_MIN_ZIPF if len(word) <= 3 else MIN_ZIPF) for lang in langs)
 
     def pieces(self, word: str) -> list[str]:
         """The words a token is made of: a Han/kana run split into listed words, a glued pair of known
@@ -171,7 +174,7 @@ class Lexicon:
         if word not in self._real:
             pieces = tokens(word)
             self._real[word] = bool(pieces) and "".join(pieces) == re.sub(r"[\s\-'’]", "", word) and all(
-                self.known(p) or (self.ads_with[p] >= RECUR_MIN_ADS and not self.misread(p)) for p in pieces)
+                self.known(p) or (self.ads_with[p] >= RECUR_MIN_ADS and len(p) > 3 and not self.misread(p)) for p in pieces)
         return self._real[word]
 
     def is_real(self, term: str) -> bool:
@@ -180,8 +183,9 @@ class Lexicon:
         return bool(words) and all(self.is_real_word(w) for w in words)
 
     def noise_words(self, name: str) -> list[str]:
-        """Words of a node name that are neither known nor recurring: the OCR-noise measure."""
-        return [w for w in re.findall(r"[^\W_]+%?", name.lower()) if not self.is_real_word(w)]
+        """Words of a node name that are neither known nor recurring: the OCR-noise measure (a number,
+        such as the "(2)" that tells two same-named micro-patterns apart, is no noise)."""
+        return [w for w in re.findall(r"[^\W_]+%?", name.lower()) if not w.isdigit() and not self.is_real_word(w)]
 
 
 def ad_texts(frame) -> list[str]:
