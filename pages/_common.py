@@ -195,10 +195,10 @@ def neighbour_index(library=None):
 
 
 def friendly(exc: BaseException, doing: str = "") -> None:
-    """Show an error a person can act on; engine parts that have not landed yet get an info box."""
+    """Show an error a person can act on; 'no taxonomy yet' gets an info box that says what to do."""
     msg = views.not_available(exc)
     if msg:
-        st.info(f"{msg} This page will work once it lands.", icon=":material/construction:")
+        st.info(msg, icon=":material/account_tree:")
     elif isinstance(exc, views.JobBusy):
         st.warning(str(exc), icon=":material/hourglass_top:")
     else:
