@@ -178,10 +178,11 @@ def time_pages(data_dir: Path, library: str, repeat: int = 3) -> dict[str, list[
     at.query_params["lib"] = library
     at.run()
     cold: dict[str, float] = {}
-    for page in PAGES:  # warm-up: imports, cached reads, the FAISS index
+    for page in PAGES:  # warm-up: imports, cached reads, the FAISS index (trends at 10k computes for minutes)
         t = time.perf_counter()
-        at.switch_page(page).run()
+        at.switch_page(page).run(timeout=1200)
         cold[page] = time.perf_counter() - t
+        print(f"  first visit {page}: {cold[page]:.1f} s", file=sys.stderr, flush=True)
         _check(at, page)
     times: dict[str, list[float]] = {p: [] for p in PAGES}
     for _ in range(repeat):
@@ -204,7 +205,7 @@ def time_pages(data_dir: Path, library: str, repeat: int = 3) -> dict[str, list[
     at.switch_page("pages/map.py").run()
     at.segmented_control(key="map_view").set_value("pictures")
     t = time.perf_counter()
-    at.run()
+    at.run(timeout=1200)
     cold["pages/map.py (pictures)"] = time.perf_counter() - t
     _check(at, "map pictures")
     times["pages/map.py (pictures)"] = []
