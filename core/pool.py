@@ -179,13 +179,9 @@ class AnalysisPool:
                         raise WorkerStartError(f"the analysis workers did not start within {_START_TIMEOUT_S:.0f} s; "
                                                f"close other programs and try again.")
                     elif w.index is not None and time.monotonic() - w.since > self.limits.task_seconds:
-                        task = tasks[w.index]
-                        done[w.index] = CreativeResult(
-                            task.sha256, ok=False, error_code="analysis_timeout",
-                            error_message=f"'{task.name}' took over {self.limits.task_seconds:,.0f} s to analyse, so it "
-                                          f"was given up on; check it opens quickly in a viewer, or export it smaller.")
-                        w.index = None
-                        w.stop(kill=True)
+                        _fail_task(w, tasks, done, "analysis_timeout",
+                                   f"took over {self.limits.task_seconds:,.0f} s to analyse, so it was given up on; "
+                                   f"check it opens quickly in a viewer, or export it smaller.")
                         workers[workers.index(w)] = _Worker(self.key)
                         self.restarts += 1
                 while next_out in done:
@@ -220,17 +216,21 @@ class AnalysisPool:
         # the process is gone: whatever it was on made it die
         code = w.proc.exitcode
         if w.index is not None:
-            task = tasks[w.index]
             how = f"was stopped by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
-            done[w.index] = CreativeResult(
-                task.sha256, ok=False, error_code="worker_crashed",
-                error_message=f"'{task.name}' made the analysis process stop (it {how}, e.g. out of memory); "
-                              f"the file was left out: check it opens in an image viewer, or export it again.")
-            w.index = None
-            w.stop(kill=True)
+            _fail_task(w, tasks, done, "worker_crashed",
+                       f"made the analysis process stop (it {how}, e.g. out of memory); the file was left out: "
+                       f"check it opens in an image viewer, or export it again.")
             return "died"
         w.stop(kill=True)
         return "start_failed" if not w.ready else "died"
+
+
+def _fail_task(w: _Worker, tasks: list[CreativeTask], done: dict, code: str, why: str) -> None:
+    """The file the worker is on failed (`why` follows its name); the worker is stopped."""
+    task = tasks[w.index]
+    done[w.index] = CreativeResult(task.sha256, ok=False, error_code=code, error_message=f"'{task.name}' {why}")
+    w.index = None
+    w.stop(kill=True)
 
 
 def _stop_idle(older_than_s: float) -> None:
