@@ -251,12 +251,14 @@ class Library:
 
         target = self.path / BACKUP_NAME
         tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+        import duckdb
+
         with self._write_lock:
             try:
                 self.execute("CHECKPOINT")
                 shutil.copyfile(self.path / DB_NAME, tmp)
                 os.replace(tmp, target)
-            except OSError as exc:  # a full disk must not stop the work itself; say so instead
+            except (OSError, duckdb.Error) as exc:  # a full disk or a busy writer must not stop the work itself
                 import warnings
 
                 tmp.unlink(missing_ok=True)
