@@ -35,6 +35,9 @@ FORM_NOUNS = (
     ("photo", "photos"), ("graphic design", "graphics"),
 )
 MICRO_FORM = "variants"
+SINGULAR = {"videos": "video", "split-screen comparisons": "split-screen comparison", "text cards": "text card",
+            "banners": "banner", "stories": "story", "illustrations": "illustration", "photos": "photo",
+            "graphics": "graphic"}
 FORM_MIN_SHARE = 0.5
 # share of a node's ads that must say a word for it to name the node: on the real ads a family's
 # own line ("facemusic", "veterans") is said by 40-100% of its ads; a word said by under a fifth is
@@ -129,8 +132,14 @@ class RuleLabeller:
         return _prefer_phrases(cands, ev.name_terms)
 
     def form(self, ev: NodeEvidence) -> str:
-        if ev.level == 3:
+        if ev.level == 3 and ev.size > 1:
             return MICRO_FORM
+        if ev.level == 3:   # a leaf that is one ad (it has no variants): "photo", "banner", "ad"
+            plural = self._look(ev)
+            return SINGULAR.get(plural, "ad")
+        return self._look(ev)
+
+    def _look(self, ev: NodeEvidence) -> str:
         if ev.video_share >= FORM_MIN_SHARE:
             return "videos"
         shares, rest = dict(ev.layout), dict(ev.layout_rest)
@@ -163,7 +172,7 @@ class RuleLabeller:
         words: list[str] = []
         for t in terms:
             w = _words(t)
-            if len(w) == 1 and len(w[0]) >= 3 and w[0] not in words and is_content(w[0]):
+            if len(w) == 1 and len(w[0]) >= 3 and w[0].isalpha() and w[0] not in words and is_content(w[0]):
                 words.append(w[0])
         head = "Mixed " + (form or "ads")
         options = [head + (": " + ", ".join(words[i:i + 2]) if words[i:i + 2] else "") for i in range(max(1, len(words) - 1))]
@@ -195,7 +204,8 @@ class RuleLabeller:
         if ev.level == 3:  # one creative and its variants: what it says and how it looks is enough
             look = " ".join([w for w, s in ev.layout if s >= 0.5 and w != "video"][:2] +
                             [c for c, s in ev.colours if s >= 0.5][:1])
-            return (f"{ev.size} variants of one creative" + (" about " + _and(kws[:2]) if kws else "")
+            what = f"{ev.size} variants of one creative" if ev.size > 1 else "One ad without variants"
+            return (what + (" about " + _and(kws[:2]) if kws else "")
                     + (f": {look}" if look else "") + ".")
         head = f"{ev.size} ad{'s' if ev.size != 1 else ''}"
         if ev.mixed:
