@@ -419,10 +419,24 @@ def _tile_image(r: dict) -> None:
                     "justify-content:center;color:#8a8f98'>no preview</div>", unsafe_allow_html=True)
 
 
+# tiles in the page's grids (not the detail dialog) share one picture height, so rows line up
+_TILE_CSS = """<style>
+[data-testid="stMainBlockContainer"] [data-testid="stColumn"] [data-testid="stImage"] img {
+  height: 150px; width: 100%; object-fit: contain; background: #f3f4f8; border-radius: 6px; }
+[data-testid="stMainBlockContainer"] [data-testid="stColumn"] [data-testid="stColumn"] [data-testid="stImage"] img {
+  height: 96px; }
+</style>"""   # the second rule: the small picture strips of cards (columns inside a card's column)
+
+
+def tile_css() -> None:
+    st.html(_TILE_CSS)
+
+
 def ad_grid(df: pd.DataFrame, key: str, cols: int = GRID_COLS, extra: Callable[[dict], str] | None = None,
             start: Callable[[dict], float | None] | None = None, below: Callable[[dict], None] | None = None) -> None:
     """Thumbnails in rows of `cols`, each with a caption and an Open button (the detail dialog); a video
     tile also gets a ▶ button that plays it right there."""
+    tile_css()
     rows = df.to_dict("records")
     for i in range(0, len(rows), cols):
         for col, r in zip(st.columns(cols), rows[i:i + cols]):
@@ -449,6 +463,7 @@ def thumb_strip(ad_ids, n: int = 4, library=None) -> None:
     if not ids:
         return
     tiles = q(views.ads_by_ids, tuple(ids), library=library)
+    tile_css()
     for col, r in zip(st.columns(n, gap="small"), tiles.to_dict("records")):
         with col:
             _tile_image(r)

@@ -105,8 +105,8 @@ with st.container(border=True):
     b[4].button("Clear", key=K.G_CLEAR, on_click=_clear, disabled=not selected, width="stretch", type="tertiary")
     if compare or st.session_state.get(K.G_COMPARING):
         st.session_state[K.G_COMPARING] = 2 <= len(selected) <= 4
-    if st.session_state.get(K.G_COMPARING):
-        ui.compare_ads(selected)
+if st.session_state.get(K.G_COMPARING):
+    ui.compare_ads(selected)
 
 # -- the grid -------------------------------------------------------------------------------------------------------
 ui.paged_grid(lambda page: ui.q(gallery.gallery_page, flt, sort=sort, descending=desc, page=page, per_page=ui.PER_PAGE),
