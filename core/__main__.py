@@ -307,6 +307,16 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, LibraryError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # a store, lock or permission failure mid-command: one sentence, not a traceback
+        import duckdb
+
+        if not isinstance(e, (OSError, duckdb.Error)):
+            raise
+        from core.store import open_error
+
+        library = Path(getattr(a, "library", None) or core.DEFAULT_LIBRARY)
+        print(f"error: {open_error(library, e)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
