@@ -123,11 +123,16 @@ def export_ads(library, fmt: str, out: str | os.PathLike) -> Path:
     return _export(library, fmt, out)
 
 
-def build_taxonomy(library, method: str = "auto", axes: dict | None = None, seed: int = 0, progress: Progress | None = None, **kw):
+def build_taxonomy(library, config=None, progress: Progress | None = None, **settings):
+    """Build the taxonomy. config: a `core.config.BuildConfig` (its defaults when None); keyword settings
+    (method=, seed=, axes=, outliers=, rep_strategy=, min_spend=) override it; labeller= is passed on."""
+    from .config import BuildConfig
     from .taxonomy import build_taxonomy as _build
 
+    labeller = settings.pop("labeller", None)
+    cfg = (config or BuildConfig()).with_(**settings)
     library.backup()  # before a build: the last good copy `python -m core check --repair` restores
-    return _build(library, method=method, axes=axes, seed=seed, progress=progress, **kw)
+    return _build(library, progress=progress, labeller=labeller, **cfg.kwargs())
 
 
 def place_ads(library, progress: Progress | None = None) -> dict:

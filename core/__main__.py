@@ -11,6 +11,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import core  # noqa: E402  (the facade; heavy modules load lazily)
+from core.config import BuildConfig  # noqa: E402  (build defaults, written once)
 from core.store import LibraryError  # noqa: E402  (store failures: one sentence, no traceback)
 
 
@@ -233,8 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="where creatives are analysed: local worker processes, or Ray (pip install -r requirements-ray.txt)")
     s.add_argument("--ray-address", default=None, help="a Ray cluster to join (default: start a local Ray with --workers CPUs)")
     s.add_argument("--visual-model", default=None, help="a Hugging Face id or local path of a CLIP/SigLIP/DINOv2 checkpoint")
-    s.add_argument("--method", default="auto")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--method", default=BuildConfig.method)
+    s.add_argument("--seed", type=int, default=BuildConfig.seed)
     s.add_argument("--json", action="store_true")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_ingest)
@@ -265,9 +266,9 @@ def main(argv: list[str] | None = None) -> int:
 
     s = sub.add_parser("build", help="build the taxonomy")
     lib_arg(s)
-    s.add_argument("--method", default="auto", help="auto | hdbscan | ward | graph")
+    s.add_argument("--method", default=BuildConfig.method, help="auto | ward | hdbscan | graph | lines")
     s.add_argument("--axes", default=None, help="e.g. visual=1,text=1,layout=0.5,performance=0")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=BuildConfig.seed)
     s.add_argument("--json", action="store_true")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_build)

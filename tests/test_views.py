@@ -324,3 +324,25 @@ def test_typed_filters_narrow_search_like_the_dict_they_stand_for(lib):
     assert ids and ids == [a["ad_id"] for a in plain["ads"]]
     formats = dict(lib.execute("SELECT id, format FROM ads").fetchall())
     assert {formats[i].lower() for i in ids} == {fmt.lower()}
+
+
+# -- typed build settings ------------------------------------------------------------------------------------
+
+def test_build_config_defaults_are_the_builds_own():
+    import inspect
+
+    from core.config import BuildConfig
+    from core.taxonomy import build_taxonomy
+
+    params = inspect.signature(build_taxonomy).parameters
+    for name, value in BuildConfig().kwargs().items():
+        assert params[name].default == (value or None if name == "axes" else value), name
+
+
+@pytest.mark.parametrize("bad", [dict(method="kmeans"), dict(outliers="drop-all"), dict(rep_strategy="random"),
+                                 dict(min_spend=-1), dict(axes={"smell": 1.0})])
+def test_build_config_refuses_wrong_settings(bad):
+    from core.config import BuildConfig
+
+    with pytest.raises(ValueError):
+        BuildConfig(**bad)
