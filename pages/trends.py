@@ -171,7 +171,8 @@ if shown:
         pick = st.selectbox("Approach", [a["id"] for a in shown], format_func=name, key="trends_pick")
         in_period = [p for p in periods if approaches[pick]["ad_ids"].get(p)]
         when = st.segmented_control("Period", in_period, default=in_period[-1], key="trends_pick_period", required=True)
-        ui.ad_grid(ui.q(views.ads_by_ids, tuple(approaches[pick]["ad_ids"][when])), "trends")
+        ids = tuple(approaches[pick]["ad_ids"][when])      # paged: an approach holds thousands of ads at 10k
+        ui.paged_grid(lambda page: ui.q(views.ads_page, ad_ids=ids, page=page, per_page=ui.PER_PAGE), f"trends-{pick}-{when}")
 
 with st.expander("How approaches are matched"):
     st.markdown(
