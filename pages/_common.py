@@ -504,6 +504,7 @@ def atlas_view(pts: pd.DataFrame, height: int = 640) -> None:
     p["by"] = p["sprite"].map(lambda s: -a["mapping"][s]["y"] * k)
     size = 1.4 * a["world"] / max(1.0, len(p) ** 0.5)   # pictures a bit larger than their average spacing
     # a quoted string: pydeck would read a bare one as a JavaScript accessor
+    p = p[["ad_id", "x", "y", "sprite", "file", "family", "bx", "by"]].round({"x": 1, "y": 1, "bx": 0, "by": 0})   # payload
     layer = pdk.Layer("IconLayer", p, id="ads", get_icon="sprite", icon_atlas=f"'{a['sheet']}'", icon_mapping=a["mapping"],
                       get_position=["x", "y"], get_size=size, size_units="common", pickable=True, auto_highlight=True)
     tip = {"html": f"<div style='width:160px;height:160px;background-image:url({a['sheet']});background-repeat:no-repeat;"
