@@ -10,6 +10,8 @@ tree's leaves against the dataset's identical-image groups, plus the outlier sha
     python bench/build.py                      # 1k and 10k
     python bench/build.py --sizes 1000,10000,100000
     python bench/build.py --real               # needs ../shared/ads
+    python bench/build.py --sizes 1000000 --visual-dim 512 --index   # the 1M point: a hub model's 512-d vectors
+                                                                     # (3840-d at 1M is 15 GB of floats), plus the FAISS files
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2   # Linux reports KiB
 
 
-def one_size(n: int, ocr_share: float, seed: int) -> dict:
+def one_size(n: int, ocr_share: float, seed: int, visual_dim: int = 3840, index: bool = False, rebuild: bool = True) -> dict:
     """Write n synthetic ads, build once; runs in its own process so peak RSS is this build's."""
     from sklearn.metrics import adjusted_rand_score
 
@@ -44,7 +46,8 @@ def one_size(n: int, ocr_share: float, seed: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="taxbench") as tmp:
         lib = Library(tmp)
         t = time.perf_counter()
-        spec = SyntheticSpec(n_ads=n, n_families=max(8, min(60, n // 400)), subs_per_family=3, ocr_share=ocr_share, seed=seed)
+        spec = SyntheticSpec(n_ads=n, n_families=max(8, min(60, n // 400)), subs_per_family=3, ocr_share=ocr_share, seed=seed,
+                             visual_dim=visual_dim)
         truth = write_synthetic_library(lib, spec)
         write_s = time.perf_counter() - t
         rss_before = peak_rss_gb()
@@ -64,17 +67,30 @@ def one_size(n: int, ocr_share: float, seed: int) -> dict:
         tree = build_taxonomy(lib, seed=seed)
         build_s = time.perf_counter() - t
         first_stages = dict(tree.metrics["stage_seconds"])
-        t = time.perf_counter()
-        tree = build_taxonomy(lib, seed=seed)   # a rebuild (after an ingest, an edit): OCR embeddings cached
-        rebuild_s = time.perf_counter() - t
+        peak_build = peak_rss_gb()
+        rebuild_s, rebuild_stages = None, {}
+        if rebuild:
+            t = time.perf_counter()
+            tree = build_taxonomy(lib, seed=seed)   # a rebuild (after an ingest, an edit): OCR embeddings cached
+            rebuild_s = round(time.perf_counter() - t, 1)
+            rebuild_stages = tree.metrics["stage_seconds"]
+        index_out = {}
+        if index:   # the FAISS files an ingest writes (flat / HNSW / IVF-PQ by size), streamed from DuckDB
+            from core.vectors import rebuild_indexes
+
+            t = time.perf_counter()
+            manifest = rebuild_indexes(lib)
+            index_out = {"index_s": round(time.perf_counter() - t, 1),
+                         "index_kinds": {k: f"{v['kind']} {v['count']}x{v['dim']}" for k, v in manifest.items()}}
         a = tree.assignments().merge(truth, on="ad_id")
-        out = {"ads": n, "write_s": round(write_s, 1), "ingest_ocr_embed_s": round(ingest_ocr_s, 1), "build_s": round(build_s, 1), "rebuild_s": round(rebuild_s, 1),
-               "peak_rss_gb": round(peak_rss_gb(), 2),
+        out = {"ads": n, "visual_dim": visual_dim, "write_s": round(write_s, 1), "ingest_ocr_embed_s": round(ingest_ocr_s, 1),
+               "build_s": round(build_s, 1), "rebuild_s": rebuild_s, "peak_rss_gb": round(peak_build, 2),
+               "peak_rss_with_index_gb": round(peak_rss_gb(), 2), **index_out, "load_avg": os.getloadavg()[0],
                "rss_before_build_gb": round(rss_before, 2), "families": tree.metrics["clusters_by_level"][0],
                "sub": tree.metrics["clusters_by_level"][1], "micro": tree.metrics["clusters_by_level"][2],
                "planted_families": spec.n_families, "ari_family": round(adjusted_rand_score(a["family"], a["family_id"]), 3),
                "outlier_share": tree.metrics["outlier_share"], "method": tree.metrics["method_chosen"],
-               "projection": tree.metrics["projection"], "stages": first_stages, "rebuild_stages": tree.metrics["stage_seconds"]}
+               "projection": tree.metrics["projection"], "stages": first_stages, "rebuild_stages": rebuild_stages}
         lib.close()
         return out
 
@@ -134,14 +150,18 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--real", action="store_true", help="also measure on ../shared/ads/ira_facebook_ads")
     ap.add_argument("--real-cache", default=str(ROOT / "bench" / "out" / "ira_library"))
+    ap.add_argument("--visual-dim", type=int, default=3840, help="synthetic visual vector size (3840 = EfficientNet-Lite0)")
+    ap.add_argument("--index", action="store_true", help="also time the FAISS index files (rebuild_indexes)")
+    ap.add_argument("--no-rebuild", action="store_true", help="time the first build only")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)   # internal: one size in this process
     args = ap.parse_args(argv)
     if args.one:
-        print("RESULT " + json.dumps(one_size(args.one, args.ocr_share, args.seed)), flush=True)
+        print("RESULT " + json.dumps(one_size(args.one, args.ocr_share, args.seed, args.visual_dim, args.index, not args.no_rebuild)), flush=True)
         return
     rows = []
     for n in [int(s) for s in args.sizes.split(",") if s]:
-        proc = subprocess.run([sys.executable, __file__, "--one", str(n), "--ocr-share", str(args.ocr_share), "--seed", str(args.seed)],
+        extra = ["--visual-dim", str(args.visual_dim)] + ["--index"] * args.index + ["--no-rebuild"] * args.no_rebuild
+        proc = subprocess.run([sys.executable, __file__, "--one", str(n), "--ocr-share", str(args.ocr_share), "--seed", str(args.seed), *extra],
                               capture_output=True, text=True)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if line is None:
@@ -149,12 +169,18 @@ def main(argv=None) -> None:
             continue
         rows.append(json.loads(line[7:]))
         r = rows[-1]
-        print(f"{r['ads']:>7} ads  build {r['build_s']:>7.1f} s  rebuild {r['rebuild_s']:>6.1f} s  peak RSS {r['peak_rss_gb']:>5.2f} GB  families {r['families']:>3}"
+        rebuilt = f"{r['rebuild_s']:>6.1f} s" if r["rebuild_s"] is not None else "     -"
+        print(f"{r['ads']:>7} ads  build {r['build_s']:>7.1f} s  rebuild {rebuilt}  peak RSS {r['peak_rss_gb']:>5.2f} GB  families {r['families']:>3}"
               f" (planted {r['planted_families']})  sub {r['sub']:>4}  micro {r['micro']:>5}  ARI {r['ari_family']:.3f}"
               f"  outliers {r['outlier_share']:.1%}  {r['method']}/{r['projection']}", flush=True)
         print(f"         at ingest (once per creative, not in the build figure): OCR-text embeddings {r['ingest_ocr_embed_s']:.1f}s", flush=True)
         print("         first build: " + ", ".join(f"{k} {v:.1f}s" for k, v in r["stages"].items()), flush=True)
-        print("         rebuild:     " + ", ".join(f"{k} {v:.1f}s" for k, v in r["rebuild_stages"].items()), flush=True)
+        if r["rebuild_stages"]:
+            print("         rebuild:     " + ", ".join(f"{k} {v:.1f}s" for k, v in r["rebuild_stages"].items()), flush=True)
+        if "index_s" in r:
+            print(f"         FAISS files {r['index_s']:.1f}s: " + ", ".join(f"{k} {v}" for k, v in r["index_kinds"].items())
+                  + f"  (peak RSS with them {r['peak_rss_with_index_gb']:.2f} GB)", flush=True)
+        print(f"         visual dim {r['visual_dim']}, load average {r['load_avg']:.1f} at the end", flush=True)
     if args.real:
         Path(args.real_cache).parent.mkdir(parents=True, exist_ok=True)
         print("IRA:", json.dumps(real_ira(Path(args.real_cache)), indent=1))
