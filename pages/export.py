@@ -61,7 +61,12 @@ if node:
                        mime="application/zip", icon=":material/folder_zip:", key=K.DL_BRIEF_ZIP)
     c3.download_button("Brief (Markdown)", brief, file_name=f"{name}-{node}-brief.md", mime="text/markdown",
                        icon=":material/notes:", key=K.DL_BRIEF)
-    with st.container(border=True):
+    with st.container(border=True):                     # what the brief says, in short, with its pictures
         card = ui.q(views.node_card, node)
+        st.markdown(f"#### {ui.safe_md(card['label'])}")
+        st.caption(f"{card['level_name'].capitalize()} · {card['size']:,} ads")
         ui.thumb_strip(card["representatives"]["ad_id"].tolist(), n=6)
-        st.markdown(brief)
+        if card["description"]:
+            st.markdown(ui.safe_md(card["description"]))
+        if card["keywords"]:
+            st.markdown(" ".join(f":blue-badge[{ui.safe_md(k)}]" for k in card["keywords"]))

@@ -263,10 +263,11 @@ def test_browser_links_keep_their_place(app_url, page):
 
     # a family card shows pictures; opening it writes ?node=; a reload keeps the node
     _goto(pg, f"{url}/taxonomy?lib=sample", "Taxonomy")
-    card = pg.locator("[data-testid='stVerticalBlockBorderWrapper']", has=pg.locator("button", has_text=re.compile(r"^Open$"))).first
-    assert card.locator("img").count() >= 2, "family cards should show representative thumbnails"
+    cards = pg.locator("[data-testid='stMainBlockContainer'] button", has_text=re.compile(r"^Open$"))
+    pictures = pg.locator("[data-testid='stMainBlockContainer'] [data-testid='stImage'] img")
+    assert cards.count() >= 2 and pictures.count() >= 2 * cards.count(), "family cards should show representative thumbnails"
     _shot(pg, "11-family-cards-with-pictures")
-    card.locator("button", has_text=re.compile(r"^Open$")).first.click()
+    cards.first.click()
     pg.wait_for_selector("text=Representative ads")
     _settle(pg)
     node = _query(pg).get("node")
