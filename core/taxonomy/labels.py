@@ -271,7 +271,7 @@ def unique_name(name: str, ev: NodeEvidence, taken: set[str]) -> str:
     said = [t for t, *_ in ev.name_terms] if ev.name_terms is not None else [t for t, _ in ev.keywords]
     extras = [t for t in said if is_content(t)] + [t["tag"] for t in ev.tags if t["kind"] == "tag"]
     for extra in extras + [c for c, _ in ev.colours]:
-        if not set(_words(extra)) <= words:
+        if not set(_words(extra)) <= words and len(_words(name)) + len(_words(extra)) <= 6:
             cand = f"{name} ({extra})"
             if cand.lower() not in taken:
                 return cand

@@ -28,7 +28,7 @@ COMMON_ZIPF = 4.0          # a word this common is what a near-miss OCR token wa
 FUNCTION_ZIPF = 6.0        # as frequent as "para", "tu", "en" in Spanish: a function word, never a name
 RECUR_MIN_ADS = 3
 # two- and three-letter strings are abbreviations or OCR shards ("eb" 3.3, "mea" 3.1, "psn" 3.0); they
-# need a higher frequency ("ga" 4.1, "bmw" 3.9, "usa" 4.8) and recurring does not make them words
+# need a higher frequency ("ga" 4.1, "bmw" 3.9, "usa" 4.8) and recurring makes them words only as tags ("ugc")
 SHORT_MIN_ZIPF = 3.5
 LATIN_LANGS = ("en", "es", "fr", "de", "pt", "it", "nl")
 
@@ -174,7 +174,7 @@ class Lexicon:
         if word not in self._real:
             pieces = tokens(word)
             self._real[word] = bool(pieces) and "".join(pieces) == re.sub(r"[\s\-'’]", "", word) and all(
-                self.known(p) or (self.ads_with[p] >= RECUR_MIN_ADS and len(p) > 3 and not self.misread(p)) for p in pieces)
+                self.known(p) or (self.ads_with[p] >= RECUR_MIN_ADS and (len(p) > 3 or p in self.typed) and not self.misread(p)) for p in pieces)
         return self._real[word]
 
     def is_real(self, term: str) -> bool:
