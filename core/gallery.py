@@ -153,15 +153,21 @@ def gallery_options(library) -> dict[str, Any]:
                     ("date", "spend", "ctr", "impressions")}}
 
 
+def library_currencies(library) -> list[str]:
+    """Every currency the metadata names for spend (ISO codes), the commonest first; [] when it names none."""
+    for key in CURRENCY_KEYS:
+        rows = library.execute("SELECT upper(trim(value)) AS v, count(*) AS n FROM attributes WHERE key = ? AND value <> '' "
+                               "GROUP BY v ORDER BY n DESC, v", [key]).fetchall()
+        if rows:
+            return [r[0] for r in rows]
+    return []
+
+
 def library_currency(library) -> str | None:
     """The currency of the library's spend: the commonest value of a currency column in the metadata (ISO code),
     or None when the data does not say."""
-    for key in CURRENCY_KEYS:
-        row = library.execute("SELECT upper(trim(value)) AS v, count(*) AS n FROM attributes WHERE key = ? AND value <> '' "
-                              "GROUP BY v ORDER BY n DESC LIMIT 1", [key]).fetchone()
-        if row and row[0]:
-            return row[0]
-    return None
+    found = library_currencies(library)
+    return found[0] if found else None
 
 
 def money(value, currency: str | None, compact: bool = False) -> str:

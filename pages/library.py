@@ -25,8 +25,12 @@ c[0].metric("Ads", f"{stats['ads']:,}")
 c[1].metric("Creatives", f"{stats['creatives']:,}", help="Distinct files by content: byte-identical uploads share one creative.")
 c[2].metric("Videos", f"{stats['videos']:,}")
 c[3].metric("Families", tax["families"], help=f"{tax['sub_clusters']} sub-clusters, {tax['micro_patterns']} micro-patterns")
+from core.gallery import library_currencies
+
+currencies = ui.q(library_currencies)
 c[4].metric("Spend", ui.fmt_num(stats["spend"], "compact") if stats["spend"] else "—",
-            help=ui.fmt_num(stats["spend"], "spend") if stats["spend"] else None)
+            help=(ui.fmt_num(stats["spend"], "spend") + (f" — the metadata mixes {', '.join(currencies)}: amounts are added as "
+                  f"they are and shown in {currencies[0]}, the commonest" if len(currencies) > 1 else "")) if stats["spend"] else None)
 c[5].metric("Campaigns", f"{stats['campaigns']:,}")
 notes = []
 if stats["date_min"] is not None:
