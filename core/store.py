@@ -353,7 +353,8 @@ class Library:
                 [key, kind, version, json.dumps(config, sort_keys=True, default=str), json.dumps(metrics, default=json_default), make_current],
             )
 
-    def current_run(self, kind: str = "taxonomy") -> dict | None:
+    def current_run(self, kind: str) -> dict | None:
+        """The current run record of a kind (taxonomy builds: core.taxonomy.persist.RUN_KIND)."""
         row = self.execute("SELECT key, version, config, metrics, created_at FROM runs WHERE kind = ? AND is_current", [kind]).fetchone()
         if row is None:
             return None
