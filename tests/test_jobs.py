@@ -59,3 +59,31 @@ def test_reaper_marks_rows_of_dead_processes(lib):
         live.kill()
         live.wait()
     assert not jobs.alive(dead_pid) and not jobs.alive(None)
+
+
+def test_background_ingest_owns_its_row_and_refuses_a_second_job(tmp_path):
+    """The app's runner: the ingest writes its own row (no guessing which row is whose), the page sees it
+    as the running job, a second job on the same library is refused, and the row ends 'done'."""
+    from PIL import Image
+
+    from core import views
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i, colour in enumerate(["red", "navy", "gold"]):
+        Image.new("RGB", (160, 120), colour).save(src / f"ad{i}.png")
+    library = core.open_library(tmp_path / "lib")
+    seen = []
+    job = views.start_ingest(library, src, build=False)
+    with pytest.raises(views.JobBusy):
+        views.start_build(library)
+    while not job.wait(0.2):
+        p = views.job_progress(library)
+        if p is not None and p["id"] is not None:
+            seen.append((p["id"], p["stage"]))
+    assert job.error is None and job.stage == "indexing"
+    rows = jobs.latest(library)
+    assert len(rows) == 1 and rows[0].status == "done" and rows[0].summary["ads_added"] == 3
+    assert seen and {jid for jid, _ in seen} == {rows[0].id}     # the page followed that row, and only it
+    assert views.job_progress(library) is None
+    library.close()
