@@ -131,7 +131,20 @@ def cmd_info(a) -> int:
 
 def cmd_export(a) -> int:
     lib = core.open_library(a.library, read_only=True)
-    out = core.export_ads(lib, a.format, a.out)
+    if a.what == "taxonomy":  # the same payload as the app's Export page (core.export)
+        from core.export import export_bytes
+        from core.taxonomy.persist import NoTaxonomy
+
+        try:
+            data = export_bytes(lib, "taxonomy", a.format)
+        except NoTaxonomy as e:
+            print(e, file=sys.stderr)
+            return 1
+        out = Path(a.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    else:
+        out = core.export_ads(lib, a.format, a.out)
     print(f"wrote {out}")
     return 0
 
@@ -251,8 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("export", help="one row per ad with metadata and taxonomy")
+    s = sub.add_parser("export", help="one row per ad with metadata and taxonomy, or the taxonomy itself")
     lib_arg(s)
+    s.add_argument("--what", choices=["ads", "taxonomy"], default="ads",
+                   help="ads: one row per ad; taxonomy: one row per node (csv) or the tree (json, as `tree --json`)")
     s.add_argument("--format", choices=["csv", "json"], required=True)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_export)
