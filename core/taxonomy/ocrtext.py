@@ -49,6 +49,10 @@ def embed_texts(texts: list[str], encoder=None, library=None) -> np.ndarray:
     keys = [text_key(t) if normalise(t) else "" for t in texts]
     with _lock:
         missing = sorted({k for k in keys if k and k not in _CACHE})
+        from_process = sorted({k for k in keys if k and k in _CACHE})
+    if from_process and library is not None and not library.read_only:
+        # known to this process from another library: this library's cache must hold them too
+        _store_absent(library, from_process, _model_name(encoder))
     if missing and library is not None:
         _CACHE.update(_read_cache(library, missing, _model_name(encoder)))
         missing = [k for k in missing if k not in _CACHE]
@@ -88,6 +92,17 @@ def _read_cache(library, keys: list[str], model: str) -> dict[str, np.ndarray]:
         return {}
     hashes = table.column("text_hash").to_pylist()
     return dict(zip(hashes, vector_column(table, "vec", table.num_rows)))
+
+
+def _store_absent(library, keys: list[str], model: str) -> None:
+    stored = {k for (k,) in library.execute("SELECT text_hash FROM ocr_vectors WHERE model = ? AND text_hash IN "
+                                            "(SELECT unnest(?::VARCHAR[]))", [model, keys]).fetchall()}
+    absent = [k for k in keys if k not in stored]
+    with _lock:
+        absent = [k for k in absent if k in _CACHE]
+        vecs = [_CACHE[k] for k in absent]
+    if absent:
+        _write_cache(library, absent, np.stack(vecs), model)
 
 
 def _write_cache(library, keys: list[str], vecs: np.ndarray, model: str) -> None:
