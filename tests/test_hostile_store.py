@@ -93,6 +93,9 @@ def test_damaged_derived_files_are_rebuilt(lib_copy):
     assert any("thumbnails" in p for p in report.problems)
     with Library(lib_copy, read_only=True) as lib:  # a reader survives the damaged index meanwhile
         assert load_index(lib, "visual").size == 3
+    import faiss
+
+    assert faiss.read_index(str(faiss_file)).ntotal == 3  # and saved what it rebuilt for the next reader
     report = check_library(lib_copy, repair=True)
     assert report.healthy, report.to_dict()
     assert check_library(lib_copy).healthy
