@@ -39,7 +39,7 @@ def test_info_before_any_build(tmp_path):
 
 def test_unknown_method_is_rejected_before_any_work(synth):
     lib, _ = synth
-    with pytest.raises(ValueError, match="valid methods: auto, graph, hdbscan, ward"):
+    with pytest.raises(ValueError, match="valid methods: auto, graph, hdbscan, lines, ward"):
         build_taxonomy(lib, method="kmeans")
     with pytest.raises(ValueError, match="valid axes"):
         build_taxonomy(lib, axes={"colour": 1})
@@ -53,7 +53,7 @@ def test_build_recovers_planted_families_and_covers_every_ad(synth, built):
     # variants never split: every planted variant group sits in one leaf
     assert (a.groupby("variant_group")["leaf_id"].nunique() == 1).all()
     assert np.isfinite(a[["x", "y"]].to_numpy()).all()
-    assert built.metrics["method_chosen"] in ("ward", "hdbscan")
+    assert built.metrics["method_chosen"] == "lines"
     assert built.outlier_share < 0.10
 
 

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from .corpus import AdCorpus, load_corpus
-from .features import FeatureBuilder, resolve_axes
+from .features import FeatureBuilder, kind_gate, line_features, resolve_axes
 from .hierarchy import OUTLIER_MODES, Units, build_hierarchy
 from .labelling import TreeLabeller, membership
 from .labels import Labeller
@@ -60,7 +60,8 @@ def prepare(library, axes: dict | None = None, seed: int = 0, progress: Progress
     linker = VariantLinker(random_state=seed).fit(inputs)
     _lap(stage_s, "variants", t)
     links = linker.pairs_["reason"].value_counts().to_dict()
-    units = Units.from_labels(linker.labels_[corpus.creative_of_ad], fb.features_)
+    units = Units.from_labels(linker.labels_[corpus.creative_of_ad], fb.features_,
+                              line_features(corpus, seed=seed), kind_gate(corpus))
     return Prepared(corpus, fb.features_, fb.axes_used_, units, {str(k): int(v) for k, v in links.items() if k != "none"})
 
 
@@ -149,6 +150,7 @@ def build_taxonomy(library, method: str = "auto", axes: dict | None = None, seed
         "silhouette": None if not np.isfinite(hier.silhouette) else round(float(hier.silhouette), 4),
         "outlier_share": round(tree.outlier_share, 4), "levels": tree.levels, "clusters_by_level": counts,
         "family_sizes": [n.size for n in tree.at_level(1)], "method": method, "method_chosen": hier.method_chosen,
+        "mixed_families": [n.id for n in tree.at_level(1) if n.mixed],
         "method_scores": {k: (None if not np.isfinite(v) else round(float(v), 4)) for k, v in hier.scores.items()},
         "variant_links": prep.variant_links, "axes_used": prep.axes_used, "projection": how, "edits": edit_report,
     }

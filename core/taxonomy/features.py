@@ -242,3 +242,42 @@ class FeatureBuilder(BaseEstimator):
         if name == "pacing":
             return standardise(pacing_matrix(corpus))
         raise ValueError(name)
+
+
+# -- the line space (families) -------------------------------------------------------------------
+LINE_VISUAL_SHARE = 0.15   # of the squared norm; measured in methods/lines.py
+LINE_VISUAL_DIMS = 64      # uncentred SVD keeps cosines; 100k × 3840 visual rows would not fit
+STRIP_ASPECT = 3.0         # 468×60 banners (7.8:1) and skyscrapers (1:4) are strips, not posts
+KINDS = ("image", "strip", "video")
+
+
+def kind_gate(corpus: AdCorpus) -> np.ndarray:
+    """Per ad: 0 image, 1 strip banner (aspect ≥ 3:1 either way), 2 video. Ads of different kinds
+    never share a family: a 468×60 text banner and a photo post are not one line because both are 'other'."""
+    f = corpus.frame
+    w = f["width"].fillna(1).clip(lower=1).to_numpy(float)
+    h = f["height"].fillna(1).clip(lower=1).to_numpy(float)
+    aspect = w / h
+    strip = (aspect >= STRIP_ASPECT) | (aspect <= 1 / STRIP_ASPECT)
+    return np.where(f["kind"].to_numpy() == "video", 2, np.where(strip, 1, 0)).astype(np.int64)
+
+
+def line_features(corpus: AdCorpus, visual_share: float = LINE_VISUAL_SHARE, seed: int = 0) -> np.ndarray:
+    """Per ad: [document vector · √(1−s), visual · √s], both unit rows, so that a cosine in this
+    space is the mix of the two cosines. Ads without a document vector use the visual alone."""
+    from sklearn.decomposition import TruncatedSVD
+
+    text = l2_rows(corpus.text.astype(np.float32)) if corpus.text.size else np.zeros((corpus.n, 0), np.float32)
+    vis = corpus.visual
+    if vis.size and vis.shape[1] > LINE_VISUAL_DIMS and len(vis) > LINE_VISUAL_DIMS:
+        rows = vis
+        if len(vis) > PCA_FIT_MAX:
+            rows = vis[np.sort(np.random.default_rng(seed).choice(len(vis), PCA_FIT_MAX, replace=False))]
+        svd = TruncatedSVD(LINE_VISUAL_DIMS, random_state=seed).fit(rows)
+        vis = np.vstack([svd.transform(vis[s:s + 20_000]) for s in range(0, len(vis), 20_000)]).astype(np.float32)
+    vis = l2_rows(vis)[corpus.creative_of_ad] if vis.size else np.zeros((corpus.n, 0), np.float32)
+    has_text = np.linalg.norm(text, axis=1) > 0 if text.size else np.zeros(corpus.n, bool)
+    t_w = np.where(has_text, np.sqrt(1 - visual_share), 0.0)[:, None].astype(np.float32)
+    v_w = np.where(has_text, np.sqrt(visual_share), 1.0)[:, None].astype(np.float32)
+    out = np.hstack([text * t_w, vis * v_w]) if text.size else vis
+    return np.ascontiguousarray(out, dtype=np.float32)

@@ -1,10 +1,18 @@
 """Families → sub-clusters → micro-patterns, over units that never split a group of variants.
 
 A unit is one micro-pattern (variant component); its feature row is the mean of its ads' rows and
-its weight the number of ads. The method clusters units into families; units it leaves as noise
-join the nearest family and are flagged as outliers only when they lie beyond that family's own
-spread (95th percentile of its units' distances to the centroid). Big, mixed families get a
-second clustering; micro-patterns with several ads become level-3 nodes inside their cluster.
+its weight the number of ads. Families: with the default method the units' line-space rows
+(document + visual vectors, one kind each) go to `methods.lines` (families as creative lines; a
+pool of leftovers is flagged `Node.mixed`); other methods cluster the feature rows. Units a method
+leaves as noise join the nearest family and are flagged as outliers only when they lie beyond that
+family's own spread (95th percentile of its units' distances to the centroid). Big, mixed families
+get a second clustering (Ward, 2-8 sub-clusters). Every unit of a cluster that holds more than one
+becomes a level-3 node, so that an ad's leaf is its own micro-pattern (its variants, or itself).
+
+Shape: a family or sub-cluster has 2-8 sub-clusters (Ward's k_max) or none; the root holds one
+family per line, which on real libraries is more than 15 (461 real ads: 36; 190 IRA ads: 21)
+because advertiser lines are that many: grouping them under a coarser level would cost the
+family-level agreement with those lines, so the root is a list of lines (largest first).
 """
 from __future__ import annotations
 
@@ -30,14 +38,22 @@ class Units:
     of_ad: np.ndarray     # (n,) unit index per ad row
     X: np.ndarray         # (u, d) mean feature row per unit
     weight: np.ndarray    # (u,) ads per unit
+    line_X: np.ndarray | None = None   # (u, e) mean line-space row per unit (features.line_features)
+    kind: np.ndarray | None = None     # (u,) kind gate per unit (features.kind_gate; the highest of its ads)
 
     @classmethod
-    def from_labels(cls, unit_of_ad: np.ndarray, X: np.ndarray) -> "Units":
+    def from_labels(cls, unit_of_ad: np.ndarray, X: np.ndarray, line_X: np.ndarray | None = None,
+                    kind: np.ndarray | None = None) -> "Units":
         u = int(unit_of_ad.max()) + 1 if len(unit_of_ad) else 0
         ind = csr_matrix((np.ones(len(unit_of_ad)), (unit_of_ad, np.arange(len(unit_of_ad)))), shape=(u, len(unit_of_ad)))
         weight = np.asarray(ind.sum(axis=1)).ravel()
         means = (ind @ X.astype(np.float64)) / np.maximum(weight, 1)[:, None]
-        return cls(unit_of_ad.astype(np.int64), means.astype(np.float32), weight)
+        line_means = None if line_X is None else ((ind @ line_X.astype(np.float64)) / np.maximum(weight, 1)[:, None]).astype(np.float32)
+        unit_kind = None
+        if kind is not None:
+            unit_kind = np.zeros(u, dtype=np.int64)
+            np.maximum.at(unit_kind, unit_of_ad, np.asarray(kind, dtype=np.int64))
+        return cls(unit_of_ad.astype(np.int64), means.astype(np.float32), weight, line_means, unit_kind)
 
 
 @dataclass
@@ -89,7 +105,12 @@ def build_hierarchy(units: Units, ad_ids: np.ndarray, config: MethodConfig, seed
     if outliers not in OUTLIER_MODES:
         raise ValueError(f"unknown outliers mode {outliers!r}; valid: {', '.join(OUTLIER_MODES)}")
     X, w = units.X, units.weight
-    top = config.families(seed).fit(X, w)
+    mixed = None
+    if config.lines is not None and units.line_X is not None:
+        top = config.lines(seed).fit(units.line_X, w, groups=units.kind)
+        mixed = top.mixed_
+    else:
+        top = config.families(seed).fit(X, w)
     labels = np.asarray(top.labels_)
     raw_noise = labels < 0
     fam_labels, flagged = attach_noise(X, labels, w)
@@ -109,6 +130,8 @@ def build_hierarchy(units: Units, ad_ids: np.ndarray, config: MethodConfig, seed
             continue
         fid = child_id(ROOT_ID, "f", k + 1)
         nodes[fid] = Node(fid, ROOT_ID, 1, size=int(w[fam_units].sum()))
+        if mixed is not None and k < len(mixed):
+            nodes[fid].mixed = bool(mixed[k])
         bottoms = _sub_clusters(fid, fam_units, X, w, flagged, chosen, seed, nodes)
         for bottom_id, bottom_units in bottoms:
             unit_leaf[bottom_units] = bottom_id
@@ -152,12 +175,11 @@ def _sub_clusters(fid, fam_units, X, w, flagged, config: MethodConfig, seed, nod
 
 
 def _micro_patterns(parent_id, bottom_units, w, nodes, unit_leaf, first_ad) -> None:
-    """Variant groups of ≥ 2 ads become level-3 nodes when the cluster holds more than one unit."""
-    multi = bottom_units[w[bottom_units] >= 2]
-    if len(bottom_units) < 2 or len(multi) == 0:
+    """Every micro-pattern (a creative with its variants, or alone) is a level-3 node when the cluster
+    holds more than one: an ad's leaf is then its own micro-pattern, never a lump of unrelated ads."""
+    if len(bottom_units) < 2:
         return
-    multi = sorted(multi, key=lambda u: (-w[u], first_ad[u]))
-    for i, u in enumerate(multi):
+    for i, u in enumerate(sorted(bottom_units, key=lambda u: (-w[u], first_ad[u]))):
         mid = child_id(parent_id, "m", i + 1)
         nodes[mid] = Node(mid, parent_id, 3, size=int(w[u]))
         unit_leaf[u] = mid

@@ -39,6 +39,7 @@ class Node:
     perf: dict = field(default_factory=dict)
     text_centroid: np.ndarray | None = None
     label_vec: np.ndarray | None = None
+    mixed: bool | None = None   # set by the hierarchy: True for a catch-all family (a pool of leftovers)
 
     def to_dict(self, vectors: bool = False) -> dict:
         d = asdict(self)

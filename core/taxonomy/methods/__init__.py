@@ -9,6 +9,7 @@ from .auto import AutoClustering
 from .base import UnitClusterer, silhouette
 from .density import HDBSCANClustering
 from .graph import GraphClustering
+from .lines import LineClustering
 from .ward import WardClustering
 
 
@@ -18,6 +19,9 @@ class MethodConfig:
     families: Callable[[int], UnitClusterer]      # seed → estimator for the top level
     sub_clusters: Callable[[int], UnitClusterer]  # seed → estimator run inside one family
     description: str = ""
+    # seed → estimator for the top level in the line space (features.line_features, one kind per
+    # unit); None: families come from `families` in the feature space (trends uses that one)
+    lines: Callable[[int], LineClustering] | None = None
 
     def resolved(self, fitted_top) -> "MethodConfig":
         """The config that sub-clusters follow: for `auto`, the method it chose."""
@@ -44,11 +48,18 @@ METHODS: dict[str, MethodConfig] = {
         lambda seed: GraphClustering(),
         lambda seed: GraphClustering(),
         "recursive FAISS k-NN similarity graph with rising thresholds"),
+    "lines": MethodConfig(
+        "lines",
+        lambda seed: AutoClustering(random_state=seed),
+        lambda seed: WardClustering(k_max=8, min_silhouette=SUB_MIN_SILHOUETTE, max_share=SUB_MAX_SHARE, random_state=seed),
+        "families: average linkage of document+visual vectors at cosine 0.5 within each kind; sub-clusters: Ward",
+        lines=lambda seed: LineClustering(random_state=seed)),
     "auto": MethodConfig(
         "auto",
         lambda seed: AutoClustering(random_state=seed),
         lambda seed: WardClustering(k_max=8, min_silhouette=SUB_MIN_SILHOUETTE, max_share=SUB_MAX_SHARE, random_state=seed),
-        "Ward under 50 ads, else HDBSCAN when its silhouette beats Ward's by > 0.05"),
+        "families as `lines`; trends' window families: Ward, or HDBSCAN when its silhouette beats Ward's by > 0.05",
+        lines=lambda seed: LineClustering(random_state=seed)),
 }
 
 
@@ -60,4 +71,4 @@ def get_method(name: str) -> MethodConfig:
 
 
 __all__ = ["METHODS", "MethodConfig", "get_method", "silhouette", "UnitClusterer", "WardClustering",
-           "HDBSCANClustering", "GraphClustering", "AutoClustering"]
+           "HDBSCANClustering", "GraphClustering", "AutoClustering", "LineClustering"]
