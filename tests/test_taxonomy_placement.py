@@ -86,6 +86,12 @@ def test_placed_ads_land_in_their_planted_family(grown):
     assert len(placed) >= 0.9 * len(held), "ads like the build's own fit it"
     right = (placed["family_id"].map(fam_truth) == truth.loc[placed.index, "family"]).mean()
     assert right >= 0.9
+    # where the build gives every ad a leaf of its own, a placed ad that is no variant gets one too
+    if all(after.nodes[leaf].level == 3 for leaf in built["leaf_id"]):
+        how = placements(grown["lib"]).set_index("ad_id")["how"]
+        for ad_id in placed.index[how.loc[placed.index] == "nearest"]:
+            leaf = after.nodes[after.leaf_of(ad_id)]
+            assert leaf.level == 3 and leaf.size == 1 and leaf.label and "variants" not in leaf.label
 
 
 def test_drift_says_what_arrived_since_the_build(grown):

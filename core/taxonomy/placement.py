@@ -141,6 +141,9 @@ def place_new_ads(library, progress=None) -> dict:
     xy = placer.map_position(rows, coords)
 
     nodes = dict(tree.nodes)
+    if len(settled) and (settled["leaf_id"].map(lambda leaf: nodes[leaf].level if leaf in nodes else 0) >= 3).all():
+        # the build gives every ad a leaf of its own (its variant group, or itself): so does placement
+        results = _own_leaves(nodes, rows, results, prep.corpus)
     unplaced = [r for r, (leaf, _, _) in zip(rows, results) if leaf == UNPLACED_ID]
     if unplaced:
         nodes[UNPLACED_ID] = Node(UNPLACED_ID, ROOT_ID, 1, label=UNPLACED_LABEL, description=(
@@ -169,6 +172,41 @@ def place_new_ads(library, progress=None) -> dict:
     if progress:
         progress("placing", len(todo), len(todo))
     return report
+
+
+def _own_leaves(nodes: dict, rows: np.ndarray, results: list, corpus) -> list:
+    """A placed ad that is no variant of a built one gets its own one-ad leaf under the cluster it
+    joined, named from its own words, so a leaf never lumps unrelated ads."""
+    from .labelling import FORM_WORDS
+    from .labels import NodeEvidence, RuleLabeller, is_content, unique_name
+    from .tree import child_id
+    from .words import corpus_lexicon
+
+    if not any(how == "nearest" for _, _, how in results):
+        return results
+    lex = corpus_lexicon(corpus.frame)
+    n_ads = len(lex.ad_words)
+    labeller = RuleLabeller()
+    out = []
+    for r, (leaf, fit, how) in zip(rows, results):
+        if how != "nearest":
+            out.append((leaf, fit, how))
+            continue
+        kids = [n for n in nodes.values() if n.parent_id == leaf]
+        index = max([int(n.id.split(".")[-1][1:]) for n in kids if n.id.split(".")[-1][:1] == "m"] + [0]) + 1
+        nid = child_id(leaf, "m", index)
+        words = [w for w in dict.fromkeys(lex.ad_words[r]) if lex.is_real_word(w) and w not in FORM_WORDS
+                 and is_content(w) and not lex.function_word(w) and len(w) > 2]
+        words.sort(key=lambda w: lex.ads_with[w])   # the ad's rarest real words say most about it
+        row = corpus.frame.iloc[r]
+        ev = NodeEvidence(nid, 3, 1, name_terms=[(w, float(np.log(n_ads / max(lex.ads_with[w], 1))), 1.0) for w in words[:6]],
+                          layout=[(w, 1.0) for w in row["layout_list"]], colours=[(c, 1.0) for c in row["color_list"]],
+                          video_share=1.0 if row["kind"] == "video" else 0.0)
+        label = labeller.label(ev)
+        name = unique_name(label.name, ev, {n.label.lower() for n in kids})
+        nodes[nid] = Node(nid, leaf, 3, size=1, label=name, description=label.description)
+        out.append((nid, fit, how))
+    return out
 
 
 def _current_key(library) -> str | None:
