@@ -405,10 +405,14 @@ def test_browser_new_library_real_ads_without_csv(app_url, page, shared_ads):
     dialog.get_by_text("In the taxonomy:").wait_for(timeout=30_000)
     _settle(pg)
     _no_error_text(dialog.inner_text(), "undated ad detail")
+    dialog.locator("[data-testid='stImage'] img").first.wait_for()       # the picture itself, not its placeholder
+    time.sleep(1.0)
     _shot(pg, "21-real-ad-detail-no-date")
     pg.keyboard.press("Escape")
     _goto(pg, f"{url}/taxonomy?lib=real-upload", "Taxonomy")
     _shot(pg, "22-real-taxonomy")
     _goto(pg, f"{url}/map?lib=real-upload", "Map")
+    pg.locator("canvas").first.wait_for(timeout=60_000)                   # the pictures, drawn by WebGL
+    time.sleep(1.5)
     _shot(pg, "23-real-map-pictures")
     assert not errors, errors
