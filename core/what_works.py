@@ -75,7 +75,7 @@ def rank_nodes(library, metric: str = "ctr", level: int = 1, min_spend: float | 
             worse = high < overall if higher else low > overall
             verdict = "above" if better else "below" if worse else verdict
         rows.append({"id": n.id, "label": n.label, "path": n.path, "size": int(n.size or 0), "value": value, "low": low,
-                     "high": high, "spend": spend, "reps": _reps(n.representatives), "verdict": verdict})
+                     "high": high, "spend": spend, "reps": rep_ids(n.representatives), "verdict": verdict})
     df = pd.DataFrame(rows, columns=cols)
     judged = df["value"].notna() & ((df["spend"].fillna(0) >= gate) | (not is_rate and metric != "cost_per_conversion"))
     ranked, gated = df[judged].copy(), df[~judged].copy()
@@ -97,7 +97,8 @@ def _value(perf: dict, metric: str) -> tuple[float | None, float | None, float |
     return num(metric), num(f"{metric}_low"), num(f"{metric}_high")
 
 
-def _reps(reps) -> list[int]:
+def rep_ids(reps) -> list[int]:
+    """Representative ad ids from a node's stored representatives (ints or {'ad_id': ...} dicts)."""
     out = []
     for r in reps or []:
         r = r.get("ad_id", r.get("id")) if isinstance(r, dict) else r

@@ -469,18 +469,6 @@ def thumb_strip(ad_ids, n: int = 4, library=None) -> None:
             _tile_image(r)
 
 
-def rep_ids(reps) -> list[int]:
-    """Representative ad ids from a node's stored representatives (ints or {'ad_id': ...} dicts)."""
-    out = []
-    for r in reps or []:
-        r = r.get("ad_id", r.get("id")) if isinstance(r, dict) else r
-        try:
-            out.append(int(r))
-        except (TypeError, ValueError):
-            continue
-    return out
-
-
 def atlas_view(pts: pd.DataFrame, height: int = 640) -> None:
     """The map as pictures: every ad's thumbnail at its 2-D place (pydeck IconLayer, one sprite sheet, an
     OrthographicView with no map tiles, so it works offline). Hover: a larger picture, the file and its family;

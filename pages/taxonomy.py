@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import views
+from core.what_works import rep_ids
 from pages import _common as ui
 from pages._common import K
 
@@ -85,7 +86,7 @@ def child_cards(parent: str | None) -> None:
     for i, r in enumerate(kids.itertuples(index=False)):
         with cols[i % 3].container(border=True):
             st.markdown(f"**{r.label}**")
-            ui.thumb_strip(ui.rep_ids(r.representatives), n=4)      # pictures first: what these ads look like
+            ui.thumb_strip(rep_ids(r.representatives), n=4)      # pictures first: what these ads look like
             st.caption(f"{int(r.size or 0):,} ads" + (" · " + ", ".join(map(str, r.keywords[:5])) if r.keywords else ""))
             st.button("Open", key=f"child-{r.id}", on_click=go_to, args=(r.id,), width="stretch")
 
