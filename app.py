@@ -45,10 +45,6 @@ def main() -> None:
     ui.PAGE_OBJECTS.update({p.url_path or "home": p for p in pages})
     nav = st.navigation(pages)
 
-    warm = getattr(core, "warm_search", None)      # search models load once per server, in the background
-    if warm is not None:
-        ui.warm_once(warm)
-
     # First run: no library at all -> build the sample one (a background job; the screen below follows it).
     if not core.list_libraries() and views.background_job(core.SAMPLE_LIBRARY) is None:
         ui.start_sample(core.SAMPLE_LIBRARY)
@@ -58,6 +54,9 @@ def main() -> None:
 
     library = ui.lib()
     running = views.job_progress(library)
+    warm = getattr(core, "warm_search", None)      # search models and this library's indexes: once, in the background
+    if warm is not None and running is None:
+        ui.warm_once(warm, library)
     if running is not None and running["kind"] == "sample" and ui.q(views.library_stats)["ads"] == 0:
         st.title("Welcome to the Creative Taxonomy Explorer")
         st.markdown("Preparing a **sample library** of generated ads so you can explore right away. Your own ads go in "

@@ -302,15 +302,17 @@ def job_panel(path: str) -> None:
         st.caption("You can leave or refresh this page: the job keeps running on the server.")
 
 
-_WARM: dict[str, Callable] = {}
+_WARM: dict[str, tuple[Callable, Any]] = {}
 
 
 @st.cache_resource(show_spinner=False)
-def _warm_thread(name: str) -> threading.Thread:
+def _warm_thread(name: str, path: str) -> threading.Thread:
+    fn, library = _WARM[f"{name}:{path}"]
+
     def run():
         try:
-            _WARM[name]()
-        except Exception:  # noqa: BLE001 - warming is best effort: search loads its models on first use anyway
+            fn(library)
+        except Exception:  # noqa: BLE001 - warming is best effort: search loads what it needs on first use anyway
             pass
 
     t = threading.Thread(target=run, name=f"warm-{name}", daemon=True)
@@ -318,10 +320,10 @@ def _warm_thread(name: str) -> threading.Thread:
     return t
 
 
-def warm_once(fn: Callable) -> None:
-    """Run `fn()` once per server process in a background thread (e.g. loading the search models)."""
-    _WARM[fn.__name__] = fn
-    _warm_thread(fn.__name__)
+def warm_once(fn: Callable, library) -> None:
+    """Run `fn(library)` once per library per server process, in a background thread (e.g. `core.warm_search`)."""
+    _WARM[f"{fn.__name__}:{library.path}"] = (fn, library)
+    _warm_thread(fn.__name__, str(library.path))
 
 
 def sample_images() -> int:
