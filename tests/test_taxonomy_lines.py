@@ -117,3 +117,17 @@ def test_every_ad_leaf_is_its_micro_pattern_and_families_carry_the_mixed_flag():
                for i, lid in enumerate(a["leaf_id"]))
     fams = tree.at_level(1)
     assert any(f.mixed for f in fams) and all(f.mixed is not None for f in fams)
+
+
+def test_variants_never_link_across_kinds():
+    from core.taxonomy.variants import VariantInputs, VariantLinker
+
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=16)
+    visual = np.vstack([v, v + 0.01 * rng.normal(size=16), v + 0.01 * rng.normal(size=16)])
+    visual /= np.linalg.norm(visual, axis=1, keepdims=True)
+    base = 0x1234_5678_9ABC_DEF
+    data = VariantInputs(np.array([base, base, base]), np.ones(3, bool), visual, ["", "", ""], np.zeros((3, 8), np.float32),
+                         kind=np.array([0, 0, 1]))
+    lab = VariantLinker(n_neighbors=2).fit(data).labels_
+    assert lab[0] == lab[1] and lab[2] != lab[0], "a strip banner is not a variant of a post, however alike"
