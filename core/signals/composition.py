@@ -1,0 +1,92 @@
+"""Composition words from cheap image statistics: how an ad is put together, not what is in it.
+
+- "text over photo": a photographic image (many distinct colours) with OCR text on it;
+- "plain background": the border ring is one flat colour while the centre holds something
+  (the product-on-white shot, a cut-out on a coloured card);
+- "collage": straight full-length seams in both directions, or several in one (grids, split panels);
+- "cartoon": flat-colour drawings with strong outlines (the layout's "illustration" with edges).
+
+Each word is kept only where it measured as helping search (see README, search section).
+"""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+
+WORDS = ("text over photo", "plain background", "collage", "cartoon")
+
+
+def _gray(image: Image.Image, side: int = 128) -> np.ndarray:
+    return np.asarray(image.convert("L").resize((side, side), Image.BILINEAR), dtype=np.float32)
+
+
+def plain_background(image: Image.Image) -> bool:
+    """Border ring (outer 8%) nearly one colour, centre clearly not."""
+    rgb = np.asarray(image.convert("RGB").resize((96, 96), Image.BILINEAR), dtype=np.float32)
+    b = 8
+    ring = np.concatenate([rgb[:b].reshape(-1, 3), rgb[-b:].reshape(-1, 3), rgb[b:-b, :b].reshape(-1, 3),
+                           rgb[b:-b, -b:].reshape(-1, 3)])
+    centre = rgb[24:72, 24:72].reshape(-1, 3)
+    ring_dev = np.abs(ring - np.median(ring, axis=0)).max(axis=1)
+    flat_ring = float((ring_dev < 18).mean())
+    centre_dev = float(np.abs(centre - np.median(ring, axis=0)).max(axis=1).mean())
+    return flat_ring > 0.9 and centre_dev > 40
+
+
+def seams(image: Image.Image) -> tuple[int, int]:
+    """Counts of full-length straight vertical / horizontal seams away from the edges."""
+    g = _gray(image)
+    counts = []
+    for axis in (1, 0):
+        d = np.abs(np.diff(g, axis=axis))
+        # a seam: a column (row) whose jump is large along most of its length
+        along = (d > 20).mean(axis=0 if axis == 1 else 1)
+        inner = along[12:-12]
+        peaks = np.flatnonzero(inner > 0.85)
+        # neighbouring columns of one seam count once
+        counts.append(int(np.sum(np.diff(peaks) > 2) + 1) if len(peaks) else 0)
+    return counts[0], counts[1]
+
+
+def edge_density(image: Image.Image) -> float:
+    g = _gray(image)
+    return float(((np.abs(np.diff(g, axis=0))[:, :-1] + np.abs(np.diff(g, axis=1))[:-1]) > 60).mean())
+
+
+def composition_words(image: Image.Image, layout: list[str], text_area_share: float, ocr_chars: int) -> list[str]:
+    words = []
+    photo = "photo" in layout
+    if photo and ocr_chars >= 8 and text_area_share >= 0.02:
+        words.append("text over photo")
+    if plain_background(image):
+        words.append("plain background")
+    v, h = seams(image)
+    if (v >= 1 and h >= 1) or v >= 2 or h >= 2:
+        words.append("collage")
+    if "illustration" in layout and edge_density(image) > 0.04:
+        words.append("cartoon")
+    return words
+
+
+from .base import Column, FrameReads, Signal, split_words  # noqa: E402
+
+
+class Composition(Signal):
+    """Signal: text over photo, plain background, collage, cartoon → "shows: …"."""
+
+    name = "composition"
+    columns = (Column("composition_words", "VARCHAR"),)
+    document_label = "shows"
+
+    def compute(self, frame: FrameReads) -> dict:
+        from .layout import graphic_share
+
+        flat = graphic_share(frame.image)
+        # the same photo / illustration split as layout.layout_words
+        layout = [] if flat > 0.6 and frame.frame_text_area > 0.05 else (["illustration"] if flat > 0.5 else ["photo"])
+        words = composition_words(frame.image, layout, frame.frame_text_area, len(frame.frame_text))
+        return {"composition_words": ", ".join(words)}
+
+    def words(self, row: dict) -> list[str]:
+        return split_words(row.get("composition_words"))

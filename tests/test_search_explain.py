@@ -1,0 +1,146 @@
+"""Search by example, plain-words why lines, identical groups, the verdict's records, the query cap.
+
+Real sample library (DuckDB, FAISS, bm25s, MiniLM, EfficientNet on its pixels); pure checks where
+the rule itself is the subject.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import core
+from core.search import search
+from core.search.lexical import char_grams, query_char_grams
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+# -- char grams only where text may be glued -----------------------------------------------------------
+def test_query_char_grams_skip_the_inside_of_ordinary_words():
+    grams = set(query_char_grams("woman smiling"))
+    assert "ling" not in grams and "ilin" not in grams and "min" not in grams  # matched "SELLING" before
+    assert {"ansm", "nsmi"} <= grams            # a glued "WOMANSMILING" still matches across the boundary
+    assert {"smili", "milin"} <= grams         # 5-grams of a word: a loose stemmer
+    typo = set(query_char_grams("colros"))      # not an ordinary word: every gram, typos forgiven
+    assert typo == set(char_grams("colros"))
+    glued = set(char_grams("THESECOLORSDONT RUN"))
+    q = set(query_char_grams("these colors don't run"))
+    assert len(glued & q) / len(q) > 0.8
+
+
+def test_cap_query_cuts_at_a_word():
+    from core.search.engine import cap_query
+
+    long = "red shoes on a beach " * 100
+    cut = cap_query(long, 300)
+    assert len(cut) <= 300 and long.startswith(cut) and not cut.endswith(" ") and cut.split()[-1] in long.split()
+    assert cap_query("short", 300) == "short"
+
+
+# -- identical means the same picture and the same words -------------------------------------------------
+def _corpus(docs, phashes, creatives):
+    from core.search.corpus import Corpus
+
+    cids = np.asarray(creatives, dtype=np.int64)
+    rows = {}
+    for i, c in enumerate(cids.tolist()):
+        rows.setdefault(c, []).append(i)
+    return Corpus(key="t", ad_ids=np.arange(1, len(docs) + 1, dtype=np.int64), files=[f"f{i}" for i in range(len(docs))],
+                  creative_ids=cids, kinds=["image"] * len(docs), thumb_paths=[None] * len(docs),
+                  media_paths=[None] * len(docs), phash=phashes, docs=docs, words=None, chars=None, taxonomy=None,
+                  visual_model=None, creative_rows={k: np.asarray(v) for k, v in rows.items()})
+
+
+def test_template_cards_with_other_words_are_not_identical():
+    from core.search.config import SearchConfig
+    from core.search.engine import collapse
+
+    card = "five stars. {} said: {}. shows: quote card. colours: white"
+    docs = [card.format("Anna", "best serum I ever used"), card.format("Ben", "my skin glows after a week"),
+            card.format("Anna", "best serum I ever used"), "summer sale 50% off sandals"]
+    ph = [0b1011 << 20, (0b1011 << 20) ^ 0b11, (0b1011 << 20) ^ 0b1, 12345]  # 0-2 bits apart: near-identical pictures
+    corpus = _corpus(docs, ph, [1, 2, 3, 4])
+    hits = collapse(corpus, np.asarray([4.0, 3.0, 2.0, 1.0]), 10, SearchConfig(), None)
+    groups = {corpus.files[r]: [corpus.files[d] for d in dups] for r, dups in hits}
+    assert groups["f0"] == ["f2"]      # same picture, same words: one hit
+    assert "f1" in groups              # same template, another quote: its own hit
+    assert len(hits) == 3
+
+
+# -- on the sample library --------------------------------------------------------------------------------
+def _image_ad(lib):
+    return lib.execute("""SELECT a.id, a.file, c.media_path, a.creative_id FROM ads a JOIN creatives c ON c.id = a.creative_id
+                          WHERE c.kind = 'image' ORDER BY a.id LIMIT 1 OFFSET 7""").fetchone()
+
+
+def test_image_search_returns_the_ads_own_picture_first(sample_library):
+    ad_id, file, media, cid = _image_ad(sample_library)
+    res = core.search_similar(sample_library, image=sample_library.path / media, top_k=5)
+    top = res["ads"][0]
+    same = {r[0] for r in sample_library.execute("SELECT id FROM ads WHERE creative_id = ?", [cid]).fetchall()}
+    assert top["ad_id"] in same and top["match"] >= 0.99 and res["verdict"] == "reuse"
+    assert "same picture" in top["why"] and "closest ad" in res["evidence"]
+    more = core.search_similar(sample_library, ad_id=ad_id, top_k=5)
+    assert more["ads"] and not ({a["ad_id"] for a in more["ads"]} & same)   # more like it: not itself
+    assert all(0 <= a["match"] <= 1 for a in more["ads"])
+    kinds = core.search_similar(sample_library, ad_id=ad_id, top_k=5, filters={"kind": "video"})
+    assert all(a["kind"] == "video" for a in kinds["ads"])
+    with pytest.raises(ValueError):
+        core.search_similar(sample_library, top_k=5)
+
+
+def test_cli_search_image_json_puts_the_ad_first(sample_library, tmp_path):
+    import shutil
+
+    ad_id, file, media, cid = _image_ad(sample_library)
+    lib = tmp_path / "lib"  # the session holds the shared library open: the CLI reads a copy
+    shutil.copytree(sample_library.path, lib, ignore=shutil.ignore_patterns("*.wal", "*.lock"))
+    out = subprocess.run([sys.executable, "-m", "core", "search", "--image", str(lib / media),
+                          "--library", str(lib), "--json", "--top-k", "3"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout)
+    same = {r[0] for r in sample_library.execute("SELECT id FROM ads WHERE creative_id = ?", [cid]).fetchall()}
+    assert res["ads"][0]["ad_id"] in same
+
+
+def test_why_lines_are_plain_words(sample_library):
+    for q in ("summer sale", "coffee", "woman smiling", "blue background"):
+        res = search(sample_library, q, top_k=8)
+        for a in res["ads"]:
+            why = a["why"]
+            assert why and not re.search(r"channels?:|char-grams|dense|bm25|visual:|node:", why), why
+            assert not re.search(r"(?<![\w])-\d", why), why      # no negative scores
+        for n in res["nodes"]:
+            assert "score" not in n["why"]
+    res = search(sample_library, "summer sale", top_k=3)
+    assert any("says" in a["why"] for a in res["ads"])        # the words are on the ad or in its copy
+
+
+def test_benchmark_never_moves_the_verdict_and_calibration_is_a_run_record(sample_library, tmp_path):
+    import shutil
+
+    from core.search.bench import run_benchmark
+    from core.search.verdict import RUN_KIND, calibrate_verdict, current_model
+
+    path = tmp_path / "lib"
+    shutil.copytree(sample_library.path, path, ignore=shutil.ignore_patterns("*.wal", "*.lock"))
+    lib = core.open_library(path)
+    before = current_model(lib)
+    out = run_benchmark(lib, n=6, seed=2)
+    assert current_model(lib) == before and lib.current_run(RUN_KIND) is None
+    assert out["verdict"]["model"] == "default" and 0 < out["reuse_threshold"] < 1
+    heads = [h for (h,) in lib.execute("SELECT DISTINCT headline FROM ads WHERE headline IS NOT NULL LIMIT 12").fetchall()]
+    nonsense = [f"zq{i}x plorfen {w} wicket" for i, w in enumerate("abcdefghijkl")]
+    model = calibrate_verdict(lib, heads, nonsense, source="test")
+    run = lib.current_run(RUN_KIND)
+    assert run["key"] == model["key"] and run["config"]["method"].startswith("logistic")
+    res = search(lib, heads[0], top_k=3)
+    assert res["verdict_model"] == model["key"] and res["verdict"] == "reuse"
+    assert search(lib, nonsense[0], top_k=3)["verdict"] == "generate"
+    lib.close()
