@@ -64,11 +64,13 @@ def main() -> None:
         ui.job_panel(str(library.path))
         st.stop()
 
+    ui.search_url_before(nav.url_path)            # ?q= on the Search page: run the linked search
     ui.inside_app(True)
     try:
         nav.run()
     finally:
         ui.inside_app(False)
+    ui.search_url_after(nav.url_path)             # and write the shown search back into the URL
 
 
 # Streamlit runs this file as __main__. The ingest's worker processes (multiprocessing "spawn")

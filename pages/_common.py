@@ -122,6 +122,27 @@ def set_search_query_param(query: str | None) -> None:
         st.query_params.pop(K.Q_PARAM, None)
 
 
+def search_url_before(page_url: str) -> None:
+    """Before the Search page runs: a ?q= it has not answered yet (a refresh, a shared link) fills its box and runs
+    that search. Contract with pages/search.py: the box is K.SEARCH_Q, the shown result K.SEARCH = {query, filters, result}."""
+    want = search_query_param() if page_url == "search" else ""
+    if not want or want == (st.session_state.get(K.SEARCH) or {}).get("query"):
+        return
+    st.session_state[K.SEARCH_Q] = want
+    try:
+        res = q(core.search_ads, want, top_k=20, filters=None)
+    except Exception:  # noqa: BLE001 - the page shows its own errors when the person searches
+        return
+    st.session_state[K.SEARCH] = {"query": want, "filters": [], "result": res}
+
+
+def search_url_after(page_url: str) -> None:
+    """After the Search page ran: its shown query goes into the URL (?q=); 'more like <ad>' results are not a text query."""
+    query = (st.session_state.get(K.SEARCH) or {}).get("query") if page_url == "search" else None
+    if query and not str(query).startswith("more like ") and search_query_param() != query:
+        set_search_query_param(query)
+
+
 # -- libraries and cached reads ----------------------------------------------------------------------
 
 @st.cache_resource(show_spinner=False)

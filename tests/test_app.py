@@ -592,3 +592,16 @@ def test_gallery_with_one_video_uploaded_twice(app_lib):
     at = ok(make_app("twovideos").run())
     ok(at.switch_page("pages/gallery.py").run())
     assert len(at.get("video")) == 2
+
+
+def test_search_query_in_the_url(app_lib):
+    """?q= opens the Search page with that search run; a search typed on the page is written into ?q=."""
+    at = make_app(app_lib.path.name)
+    ok(at.run())
+    at.query_params["q"] = "discount offer coffee"
+    ok(at.switch_page("pages/search.py").run())
+    assert at.text_input(key="search_query").value == "discount offer coffee"
+    assert "discount offer coffee" in texts(at) and any(b.key and b.key.startswith("hits-open-") for b in at.button)
+    at.text_input(key="search_query").set_value("cat meme")
+    ok(at.button(key="FormSubmitter:search-Search").click().run())
+    assert at.query_params["q"] in ("cat meme", ["cat meme"])
