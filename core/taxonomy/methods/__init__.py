@@ -31,35 +31,34 @@ class MethodConfig:
 SUB_MAX_SHARE = 0.8        # inside a family, "one odd creative vs the rest" is not a level
 SUB_MIN_SILHOUETTE = 0.1   # real ads' silhouettes run 0.1-0.2; the generated sample's 0.2-0.35
 
+
+def _ward_sub(seed: int) -> WardClustering:
+    # inside a family only a separated split is worth a level
+    return WardClustering(k_max=8, min_silhouette=SUB_MIN_SILHOUETTE, max_share=SUB_MAX_SHARE, random_state=seed)
+
+
+def _lines(seed: int) -> LineClustering:
+    return LineClustering(random_state=seed)
+
+
+def _auto(seed: int) -> AutoClustering:
+    return AutoClustering(random_state=seed)
+
+
 METHODS: dict[str, MethodConfig] = {
-    "ward": MethodConfig(
-        "ward",
-        lambda seed: WardClustering(random_state=seed),
-        # inside a family only a separated split is worth a level
-        lambda seed: WardClustering(k_max=8, min_silhouette=SUB_MIN_SILHOUETTE, max_share=SUB_MAX_SHARE, random_state=seed),
-        "Ward agglomerative clustering, cluster count by silhouette sweep"),
+    "ward": MethodConfig("ward", lambda seed: WardClustering(random_state=seed), _ward_sub,
+                         "Ward agglomerative clustering, cluster count by silhouette sweep"),
     "hdbscan": MethodConfig(
         "hdbscan",
         lambda seed: HDBSCANClustering(random_state=seed),
         lambda seed: HDBSCANClustering(min_cluster_size=3, random_state=seed),
         "HDBSCAN density clustering; sub-clusters by re-clustering each family"),
-    "graph": MethodConfig(
-        "graph",
-        lambda seed: GraphClustering(),
-        lambda seed: GraphClustering(),
-        "recursive FAISS k-NN similarity graph with rising thresholds"),
-    "lines": MethodConfig(
-        "lines",
-        lambda seed: AutoClustering(random_state=seed),
-        lambda seed: WardClustering(k_max=8, min_silhouette=SUB_MIN_SILHOUETTE, max_share=SUB_MAX_SHARE, random_state=seed),
-        "families: average linkage of document+visual vectors at cosine 0.5 within each kind; sub-clusters: Ward",
-        lines=lambda seed: LineClustering(random_state=seed)),
-    "auto": MethodConfig(
-        "auto",
-        lambda seed: AutoClustering(random_state=seed),
-        lambda seed: WardClustering(k_max=8, min_silhouette=SUB_MIN_SILHOUETTE, max_share=SUB_MAX_SHARE, random_state=seed),
-        "families as `lines`; trends' window families: Ward, or HDBSCAN when its silhouette beats Ward's by > 0.05",
-        lines=lambda seed: LineClustering(random_state=seed)),
+    "graph": MethodConfig("graph", lambda seed: GraphClustering(), lambda seed: GraphClustering(),
+                          "recursive FAISS k-NN similarity graph with rising thresholds"),
+    "lines": MethodConfig("lines", _auto, _ward_sub, "families: average linkage of document+visual vectors at "
+                          "cosine 0.5 within each kind (methods/lines.py); sub-clusters: Ward", lines=_lines),
+    "auto": MethodConfig("auto", _auto, _ward_sub, "families as `lines`; trends' window families: Ward, or HDBSCAN "
+                         "when its silhouette beats Ward's by > 0.05", lines=_lines),
 }
 
 
