@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .limits import DEFAULT_LIMITS, IngestLimits
-from .signals.base import FrameReads, compute_all, registered, resolve
+from .signals.base import FrameReads, compute_all, registered, resolve, split_words
 
 _MODELS: dict = {}
 
@@ -50,6 +50,11 @@ class CreativeResult:
     thumb: bytes = b""
     extra: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)     # stage → seconds, for the benchmark
+
+    @property
+    def layout_words(self) -> list[str]:
+        """The layout signal's words (a video's pacing words included): a view of `values`."""
+        return split_words(self.values.get("layout_words"))
 
 
 def init_worker(visual_model: str | None = None, threads: int = 1) -> None:
