@@ -17,24 +17,12 @@ VECTORS = (("creatives", "visual"), ("creatives", "label_vec"), ("ads", "text_ve
 def library_differences(a, b, atol: float = 1e-4, limit: int = 20) -> list[str]:
     """Human-readable differences between libraries a and b (empty: the same content)."""
     out: list[str] = []
-    ca, cb = _creatives(a), _creatives(b)
-    if set(ca) != set(cb):
-        out.append(f"creatives differ: {len(set(ca) - set(cb))} only in a, {len(set(cb) - set(ca))} only in b")
-    for sha in sorted(set(ca) & set(cb)):
-        for col, va, vb in zip(CREATIVE_COLS, ca[sha], cb[sha]):
-            if va != vb:
-                out.append(f"creative {sha[:12]} {col}: {str(va)[:80]!r} != {str(vb)[:80]!r}")
+    out += _row_differences("creative", _creatives(a), _creatives(b), CREATIVE_COLS)
     ids_a, ids_b = (dict(lib.execute("SELECT sha256, id FROM creatives").fetchall()) for lib in (a, b))
     moved = sum(ids_a[s] != ids_b[s] for s in set(ids_a) & set(ids_b))
     if moved:  # the writer inserts in task order on every engine: the same ids keep builds identical
         out.append(f"{moved} creatives got other row ids (written in another order)")
-    aa, ab = _ads(a), _ads(b)
-    if set(aa) != set(ab):
-        out.append(f"ads differ: {len(set(aa) - set(ab))} only in a, {len(set(ab) - set(aa))} only in b")
-    for key in sorted(set(aa) & set(ab)):
-        for col, va, vb in zip(AD_COLS, aa[key], ab[key]):
-            if va != vb:
-                out.append(f"ad {key[0]} {col}: {str(va)[:80]!r} != {str(vb)[:80]!r}")
+    out += _row_differences("ad", _ads(a), _ads(b), AD_COLS)
     if _boxes(a) != _boxes(b):
         out.append("OCR boxes' text differs")
     for table, col in VECTORS:
@@ -46,6 +34,18 @@ def library_differences(a, b, atol: float = 1e-4, limit: int = 20) -> list[str]:
         if worst > atol:
             out.append(f"{table}.{col}: max abs difference {worst:.2e} > {atol:g}")
     return out[:limit] + ([f"… and {len(out) - limit} more"] if len(out) > limit else [])
+
+
+def _row_differences(what: str, ra: dict, rb: dict, cols) -> list[str]:
+    """Rows keyed alike in both: which keys only one side has, and which columns differ."""
+    out = []
+    if set(ra) != set(rb):
+        out.append(f"{what}s differ: {len(set(ra) - set(rb))} only in a, {len(set(rb) - set(ra))} only in b")
+    for key in sorted(set(ra) & set(rb)):
+        for col, va, vb in zip(cols, ra[key], rb[key]):
+            if va != vb:
+                out.append(f"{what} {str(key)[:60]} {col}: {str(va)[:80]!r} != {str(vb)[:80]!r}")
+    return out
 
 
 def _creatives(lib) -> dict:
