@@ -33,7 +33,7 @@ view = st.segmented_control("View", ["pictures", "dots"], key=K.MAP_VIEW, requir
                             default="pictures" if len(pts) <= PICTURES_DEFAULT_UP_TO else "dots",
                             format_func={"pictures": "Pictures", "dots": "Dots (colour and select)"}.get)
 if view == "pictures":
-    ui.atlas_view(pts)
+    ui.atlas_view()
     ui.show_ad_dialog()
     st.stop()
 st.caption("Drag a box or lasso to select ads.")
