@@ -137,9 +137,10 @@ def search_url_before(page_url: str) -> None:
 
 
 def search_url_after(page_url: str) -> None:
-    """After the Search page ran: its shown query goes into the URL (?q=); 'more like <ad>' results are not a text query."""
+    """After the Search page ran: its shown query goes into the URL (?q=); searches by example ('more like <ad>',
+    'looks like <picture>') are not a text query and leave it alone."""
     query = (st.session_state.get(K.SEARCH) or {}).get("query") if page_url == "search" else None
-    if query and not str(query).startswith("more like ") and search_query_param() != query:
+    if query and not str(query).startswith(("more like ", "looks like ")) and search_query_param() != query:
         set_search_query_param(query)
 
 
