@@ -16,6 +16,7 @@ from .tree import ROOT_ID, ClusterTree
 from .words import corpus_lexicon, ad_texts, zipf
 
 N_KEYWORDS = 10
+MICRO_ENCODE_MAX = 2_000   # micro-patterns whose names are embedded with MiniLM; above, none are (see run)
 # A visual concept (ImageNet class) speaks for an ad only when the classifier is sure (p ≥ 0.5) and
 # the word is common (Zipf ≥ 3.5): on the real ads p ≥ 0.3 gives "web site" for 67 text banners,
 # "stage", "jigsaw puzzle"; on the sample "bell cote" (Zipf 3.0) for a church photo.
@@ -121,7 +122,14 @@ class TreeLabeller:
         # words) and that one vector serves as label_vec and for fidelity; clusters embed both texts in full
         label_texts = [label_text(tree.nodes[n].label, tree.nodes[n].description, keywords[n]) if tree.nodes[n].level < 3
                        else label_text(tree.nodes[n].label, "", keywords[n][:4]) for n in ids]
-        label_vecs = self.encode(label_texts)
+        # past MICRO_ENCODE_MAX micro-patterns (17k at 100k ads) their names are not embedded: label_vec is
+        # their ads' mean document vector, already in MiniLM's space, and fidelity is not measured
+        micro = [k for k, n in enumerate(ids) if tree.nodes[n].level == 3]
+        modelless = set(micro) if len(micro) > MICRO_ENCODE_MAX else set()
+        encoded = [k for k in range(len(ids)) if k not in modelless]
+        vecs = self.encode([label_texts[k] for k in encoded])
+        label_vecs = np.zeros((len(ids), vecs.shape[1]), np.float32)
+        label_vecs[encoded] = vecs
         clusters = [k for k, n in enumerate(ids) if tree.nodes[n].level < 3]
         desc_vecs = label_vecs.copy()
         if clusters:
@@ -137,9 +145,9 @@ class TreeLabeller:
             node.representatives = [int(a) for a in c.ad_ids[rep_rows[nid]]]
             node.rep_strategy = self.rep_strategy
             node.rep_trace = traces.get(nid, [])
-            node.fidelity = round(float(desc_vecs[k] @ mean_vec), 4) if len(tv) else float("nan")
+            node.fidelity = round(float(desc_vecs[k] @ mean_vec), 4) if len(tv) and k not in modelless else float("nan")
             node.text_centroid = _unit(mean_vec)
-            node.label_vec = _unit(label_vecs[k])
+            node.label_vec = _unit(mean_vec if k in modelless else label_vecs[k])
             node.size = int(len(r))
         self.progress("labels", len(ids), len(ids))
 
