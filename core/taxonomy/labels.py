@@ -12,6 +12,7 @@ share no such word is a catch-all and says so: "Mixed photos: veterans, police".
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -170,10 +171,12 @@ class RuleLabeller:
         else:
             terms = [t for t, _ in ev.keywords]
         words: list[str] = []
+        said_above = set(re.findall(r"[^\W_]+", (ev.parent_label or "").lower()))   # a mixed part of a mixed family: what sets it apart
         for t in terms:
             w = _words(t)
             if len(w) == 1 and len(w[0]) >= 3 and w[0].isalpha() and w[0] not in words and is_content(w[0]):
                 words.append(w[0])
+        words = [w for w in words if w not in said_above] + [w for w in words if w in said_above]
         head = "Mixed " + (form or "ads")
         options = [head + (": " + ", ".join(words[i:i + 2]) if words[i:i + 2] else "") for i in range(max(1, len(words) - 1))]
         options += [head + ": " + ", ".join(p) for p in zip(words, words[2:])]
@@ -185,7 +188,7 @@ class RuleLabeller:
             words = _words(c)
             if not head:
                 head = words
-            elif len(head) == 1 and not set(words) & set(head) and len(head) + len(words) <= 3:
+            elif len(head) == 1 and not {_stem(w) for w in words} & {_stem(w) for w in head} and len(head) + len(words) <= 3:
                 head = head + words
             if len(head) >= 2:
                 break
@@ -232,6 +235,11 @@ class RuleLabeller:
         if ev.ctas and ev.ctas[0][1] >= 0.3:
             details.append(f"CTA “{ev.ctas[0][0].capitalize()}”")
         return head + (": " + "; ".join(details) if details else "") + "."
+
+
+def _stem(word: str) -> str:
+    """Enough of a stem to see "bagels" and "bagel" as one word."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 def _prefer_phrases(cands: list[str], name_terms) -> list[str]:
