@@ -294,8 +294,8 @@ def main(argv=None) -> int:
         if not (tmp / name / "library.duckdb").exists():
             build_synthetic_library(tmp / name, n_ads=a.ads).close()
             print(f"built a synthetic {a.ads:,}-ad library in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        fps = atlas_fps(tmp, name) if a.browser else None    # first: the AppTest below keeps the library open
         times, cold = time_pages(tmp, name, a.repeat)
-        fps = atlas_fps(tmp, name) if a.browser else None
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
