@@ -131,6 +131,7 @@ def test_an_alien_ad_is_new_not_yet_placed(grown, tmp_path):
     alien = int(ad["id"].iloc[0])
     assert report["unplaced"] == 1 and tree.leaf_of(alien) == UNPLACED_ID
     assert tree.nodes[UNPLACED_ID].label == "New, not yet placed" and tree.members(UNPLACED_ID) == [alien]
+    assert tree.nodes[UNPLACED_ID].representatives == [alien]
     assert "New, not yet placed" in tree.to_text()
     d = core.taxonomy_drift(lib)
     assert d["unplaced"] == 1

@@ -146,7 +146,8 @@ def place_new_ads(library, progress=None) -> dict:
         results = _own_leaves(nodes, rows, results, prep.corpus)
     unplaced = [r for r, (leaf, _, _) in zip(rows, results) if leaf == UNPLACED_ID]
     if unplaced:
-        nodes[UNPLACED_ID] = Node(UNPLACED_ID, ROOT_ID, 1, label=UNPLACED_LABEL, description=(
+        latest = sorted((int(ids[r]) for r in unplaced), reverse=True)[:6]   # every waiting ad is re-tried each time
+        nodes[UNPLACED_ID] = Node(UNPLACED_ID, ROOT_ID, 1, label=UNPLACED_LABEL, representatives=latest, description=(
             "Ads added since the build that fit none of its families well enough. Rebuild the taxonomy to place them."))
     else:
         nodes.pop(UNPLACED_ID, None)
