@@ -43,7 +43,7 @@ class Prepared:
 
 
 def prepare(library, axes: dict | None = None, seed: int = 0, progress: Progress = _noop, ad_ids=None,
-            stage_s: dict | None = None) -> Prepared:
+            stage_s: dict | None = None, veto_phash: bool = True) -> Prepared:
     stage_s = stage_s if stage_s is not None else {}
     t = time.perf_counter()
     progress("loading", 0, 1)
@@ -57,7 +57,7 @@ def prepare(library, axes: dict | None = None, seed: int = 0, progress: Progress
     progress("variants", 0, 1)
     inputs = variant_inputs(corpus, library=library)
     t = _lap(stage_s, "ocr_embed", t)
-    linker = VariantLinker(random_state=seed).fit(inputs)
+    linker = VariantLinker(veto_phash=veto_phash, random_state=seed).fit(inputs)
     _lap(stage_s, "variants", t)
     links = linker.pairs_["reason"].value_counts().to_dict()
     units = Units.from_labels(linker.labels_[corpus.creative_of_ad], fb.features_,

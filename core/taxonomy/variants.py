@@ -11,6 +11,8 @@ Two creatives are linked when
     the same (sample seed 0: 40 micro-patterns for 88 planted variant groups, pair precision 0.15,
     now 81 and 0.34), or
   * both carry substantial OCR text with embedding cosine ≥ 0.9 (one message, new visual);
+(`veto_phash=False` is the previous rule, which trends still reads: its exact sample events were
+tuned on those micro-patterns and gain a spurious NEW/INACTIVE pair on the new ones)
 and never across kinds (features.kind_gate: a 234×60 banner and a square post are not variants).
 Ads sharing a creative (byte-identical files) are always together. Micro-patterns are the
 connected components of these links. Candidate pairs come from FAISS k-NN on the visual and
@@ -134,13 +136,14 @@ def hamming64(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # -- the rules -------------------------------------------------------------------------------------
 def decide_links(hamming: np.ndarray, visual_cos: np.ndarray, ocr_cos: np.ndarray, jaccard: np.ndarray,
                  both_text: np.ndarray, phash_max_hamming: int = 10, visual_min_cos: float = 0.85,
-                 ocr_veto_jaccard: float = 0.3, ocr_veto_cos: float = 0.6, ocr_link_cos: float = 0.9) -> np.ndarray:
+                 ocr_veto_jaccard: float = 0.3, ocr_veto_cos: float = 0.6, ocr_link_cos: float = 0.9,
+                 veto_phash: bool = True) -> np.ndarray:
     """Reason code per candidate pair (0 = not linked; see REASONS). Pure and vectorised.
 
     `hamming` is -1 where a hash is missing; `jaccard` may be NaN where it was not needed.
     """
     disagree = both_text & ((ocr_cos < ocr_veto_cos) | (np.nan_to_num(jaccard, nan=1.0) < ocr_veto_jaccard))
-    phash_link = (hamming >= 0) & (hamming <= phash_max_hamming) & ~disagree
+    phash_link = (hamming >= 0) & (hamming <= phash_max_hamming) & (~disagree if veto_phash else True)
     visual_link = (visual_cos >= visual_min_cos) & ~disagree
     ocr_link = both_text & (ocr_cos >= ocr_link_cos)
     return np.select([phash_link, visual_link, ocr_link], [1, 2, 3], default=0)
@@ -151,8 +154,9 @@ class VariantLinker(BaseEstimator):
 
     def __init__(self, phash_max_hamming: int = 10, visual_min_cos: float = 0.85, ocr_min_chars: int = MIN_OCR_CHARS,
                  ocr_veto_jaccard: float = 0.3, ocr_veto_cos: float = 0.6, ocr_link_cos: float = 0.9,
-                 n_neighbors: int = 15, search_dims: int = 64, random_state: int = 0):
+                 n_neighbors: int = 15, search_dims: int = 64, veto_phash: bool = True, random_state: int = 0):
         self.phash_max_hamming = phash_max_hamming
+        self.veto_phash = veto_phash
         self.visual_min_cos = visual_min_cos
         self.ocr_min_chars = ocr_min_chars
         self.ocr_veto_jaccard = ocr_veto_jaccard
@@ -189,7 +193,7 @@ class VariantLinker(BaseEstimator):
         for p in np.flatnonzero(need):
             jac[p] = trigram_jaccard(data.ocr_text[i[p]], data.ocr_text[j[p]])
         reason = decide_links(hamming, vis, ocr, jac, both, self.phash_max_hamming, self.visual_min_cos,
-                              self.ocr_veto_jaccard, self.ocr_veto_cos, self.ocr_link_cos)
+                              self.ocr_veto_jaccard, self.ocr_veto_cos, self.ocr_link_cos, self.veto_phash)
         if data.kind is not None:
             reason = np.where(data.kind[i] == data.kind[j], reason, 0)
         linked = reason > 0
