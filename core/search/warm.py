@@ -55,6 +55,13 @@ def warm_search(library, image_model: bool = True) -> dict:
             _query_vec("warm up")
 
         step("multilingual", _multilingual)
+        def _labels():  # the why line's object labels, embedded once instead of a few per query
+            from ..signals.visual import imagenet_labels
+            from .explain import _label_vecs
+
+            _label_vecs(set(imagenet_labels()))
+
+        step("label_words", _labels)
         step("first_search", lambda: search(library, "warm up search", top_k=10))
     if image_model:
         def _visual():
