@@ -1,5 +1,9 @@
 """Weighted Ward clustering of units, the cluster count chosen by a silhouette sweep.
 
+The default build no longer picks families this way (`lines.py`: on real ads the silhouette is flat,
+so the sweep's smallest k collapsed 190 IRA ads into 2 families); it serves `method="ward"`,
+sub-clusters inside a family (k ≤ 8) and trends' window families.
+
 Ward over units that weigh their ads is Ward over the ads with every group of variants already
 merged: each ad's row is snapped to its unit's centroid, so identical rows join at zero cost and
 the tree above them is the weighted tree (scipy's `ward`, the one sklearn's
