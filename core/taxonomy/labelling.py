@@ -84,7 +84,9 @@ class TreeLabeller:
         real = np.array([self.lexicon.is_real(t) for t in self.vocab], dtype=bool)
         self.facets: Facets = build_facets(c)
         term_counts = (M @ self.docs).tocsr()
-        facet_counts = (M @ self.facets.matrix).tocsr()
+        # dense (nodes × facets, a few hundred columns): the per-node loop below read ~19 sparse rows per
+        # node, 189k scipy __getitem__ calls and a fifth of the labelling time at 10k ads
+        facet_counts = np.asarray((M @ self.facets.matrix).todense(), dtype=np.float64)
         video = M @ (c.frame["kind"].to_numpy() == "video").astype(float)
         sizes = np.array([len(rows[n]) for n in ids])
         tested = self.facets.of_kind(*TESTED_KINDS)
@@ -99,17 +101,17 @@ class TreeLabeller:
             tags = []
             if node.parent_id is not None:
                 p = pos[node.parent_id]
-                tags = enriched(facet_counts[i, tested].toarray().ravel(), int(sizes[i]),
-                                facet_counts[p, tested].toarray().ravel(), int(sizes[p]),
+                tags = enriched(facet_counts[i, tested], int(sizes[i]),
+                                facet_counts[p, tested], int(sizes[p]),
                                 self.facets.names[tested], self.facets.kinds[tested])
             evidence[nid] = self._evidence(node.id, node.level, int(sizes[i]), keywords[nid], tags,
-                                           facet_counts[i].toarray().ravel(), float(video[i]))
+                                           facet_counts[i], float(video[i]))
             evidence[nid].name_terms = name_terms.get(nid, [])
             evidence[nid].concepts = concepts[i]
             evidence[nid].mixed = _is_mixed(node, evidence[nid])
             if node.parent_id is not None:
                 p = pos[node.parent_id]
-                rest = facet_counts[p].toarray().ravel() - facet_counts[i].toarray().ravel()
+                rest = facet_counts[p] - facet_counts[i]
                 n_rest = max(int(sizes[p] - sizes[i]), 1)
                 cols = self.facets.of_kind("layout")
                 evidence[nid].layout_rest = [(str(self.facets.names[j]), round(float(rest[j] / n_rest), 4)) for j in cols if rest[j] > 0]
