@@ -108,3 +108,26 @@ def test_killed_ray_ingest_resumes_to_the_local_engines_library(tmp_path):
     assert library_differences(reference, resumed) == []
     assert [r[0] for r in resumed.execute("SELECT status FROM jobs ORDER BY id").fetchall()] == ["interrupted", "done"]
     resumed.close(), reference.close()
+
+
+def test_one_by_one_fallback_gives_the_streamed_results(tmp_path):
+    """The path taken after a worker crash (each creative its own never-retried task) computes the same."""
+    ray = pytest.importorskip("ray", reason="ray is not installed (optional: pip install -r requirements-ray.txt)")
+    import hashlib
+
+    from core.compute import CreativeTask
+    from core.engines import ray_engine
+
+    src = make_ads(tmp_path / "src", 3)
+    tasks = [CreativeTask(hashlib.sha256(f.read_bytes()).hexdigest(), str(f), "image", f.name) for f in sorted(src.glob("*.png"))]
+    streamed = {r.sha256: r for r in ray_engine.run_tasks(tasks, workers=2)}
+    started = ray_engine._connect(ray, None, 2)
+    try:
+        alone = {r.sha256: r for r in ray_engine._one_by_one(ray, tasks, ray_engine.DEFAULT_LIMITS)}
+    finally:
+        if started:
+            ray.shutdown()
+    assert set(alone) == set(streamed) == {t.sha256 for t in tasks}
+    for sha, r in alone.items():
+        assert r.ok and r.ocr_text == streamed[sha].ocr_text and r.values == streamed[sha].values
+        assert abs(r.visual - streamed[sha].visual).max() < 1e-4

@@ -98,8 +98,39 @@ def _stream(ray, tasks: list[CreativeTask], workers: int, limits: IngestLimits) 
     rows = [{"sha256": t.sha256, "path": t.path, "kind": t.kind, "name": t.name, "visual_model": t.visual_model or ""}
             for t in tasks]
     ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), MAX_BLOCKS))
+    # Ray Data retries a task whose actor died forever by default: a file that kills its worker (a decoder
+    # crash, memory) would loop; two retries, then the rest go one by one (`_one_by_one`)
     ds = ds.map_batches(_Analyser, batch_size=1, batch_format="numpy", num_cpus=1,
-                        compute=ray.data.ActorPoolStrategy(size=workers),
+                        compute=ray.data.ActorPoolStrategy(size=workers), max_task_retries=2,
                         fn_kwargs={"limits": limits})
-    for row in ds.iter_rows():
-        yield pickle.loads(row["result"])
+    done: set[str] = set()
+    try:
+        for row in ds.iter_rows():
+            result = pickle.loads(row["result"])
+            done.add(result.sha256)
+            yield result
+    except ray.exceptions.RayError:
+        yield from _one_by_one(ray, [t for t in tasks if t.sha256 not in done], limits)
+
+
+def _one_by_one(ray, tasks: list[CreativeTask], limits: IngestLimits) -> Iterator[CreativeResult]:
+    """Each creative in its own task, never retried: the one that kills its worker becomes an error."""
+    analyse = ray.remote(num_cpus=1, max_retries=0)(_analyse_once)
+    pending = {analyse.remote(t, limits): t for t in tasks}
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        task = pending.pop(ready[0])
+        try:
+            yield ray.get(ready[0])
+        except ray.exceptions.RayError as e:
+            yield CreativeResult(task.sha256, ok=False, error_code="analysis_crashed",
+                                 error_message=f"'{task.name}' stopped the program that analyses it ({type(e).__name__}); "
+                                               "check the file opens in an image or video player and upload it again.")
+
+
+def _analyse_once(task: CreativeTask, limits: IngestLimits) -> CreativeResult:
+    from ..compute import _MODELS, analyze_creative, init_worker
+
+    if not _MODELS:   # Ray reuses worker processes: the models load once per process
+        init_worker(task.visual_model, threads=1)
+    return analyze_creative(task, limits)
