@@ -398,7 +398,7 @@ def test_trends_page(story, monkeypatch):
     sankey = [json.loads(c.proto.spec)["data"][0] for c in at.get("plotly_chart")]
     assert sankey[0]["type"] == "sankey" and len(sankey[0]["link"]["value"]) > 0
     events = at.dataframe[-1].value
-    assert set(events["event"]) == {"✦ New", "⑂ Split", "⏹ Inactive"}
+    assert set(events["event"]) == {"★ New", "↔ Split", "■ Stopped"}
     at.button_group(key="trends_show").set_value("improving").run()
     assert not at.exception
     table = at.dataframe[0].value
