@@ -72,7 +72,7 @@ def ingest_source(library, source, metadata=None, progress: Progress | None = No
     summary = _ingest(library, source, metadata=metadata, progress=progress, workers=workers,
                       visual_model=visual_model, limits=limits or DEFAULT_LIMITS, engine=engine, ray_address=ray_address)
     if build and library.counts()["ads"] >= 2:
-        if rebuild or library.current_run("taxonomy") is None:
+        if rebuild or current_build_key(library) is None:
             build_taxonomy(library, progress=progress, **(build_options or {}))
         else:   # a build exists: new ads join its nodes (ids, names and edits stay); rebuild on request
             place_ads(library, progress=progress)

@@ -87,3 +87,30 @@ def test_background_ingest_owns_its_row_and_refuses_a_second_job(tmp_path):
     assert seen and {jid for jid, _ in seen} == {rows[0].id}     # the page followed that row, and only it
     assert views.job_progress(library) is None
     library.close()
+
+
+def test_upload_into_a_built_library_places_instead_of_rebuilding(sample_library, tmp_path):
+    """The app's upload path keeps the current build (ids, names, edits): new ads are placed into it and
+    the build row says so; only the explicit Rebuild re-clusters."""
+    from PIL import Image
+
+    from conftest import copy_library
+    from core import views
+
+    library = copy_library(sample_library, tmp_path / "lib")
+    before = core.current_build_key(library)
+    n_before = library.scalar("SELECT count(*) FROM ads")
+    src = tmp_path / "src"
+    src.mkdir()
+    for i, colour in enumerate(["red", "navy"]):
+        Image.new("RGB", (320, 320), colour).save(src / f"new{i}.png")
+    job = views.start_ingest(library, src)
+    job.wait(600)
+    assert job.error is None
+    assert core.current_build_key(library) == before                      # no new build
+    build_row = jobs.latest(library)[0]
+    assert build_row.is_build and build_row.status == "done" and build_row.summary["kind"] == "place"
+    assert build_row.summary["placed"]["considered"] == 2
+    n_assigned = library.scalar("SELECT count(*) FROM assignments WHERE build_key = ?", [before])
+    assert n_assigned == n_before + 2                                     # every new ad has a node
+    library.close()

@@ -60,8 +60,9 @@ class Corpus:
 
 def corpus_key(library) -> str:
     n, mx = library.execute("SELECT count(*), coalesce(max(id), 0) FROM ads").fetchone()
-    run = library.current_run("taxonomy")
-    return f"{library.path}|{n}|{mx}|{run['key'] if run else ''}"
+    from ..taxonomy.persist import current_build_key
+
+    return f"{library.path}|{n}|{mx}|{current_build_key(library) or ''}"
 
 
 def get_corpus(library) -> Corpus:

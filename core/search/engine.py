@@ -161,8 +161,9 @@ def _abs(library, rel):
 
 
 def _build_key(library):
-    run = library.current_run("taxonomy")
-    return run["key"] if run else None
+    from ..taxonomy.persist import current_build_key
+
+    return current_build_key(library)
 
 
 def collapse(corpus: Corpus, final: np.ndarray, top_k: int, cfg: SearchConfig, mask) -> list[tuple[int, list[int]]]:

@@ -368,12 +368,14 @@ def _keywords(documents: list[str], groups: list[np.ndarray]) -> list[list[tuple
 
 def _current_families(library, ad_ids: np.ndarray) -> pd.DataFrame | None:
     """(family id, label) of each window ad in the library's current taxonomy; None before any build."""
-    run = library.current_run("taxonomy")
-    if run is None:
+    from ..taxonomy.persist import current_build_key
+
+    key = current_build_key(library)
+    if key is None:
         return None
     fam = library.query_df(
         """SELECT a.ad_id, a.family_id, n.label FROM assignments a
-           LEFT JOIN nodes n ON n.build_key = a.build_key AND n.id = a.family_id WHERE a.build_key = ?""", [run["key"]])
+           LEFT JOIN nodes n ON n.build_key = a.build_key AND n.id = a.family_id WHERE a.build_key = ?""", [key])
     return pd.DataFrame({"ad_id": ad_ids}).merge(fam, on="ad_id", how="left")
 
 

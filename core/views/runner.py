@@ -108,19 +108,26 @@ def _spawn(job: BackgroundJob, target: Callable[[], None]) -> BackgroundJob:
     return job
 
 
-def _build_step(library, job: BackgroundJob, after_job: int | None) -> None:
-    """Build the taxonomy as its own row in the jobs table (the ingest row is final once ingest returns)."""
+def _build_step(library, job: BackgroundJob, after_job: int | None, rebuild: bool = True) -> None:
+    """Build the taxonomy as its own row in the jobs table (the ingest row is final once ingest returns).
+
+    With rebuild=False and a current build, new ads are placed into its nodes instead (ids, names and
+    edits stay); the user rebuilds when they choose (the drift banner offers it)."""
     import core
 
     if library.counts()["ads"] < 2:
         return
-    summary = {"kind": "build", "after_job": after_job}
+    place = not rebuild and current_build_key(library) is not None
+    summary = {"kind": "place" if place else "build", "after_job": after_job}
     row = jobs.start(library, BUILD_SOURCE, "building", summary)
     progress = jobs.RowProgress(library, row, forward=job.progress)
     progress("building", 0, 1)
     t0, status = time.perf_counter(), "done"
     try:
-        core.build_taxonomy(library, progress=progress)
+        if place:
+            summary["placed"] = core.place_ads(library, progress=progress)
+        else:
+            core.build_taxonomy(library, progress=progress)
         summary["build_key"] = current_build_key(library)
     except BaseException as e:
         status = "failed"
@@ -133,7 +140,8 @@ def _build_step(library, job: BackgroundJob, after_job: int | None) -> None:
 
 
 def start_ingest(library, source, metadata: list | None = None, build: bool = True) -> BackgroundJob:
-    """Ingest a saved upload in a background thread, then rebuild the taxonomy; returns at once."""
+    """Ingest a saved upload in a background thread, then build the taxonomy (the first time) or place the
+    new ads into the current build; returns at once."""
     import core
 
     job = _register(library.path, "ingest", str(source))
@@ -141,7 +149,7 @@ def start_ingest(library, source, metadata: list | None = None, build: bool = Tr
     def target():
         summary = core.ingest_source(library, source, metadata=metadata, progress=job.progress, build=False)
         if build:
-            _build_step(library, job, summary.job_id)
+            _build_step(library, job, summary.job_id, rebuild=False)
 
     return _spawn(job, target)
 
