@@ -114,3 +114,19 @@ def test_upload_into_a_built_library_places_instead_of_rebuilding(sample_library
     n_assigned = library.scalar("SELECT count(*) FROM assignments WHERE build_key = ?", [before])
     assert n_assigned == n_before + 2                                     # every new ad has a node
     library.close()
+
+
+def test_job_report_reads_a_bounded_number_of_warnings(lib):
+    """A hostile CSV can leave 100k+ warning rows: the report lists the first REPORT_ROWS and says the total."""
+    from core import views
+    from core.views.runs import REPORT_ROWS
+
+    job_id = jobs.start(lib, "upload.zip", "reading")
+    jobs.finish(lib, job_id, "done", {"ads_added": 0})
+    n = REPORT_ROWS + 123
+    lib.execute("""INSERT INTO errors (job_id, file, row_number, reason, message, severity)
+                   SELECT ?, 'meta.csv', i, 'absent_file', 'no such file', 'warning' FROM range(?) t(i)""", [job_id, n])
+    lib.execute("INSERT INTO errors (job_id, file, reason, message) VALUES (?, 'x.png', 'unreadable', 'not an image')", [job_id])
+    report = views.job_report(lib, job_id)
+    assert len(report["warnings"]) == REPORT_ROWS and report["warnings_total"] == n
+    assert report["skipped_total"] == 1 and report["skipped"]["file"].tolist() == ["x.png"]

@@ -53,6 +53,9 @@ def job_progress(library) -> dict[str, Any] | None:
     return None
 
 
+REPORT_ROWS = 500
+
+
 def job_report(library, job_id: int) -> dict[str, Any]:
     """What one ingest added, what it skipped and why (errors and notices), and its metadata warnings."""
     j = job(library, job_id)
@@ -61,14 +64,20 @@ def job_report(library, job_id: int) -> dict[str, Any]:
     added = library.query_df(
         """SELECT a.id AS ad_id, a.file, c.kind, a.headline, a.format, a.campaign
            FROM ads a JOIN creatives c ON c.id = a.creative_id WHERE a.job_id = ? ORDER BY a.id""", [job_id])
-    problems = library.query_df(
-        "SELECT file, row_number AS row, reason, message, severity FROM errors WHERE job_id = ? ORDER BY id", [job_id])
-    skipped = problems[problems["severity"] != "warning"].drop(columns=["row"]).reset_index(drop=True)
-    warnings = problems[problems["severity"] == "warning"].drop(columns=["reason", "severity"]).reset_index(drop=True)
+    # A hostile CSV can leave 100k+ warning rows: the page reads the first REPORT_ROWS of each kind and the totals.
+    skipped = library.query_df(
+        """SELECT file, reason, message FROM errors WHERE job_id = ? AND severity <> 'warning'
+           ORDER BY id LIMIT ?""", [job_id, REPORT_ROWS])
+    warnings = library.query_df(
+        """SELECT file, row_number AS row, message FROM errors WHERE job_id = ? AND severity = 'warning'
+           ORDER BY id LIMIT ?""", [job_id, REPORT_ROWS])
+    totals = dict(library.execute(
+        """SELECT severity = 'warning', count(*) FROM errors WHERE job_id = ? GROUP BY 1""", [job_id]).fetchall())
     s = j["summary"]
     build = jobs_table.build_after(library, job_id)
     build = None if build is None else _job_dict(library, build)
     return {"job": j, "added": added, "skipped": skipped, "warnings": warnings, "build": build,
+            "skipped_total": int(totals.get(False, 0)), "warnings_total": int(totals.get(True, 0)),
             "counts": {k: s.get(k) for k in ("files_seen", "ads_added", "creatives_added", "already_present", "duplicates", "seconds")}}
 
 
