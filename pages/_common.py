@@ -1,5 +1,7 @@
 """Shared Streamlit helpers for every page: session-state keys, the cached Library and indexes,
-cached reads, the library picker, job progress, ad grids and the ad detail dialog.
+cached reads, the library picker, state in the URL, Markdown-safe text and number formats. Ad grids and
+the ad detail live in pages/_ads.py, the Pictures view in pages/_atlas.py, job panels and the build offers
+in pages/_jobs.py; pages reach all of them as `ui.<name>` through this module.
 
 Pages call the core facade and `core.views` through these helpers; none of them touches DuckDB
 or FAISS directly. Caching: one `Library` per path per server process (`st.cache_resource`, also
@@ -9,7 +11,6 @@ in `st.cache_data` keyed by (function, path, data version, arguments).
 from __future__ import annotations
 
 import importlib
-import os
 import runpy
 import threading
 from pathlib import Path
@@ -20,6 +21,7 @@ import streamlit as st
 
 import core
 from core import views
+from core.safe_text import code_span, escape_markdown
 
 PAGES = Path(__file__).resolve().parent
 APP = PAGES.parent / "app.py"
@@ -184,11 +186,11 @@ def lib():
     try:
         return open_library(str(path))
     except Exception as e:  # noqa: BLE001
-        if "lock" in str(e).lower():
-            st.error(f"The library **{path.name}** is open in another program (another `streamlit run`, or a "
-                     "`python -m core` command). Close that program, then reload this page.", icon=":material/lock:")
-        else:
-            st.error(f"The library **{path.name}** could not be opened: {e}", icon=":material/error:")
+        # core.store's LibraryError says what happened and what to do, in one sentence ("… is in use by another
+        # process (PID …)", damaged, not writable); it names paths and a process's command line: shown literally
+        locked = "in use by another process" in str(e) or "lock" in str(e).lower()
+        st.error(f"The library **{safe_md(path.name)}** could not be opened. {message_md(e)}",
+                 icon=":material/lock:" if locked else ":material/error:")
         st.stop()
 
 
@@ -222,9 +224,24 @@ def friendly(exc: BaseException, doing: str = "") -> None:
     if msg:
         st.info(msg, icon=":material/account_tree:")
     elif isinstance(exc, views.JobBusy):
-        st.warning(str(exc), icon=":material/hourglass_top:")
+        st.warning(message_md(exc), icon=":material/hourglass_top:")
     else:
-        st.error(f"{'Could not ' + doing + ': ' if doing else ''}{exc}", icon=":material/error:")
+        st.error(f"{'Could not ' + doing + ': ' if doing else ''}{message_md(exc)}", icon=":material/error:")
+
+
+def safe_md(text) -> str:
+    """User text (file names, labels, keywords, metadata, OCR, node ids from the URL) shown literally inside
+    Markdown: every markup character escaped, line breaks made spaces (core.safe_text)."""
+    return escape_markdown(text)
+
+
+def message_md(text) -> str:
+    """An engine message shown in Markdown: its `code` spans stay code spans, everything else (paths, file
+    names, a process's command line) is escaped. Odd backticks: the whole message escaped."""
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:
+        return escape_markdown(text)
+    return "".join(code_span(p) if i % 2 else escape_markdown(p) for i, p in enumerate(parts))
 
 
 # -- sidebar -----------------------------------------------------------------------------------------
@@ -255,7 +272,9 @@ def sidebar() -> None:
         s = q(views.library_stats)
         st.caption(f"{s['ads']:,} ads · {s['taxonomy']['families']} families" if s["ads"] else "empty library")
         if views.job_progress(lib()) is not None:
-            _sidebar_job(str(library_path()))
+            from pages._jobs import sidebar_job
+
+            sidebar_job(str(library_path()))
 
 
 def select_library(name: str) -> None:
@@ -274,149 +293,7 @@ def _on_library_change() -> None:
         st.query_params[K.LIB] = st.session_state[K.LIB]
 
 
-@st.fragment(run_every=5)
-def _sidebar_job(path: str) -> None:
-    p = views.job_progress(open_library(path))
-    if p is None:
-        st.rerun()  # the job ended: refresh every page's data
-    st.progress(_fraction(p), text=f"{_job_title(p)}: {_stage_label(p['stage'])}")
-
-
-# -- jobs ----------------------------------------------------------------------------------------------
-
-def _fraction(p: dict) -> float:
-    return min(1.0, p["done"] / p["total"]) if p.get("total") else 0.0
-
-
-def _stage_label(stage: str | None) -> str:
-    if stage in views.STAGE_LABELS:
-        return views.STAGE_LABELS[stage]
-    if stage in (None, "", "starting"):
-        return "Starting"
-    return f"Building the taxonomy: {stage.replace('_', ' ')}"   # the build's own steps (features, clustering, labels…)
-
-
-def _job_steps(p: dict) -> list[tuple[str, str]]:
-    """(step, state) for every step of this kind of job: done | running | pending."""
-    plan = ["building"] if p.get("kind") == "build" else \
-        (["generating"] if p.get("kind") == "sample" else []) + list(views.INGEST_STAGES) + ["building"]
-    current = p.get("stage") if p.get("stage") in plan else ("building" if p.get("stage") not in (None, "", "starting") else plan[0])
-    at = plan.index(current)
-    return [(step, "done" if i < at else "running" if i == at else "pending") for i, step in enumerate(plan)]
-
-
-def _job_title(p: dict) -> str:
-    return {"sample": "Building the sample library", "build": "Building the taxonomy"}.get(p.get("kind"), "Ingesting upload")
-
-
-@st.fragment(run_every=2)
-def job_panel(path: str) -> None:
-    """Live progress of the running job (polls the jobs table every 2 s); reruns the app when it ends."""
-    p = views.job_progress(open_library(path))
-    if p is None:
-        st.rerun()
-    with st.container(border=True):
-        st.markdown(f"**{_job_title(p)}** · {p.get('name') or ''}")
-        total = f" — {p['done']:,} / {p['total']:,}" if p.get("total", 0) > 1 else ""
-        st.progress(_fraction(p), text=f"{_stage_label(p['stage'])}{total}")
-        icons = {"done": ":material/check_circle:", "running": ":material/autorenew:", "pending": ":material/radio_button_unchecked:"}
-        st.caption("  ·  ".join(f"{icons[state]} {views.STAGE_LABELS.get(step, step)}" for step, state in _job_steps(p)))
-        st.caption("You can leave or refresh this page: the job keeps running on the server.")
-
-
-_WARM: dict[str, tuple[Callable, Any]] = {}
-
-
-@st.cache_resource(show_spinner=False)
-def _warm_thread(name: str, path: str) -> threading.Thread:
-    fn, library = _WARM[f"{name}:{path}"]
-
-    def run():
-        try:
-            fn(library)
-        except Exception:  # noqa: BLE001 - warming is best effort: search loads what it needs on first use anyway
-            pass
-
-    t = threading.Thread(target=run, name=f"warm-{name}", daemon=True)
-    t.start()
-    return t
-
-
-def warm_once(fn: Callable, library) -> None:
-    """Run `fn(library)` once per library per server process, in a background thread (e.g. `core.warm_search`)."""
-    _WARM[f"{fn.__name__}:{library.path}"] = (fn, library)
-    _warm_thread(fn.__name__, str(library.path))
-
-
-def sample_images() -> int:
-    """How many images the generated sample library has (CTE_SAMPLE_IMAGES makes it smaller for tests)."""
-    return int(os.environ.get("CTE_SAMPLE_IMAGES", "200"))
-
-
-def start_sample(path: Path | None = None) -> None:
-    path = Path(path or core.SAMPLE_LIBRARY)
-    try:
-        views.start_sample(path, n_images=sample_images(), library=open_library(str(path)))
-    except views.JobBusy:
-        pass
-
-
-# -- taxonomy guard ---------------------------------------------------------------------------------------
-
-def require_taxonomy(library=None) -> bool:
-    """True when the library has a taxonomy; else explain and offer to build one."""
-    library = library or lib()
-    if views.current_build_key(library):
-        return True
-    stats = q(views.library_stats, library=library)
-    if views.job_progress(library) is not None:
-        st.info("The taxonomy is being built. This page fills in when it is ready.", icon=":material/hourglass_top:")
-        job_panel(str(library.path))
-        return False
-    if stats["ads"] < 2:
-        st.info("This library has no ads yet. Upload a zip of ads on the **Library** page, or build the sample ads there.",
-                icon=":material/upload:")
-        page_link("library", "Go to Library", icon=":material/photo_library:")
-        return False
-    st.info(f"No taxonomy yet for **{library.path.name}** ({stats['ads']:,} ads). Build one: it groups the ads into "
-            "families, sub-clusters and micro-patterns.", icon=":material/account_tree:")
-    if st.button("Build the taxonomy", type="primary", key=K.BUILD_NOW):
-        try:
-            views.start_build(library)
-            st.rerun()
-        except Exception as e:  # noqa: BLE001
-            friendly(e, "start the build")
-    return False
-
-
-def drift_banner(library=None) -> None:
-    """When many ads arrived since the taxonomy was built (or could not be placed in it), say so and offer a rebuild."""
-    library = library or lib()
-    drift_fn = getattr(core, "taxonomy_drift", None)
-    if drift_fn is None or views.job_progress(library) is not None or not views.current_build_key(library):
-        return
-    try:
-        d = q(drift_fn, library=library)
-    except Exception:  # noqa: BLE001 - the offer is a convenience; the pages work without it
-        return
-    if not d.get("rebuild_suggested"):
-        return
-    with st.container(border=True):
-        a, b = st.columns([4, 1], vertical_alignment="center")
-        new = int(d.get("placed", 0)) + int(d.get("unplaced", 0)) + int(d.get("pending", 0))
-        waiting = int(d.get("unplaced", 0)) + int(d.get("pending", 0))
-        a.markdown(f":material/update: **The taxonomy is behind the library:** {new:,} ads arrived since it was built"
-                   + (f", {waiting:,} of them not placed in it yet (they wait in “new, not yet placed”)" if waiting else "")
-                   + ". A rebuild groups them with the rest.")
-        if b.button("Rebuild now", key=K.DRIFT_REBUILD, icon=":material/refresh:", width="stretch"):
-            try:
-                views.start_build(library)
-                st.rerun()
-            except Exception as e:  # noqa: BLE001
-                friendly(e, "start the build")
-
-
-# -- ads: grid and detail ------------------------------------------------------------------------------------
+# -- ads and nodes in the URL ------------------------------------------------------------------------------------
 
 def open_ad(ad_id: int, start_s: float | None = None) -> None:
     """Callback: open this ad's detail (also written into the URL as ?ad=, so a refresh or a link reopens it)."""
@@ -424,320 +301,14 @@ def open_ad(ad_id: int, start_s: float | None = None) -> None:
     st.query_params[K.AD_PARAM] = str(int(ad_id))
 
 
-def _close_ad() -> None:
+def close_ad() -> None:
     st.session_state.pop(K.AD, None)
     st.query_params.pop(K.AD_PARAM, None)
 
 
-def _caption(r: dict, extra: str = "") -> str:
-    name = Path(str(r["file"])).name
-    icon = "▶ " if r.get("kind") == "video" else ""
-    return f"{icon}{name}{(' · ' + extra) if extra else ''}"
-
-
-def _tile_image(r: dict) -> None:
-    if r.get("thumb"):
-        st.image(r["thumb"], width="stretch")
-    else:
-        st.markdown("<div style='aspect-ratio:1;background:#eef0f4;border-radius:6px;display:flex;align-items:center;"
-                    "justify-content:center;color:#8a8f98'>no preview</div>", unsafe_allow_html=True)
-
-
-# tiles in the page's grids (not the detail dialog) share one picture height, so rows line up
-_TILE_CSS = """<style>
-[data-testid="stMainBlockContainer"] [data-testid="stColumn"] [data-testid="stImage"] img {
-  height: 150px; width: 100%; object-fit: contain; background: #f3f4f8; border-radius: 6px; }
-[data-testid="stMainBlockContainer"] [data-testid="stColumn"] [data-testid="stColumn"] [data-testid="stImage"] img {
-  height: 96px; }
-</style>"""   # the second rule: the small picture strips of cards (columns inside a card's column)
-
-
-def tile_css() -> None:
-    st.html(_TILE_CSS)
-
-
-def ad_grid(df: pd.DataFrame, key: str, cols: int = GRID_COLS, extra: Callable[[dict], str] | None = None,
-            start: Callable[[dict], float | None] | None = None, below: Callable[[dict], None] | None = None) -> None:
-    """Thumbnails in rows of `cols`, each with a caption and an Open button (the detail dialog); a video
-    tile also gets a ▶ button that plays it right there."""
-    tile_css()
-    rows = df.to_dict("records")
-    for i in range(0, len(rows), cols):
-        for col, r in zip(st.columns(cols), rows[i:i + cols]):
-            with col:
-                _tile_image(r)
-                st.caption(_caption(r, extra(r) if extra else ""))
-                if below:
-                    below(r)
-                if r.get("kind") == "video" and r.get("media"):
-                    a, b = st.columns([1, 2])
-                    with a.popover("▶", help="Play the video here"):
-                        # alt names the ad: two ads of one video file on a page would otherwise be one element id
-                        st.video(r["media"], autoplay=True, muted=True, alt=f"{Path(str(r['file'])).name} (ad {r['ad_id']}, {key})")
-                    b.button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
-                             args=(r["ad_id"], start(r) if start else None), width="stretch", type="tertiary")
-                else:
-                    st.button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
-                              args=(r["ad_id"], start(r) if start else None), width="stretch", type="tertiary")
-
-
-def thumb_strip(ad_ids, n: int = 4, library=None) -> None:
-    """A row of up to n small pictures (a card's representatives)."""
-    ids = [int(i) for i in list(ad_ids)[:n]]
-    if not ids:
-        return
-    tiles = q(views.ads_by_ids, tuple(ids), library=library)
-    tile_css()
-    for col, r in zip(st.columns(n, gap="small"), tiles.to_dict("records")):
-        with col:
-            _tile_image(r)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _atlas_deck(path: str, version: str, height: int):
-    """The Pictures view's deck for one library version, built once; its JSON (8 MB at 10k ads) is made once too."""
-    import html
-
-    import pydeck as pdk
-
-    from core.atlas import atlas
-
-    class _JsonOnce(pdk.Deck):
-        def to_json(self):
-            if getattr(self, "_json_once", None) is None:
-                self._json_once = super().to_json()
-            return self._json_once
-
-    library = open_library(path)
-    a = atlas(library)
-    if a is None:
-        return None
-    pts = views.map_points(library)
-    p = a["points"].copy()
-    p["family"] = p["ad_id"].map(dict(zip(pts["ad_id"], pts["family"]))).fillna("")
-    for col in ("file", "family"):             # the tooltip is HTML: names from the upload are escaped
-        p[col] = p[col].map(lambda v: html.escape(str(v)))
-    cell, (w, h) = a["cell"], a["sheet_px"]
-    k = 160 / cell                                   # the hover picture: the sprite, 160 px wide
-    p["bx"] = p["sprite"].map(lambda s: -a["mapping"][s]["x"] * k)
-    p["by"] = p["sprite"].map(lambda s: -a["mapping"][s]["y"] * k)
-    size = 1.4 * a["world"] / max(1.0, len(p) ** 0.5)   # pictures a bit larger than their average spacing
-    p = p[["ad_id", "x", "y", "sprite", "file", "family", "bx", "by"]].round({"x": 1, "y": 1, "bx": 0, "by": 0})   # payload
-    # icon_atlas quoted: pydeck would read a bare string as a JavaScript accessor
-    layer = pdk.Layer("IconLayer", p, id="ads", get_icon="sprite", icon_atlas=f"'{a['sheet']}'", icon_mapping=a["mapping"],
-                      get_position=["x", "y"], get_size=size, size_units="common", pickable=True, auto_highlight=True)
-    tip = {"html": f"<div style='width:160px;height:160px;background-image:url({a['sheet']});background-repeat:no-repeat;"
-                   f"background-size:{w * k:.0f}px {h * k:.0f}px;background-position:{{bx}}px {{by}}px'></div>"
-                   "<div style='max-width:180px'><b>{file}</b><br/>{family}</div>",
-           "style": {"backgroundColor": "white", "color": "#1f2430", "border": "1px solid #d6d9e0", "padding": "6px"}}
-    deck = _JsonOnce(layers=[layer], views=[pdk.View(type="OrthographicView", controller=True)], map_style=None,
-                     initial_view_state=pdk.ViewState(target=[float(p["x"].min() + p["x"].max()) / 2,
-                                                               float(p["y"].min() + p["y"].max()) / 2, 0],
-                                                       zoom=_fit_zoom(p, size, height), min_zoom=-3, max_zoom=7), tooltip=tip)
-    caption = (f"{len(p):,} ads drawn as pictures · scroll to zoom, drag to pan, hover for a closer look, click to open. "
-               f"Sprite sheet {w}×{h} px, {a['sheet_bytes'] / 1e6:.1f} MB.")
-    return deck, caption
-
-
-def atlas_view(height: int = 640) -> None:
-    """The map as pictures: every ad's thumbnail at its 2-D place (pydeck IconLayer, one sprite sheet, an
-    OrthographicView with no map tiles, so it works offline). Hover: a larger picture, the file and its family;
-    a click opens the ad."""
-    library = lib()
-    with st.spinner("Preparing the pictures (once per taxonomy build)…"):
-        built = _atlas_deck(str(library.path), views.data_version(library), height)
-    if built is None:
-        st.info("This taxonomy build has no 2-D layout.")
-        return
-    deck, caption = built
-    event = st.pydeck_chart(deck, height=height, key=K.ATLAS, on_select="rerun", selection_mode="single-object")
-    st.caption(caption)
-    objs = (event.selection.get("objects") or {}).get("ads") if event and event.get("selection") else None
-    if objs:
-        chosen = int(objs[0]["ad_id"])
-        if st.session_state.get(K.ATLAS + "_last") != chosen:      # a new click opens the ad once
-            st.session_state[K.ATLAS + "_last"] = chosen
-            open_ad(chosen)
-
-
-def _fit_zoom(p: pd.DataFrame, size: float, height: int, width: int = 900) -> float:
-    """OrthographicView zoom (log2 of pixels per world unit) that fits every picture in the chart."""
-    import math
-
-    xspan = float(p["x"].max() - p["x"].min()) + 2 * size
-    yspan = float(p["y"].max() - p["y"].min()) + 2 * size
-    return math.log2(max(1e-3, 0.92 * min(width / max(xspan, 1e-6), height / max(yspan, 1e-6))))
-
-
-def compare_ads(ad_ids) -> None:
-    """2–4 ads side by side: the picture (or the video), then the same facts in the same rows."""
-    ids = [int(i) for i in list(ad_ids)[:4]]
-    library = lib()
-    from core.views import ad_tree_path
-
-    details = []
-    for i in ids:
-        try:
-            details.append(views.ad_detail(library, i, index=None, k=0))
-        except Exception as e:  # noqa: BLE001
-            friendly(e, f"load ad {i}")
-    if not details:
-        return
-    for col, d in zip(st.columns(len(details)), details):
-        with col.container(border=True):
-            if d["kind"] == "video" and d["media"]:
-                st.video(d["media"], alt=f"{Path(d['file']).name} (ad {d['ad_id']}, compared)")
-            elif d["media"] or d["thumb"]:
-                st.image(d["media"] or d["thumb"], width="stretch")
-            st.markdown(f"**{Path(d['file']).name}**")
-            m = d["metadata"]
-            facts = [("Family", " › ".join(p["label"] for p in d["path"]) or "—"),
-                     ("Date", m.get("date", "—")), ("Spend", fmt_num(_to_float(m["spend"]), "spend") if "spend" in m else "—"),
-                     ("CTR", m.get("ctr", "—")), ("Impressions", m.get("impressions", "—")),
-                     ("Size", f"{d['width']}×{d['height']}" if d["width"] else "—"), ("Headline", m.get("headline", "—")),
-                     ("Text in it", (d["ocr_text"] or "—")[:160])]
-            st.markdown("\n".join(f"- **{k}:** {safe_md(str(v))}" for k, v in facts))
-            st.button("Open", key=f"cmp-open-{d['ad_id']}", on_click=open_ad, args=(d["ad_id"],), type="tertiary")
-
-
-def safe_md(text: str) -> str:
-    """User text shown inside Markdown: markup characters escaped (core.safe_text when it is there)."""
-    try:
-        from core.safe_text import escape_markdown   # helper H's module
-    except ImportError:
-        import re
-
-        return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", text).replace("\n", " ")
-    return escape_markdown(text)
-
-
-def paged_grid(fetch: Callable[[int], tuple[int, pd.DataFrame]], key: str, empty: str = "No ads here.",
-               note: str = "", **grid_kw) -> int:
-    """A thumbnail grid with pagination; `fetch(page)` returns (total, rows of that page); `note` follows the count."""
-    page = st.session_state.get(K.page(key), 1) or 1
-    total, df = fetch(page)
-    if total == 0:
-        st.caption(empty)
-        return 0
-    n_pages = max(1, -(-total // PER_PAGE))
-    if page > n_pages:
-        total, df = fetch(1)
-    first = (min(page, n_pages) - 1) * PER_PAGE
-    st.caption(f"Ads {first + 1:,}–{first + len(df):,} of {total:,}{note}")
-    ad_grid(df, key, **grid_kw)
-    if n_pages > 1:
-        st.pagination(n_pages, key=K.page(key))
-    return total
-
-
-def show_ad_dialog() -> None:
-    """Call at the end of a page: opens the detail dialog of the ad in ?ad= (set by an Open button or a link)."""
-    raw = st.query_params.get(K.AD_PARAM)
-    try:
-        ad_id = int(raw) if raw is not None else None
-    except ValueError:
-        ad_id = None
-    if ad_id is None:
-        st.session_state.pop(K.AD, None)
-        return
-    sel = st.session_state.get(K.AD)
-    start = sel[1] if sel and sel[0] == ad_id else 0.0
-    _ad_dialog(ad_id, start)
-
-
-@st.dialog("Ad detail", width="large", on_dismiss=_close_ad)
-def _ad_dialog(ad_id: int, start_s: float = 0.0) -> None:
-    ad_detail(ad_id, start_s)
-
-
-def ad_detail(ad_id: int, start_s: float = 0.0) -> None:
-    """The full image or a video player, metadata, OCR text, object labels, neighbours and path in the tree."""
-    library = lib()
-    try:
-        d = views.ad_detail(library, ad_id, index=neighbour_index(library))
-    except KeyError:
-        st.warning("That ad is no longer in this library (it may belong to another library).")
-        return
-    except Exception as e:  # noqa: BLE001
-        try:
-            d = views.ad_detail(library, ad_id, index=None, k=0)
-        except Exception:  # noqa: BLE001
-            friendly(e, "load the ad")
-            return
-    st.markdown(f"#### {Path(d['file']).name}")
-    if d["path"]:
-        crumbs = " › ".join(p["label"] for p in d["path"])
-        outlier = " (outlier: nearest node)" if d["path"][-1].get("outlier") else ""
-        st.markdown(f"**In the taxonomy:** {crumbs}{outlier}")
-        leaf = d["path"][-1]["id"]
-        st.button("Open its node", key=f"ad-node-{ad_id}", icon=":material/account_tree:", on_click=goto_node, args=(leaf,))
-    left, right = st.columns([3, 2])
-    with left:
-        if d["media"] and d["kind"] == "video":
-            st.video(d["media"], start_time=int(start_s or 0))
-            if start_s:
-                st.caption(f"Starts at the matching moment, {start_s:.1f} s.")
-        elif d["media"]:
-            st.image(d["media"], width="stretch")
-        elif d["thumb"]:
-            st.image(d["thumb"], width="stretch")
-        else:
-            st.caption("The media file is missing from the library folder.")
-    with right:
-        size = f"{d['width']}×{d['height']}" if d["width"] else ""
-        dur = f" · {d['duration_s']:.1f} s" if d["duration_s"] else ""
-        shots = f" · {d['extra']['shot_count']} shots" if d["kind"] == "video" and d["extra"].get("shot_count") else ""
-        st.caption(f"{d['kind']} · {size}{dur}{shots}")
-        from core.gallery import id_like_attributes
-
-        hidden = q(id_like_attributes)
-        meta = dict(d["metadata"])
-        for k in ("spend", "revenue"):       # the engine gives '1,234.50': add the data's currency
-            if k in meta and _to_float(meta[k]) is not None:
-                meta[k] = fmt_num(_to_float(meta[k]), "spend")
-        meta.update({k: v for k, v in d["attributes"].items() if k not in hidden})
-        if meta:
-            st.dataframe(pd.DataFrame({"field": [k.replace("_", " ") for k in meta], "value": [str(v) for v in meta.values()]}),
-                         hide_index=True, width="stretch",
-                         column_config={"field": st.column_config.TextColumn(width="small"),
-                                        "value": st.column_config.TextColumn(width="large")})
-        else:
-            st.caption("No metadata for this ad (it came without a CSV row).")
-        if d["identical"]:
-            st.caption(f"The same creative was also uploaded as: {', '.join(Path(i['file']).name for i in d['identical'][:5])}")
-        with st.expander("Evidence"):
-            ids = {"ad id": d["ad_id"], "file": d["file"], "sha256": d.get("sha256")}
-            ids.update({k: v for k, v in d["attributes"].items() if k in hidden})
-            st.dataframe(pd.DataFrame({"field": list(ids), "value": [str(v) for v in ids.values()]}), hide_index=True,
-                         width="stretch")
-    t1, t2, t3 = st.tabs(["Text in the creative", "Objects & colours", "Similar ads"])
-    with t1:
-        st.text(d["ocr_text"] or "(no text found)")
-        if len(d["ocr_boxes"]) and d["kind"] == "video":
-            st.dataframe(d["ocr_boxes"], hide_index=True, width="stretch")
-    with t2:
-        if d["labels"]:
-            st.dataframe(pd.DataFrame(d["labels"], columns=["object", "probability"]), hide_index=True, width="stretch",
-                         column_config={"probability": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f")})
-        st.caption(f"Colours: {d['color_words'] or '—'} · Layout: {d['layout_words'] or '—'}")
-    with t3:
-        if d["neighbours"]:
-            nb = pd.DataFrame(d["neighbours"])
-            ad_grid(nb, f"nb-{ad_id}", cols=4, extra=lambda r: f"{max(0.0, r['score']):.0%} alike")
-        else:
-            st.caption("No similar ads found (the library needs visual vectors).")
-
-
-def _to_float(v) -> float | None:
-    try:
-        return float(str(v).replace(",", ""))
-    except (TypeError, ValueError):
-        return None
-
-
 def goto_node(node_id: str | None) -> None:
     """Callback: show this node on the Taxonomy page."""
-    _close_ad()
+    close_ad()
     st.session_state[K.GOTO_NODE] = node_id
 
 
@@ -752,9 +323,14 @@ def follow_goto() -> None:
 # -- small formatting helpers ---------------------------------------------------------------------------------
 
 def currency(library=None) -> str | None:
+    """The data's currency when it is an ISO-like code (3 letters); anything else from a CSV cell is not shown
+    beside every amount (fmt_num's output goes into Markdown)."""
+    import re
+
     from core.gallery import library_currency
 
-    return q(library_currency, library=library)
+    code = q(library_currency, library=library)
+    return code if code and re.fullmatch(r"[A-Z]{3}", code) else None
 
 
 def fmt_num(v: Any, kind: str = "") -> str:
@@ -778,3 +354,20 @@ def header(title: str, caption: str | None = None) -> None:
     st.title(title)
     if caption:
         st.caption(caption)
+
+
+# -- names that live in the sibling modules (pages import them all from here, as `ui.<name>`) ---------------------
+
+_ELSEWHERE = {
+    "pages._ads": ("ad_grid", "paged_grid", "thumb_strip", "tile_css", "ad_detail", "show_ad_dialog", "compare_ads"),
+    "pages._atlas": ("atlas_view",),
+    "pages._jobs": ("job_panel", "warm_once", "sample_images", "start_sample", "require_taxonomy", "drift_banner"),
+}
+_HOME = {name: module for module, names in _ELSEWHERE.items() for name in names}
+
+
+def __getattr__(name: str):
+    """`ui.ad_grid` etc.: imported on first use, since those modules import this one (no import cycle at load)."""
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

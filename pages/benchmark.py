@@ -59,9 +59,9 @@ else:
             data = bytes(up.getbuffer())
             count, problem = views.read_jsonl_queries(data)
             if problem:
-                st.error(problem, icon=":material/error:")
+                st.error(ui.message_md(problem), icon=":material/error:")
             elif root and not Path(root).is_dir():
-                st.error(f"The root folder '{root}' does not exist on this machine.", icon=":material/folder_off:")
+                st.error(f"The root folder '{ui.safe_md(root)}' does not exist on this machine.", icon=":material/folder_off:")
             else:
                 path = views.save_upload(library, up.name, data)
                 run(queries=str(path), root=root or None)
@@ -69,7 +69,7 @@ else:
 res = st.session_state.get(K.BENCH)
 if res and res.get("n"):
     st.subheader("Results")
-    st.caption(f"{res['source']} · {res['n']} queries")
+    st.caption(f"{ui.safe_md(res['source'])} · {res['n']} queries")
     m = st.columns(6)
     for col, key in zip(m, ["recall@1", "recall@5", "recall@10", "mrr", "node_recall@5"]):
         v = res.get(key)

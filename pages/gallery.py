@@ -96,10 +96,10 @@ with st.container(border=True):
                    width="stretch"):
         try:
             n = boards.add_to_board(library, board, selected)
-            st.toast(f"{n} ad{'s' if n != 1 else ''} added to “{boards.clean_name(board)}”.", icon=":material/bookmark:")
+            st.toast(f"{n} ad{'s' if n != 1 else ''} added to “{ui.safe_md(boards.clean_name(board))}”.", icon=":material/bookmark:")
             st.session_state[K.G_BOARD_VIEW] = boards.clean_name(board)
         except ValueError as e:
-            st.error(str(e))
+            st.error(ui.message_md(e))
     compare = b[3].button("Compare", key=K.G_COMPARE, disabled=not 2 <= len(selected) <= 4, icon=":material/compare:",
                           width="stretch", help="Tick 2 to 4 ads to see them side by side.")
     b[4].button("Clear", key=K.G_CLEAR, on_click=_clear, disabled=not selected, width="stretch", type="tertiary")

@@ -49,7 +49,7 @@ if progress is not None:
 else:
     last = views.background_job(library.path)
     if last is not None and last.error:
-        st.error(f"The last {last.kind} job stopped: {last.error}", icon=":material/error:")
+        st.error(f"The last {last.kind} job stopped: {ui.message_md(last.error)}", icon=":material/error:")
 
 # -- upload ----------------------------------------------------------------------------------------------
 st.subheader("Add ads")
@@ -72,13 +72,13 @@ if submitted:
         if not problem and csv_file is not None:
             problem = views.check_upload(csv_file.name, csv_file.size, bytes(csv_file.getbuffer()[:4096]), "csv")
     if problem:
-        st.error(problem, icon=":material/error:")
+        st.error(ui.message_md(problem), icon=":material/error:")
     else:
         saved = views.save_upload(library, zip_file.name, zip_file)
         problem = views.check_zip_contents(saved)
         if problem:
             saved.unlink(missing_ok=True)
-            st.error(problem, icon=":material/error:")
+            st.error(ui.message_md(problem), icon=":material/error:")
         else:
             meta = [views.save_upload(library, csv_file.name, csv_file)] if csv_file is not None else None
             try:
@@ -111,7 +111,7 @@ if reports:
     rep = views.job_report(library, jid)
     j, n = rep["job"], rep["counts"]
     if j["status"] == "failed":
-        st.error(f"This upload failed: {j['error'] or 'unknown error'}. What was committed before the failure is kept; "
+        st.error(f"This upload failed: {ui.message_md(j['error'] or 'unknown error')}. What was committed before the failure is kept; "
                  "uploading the same zip again resumes it.", icon=":material/error:")
     elif j["status"] == "interrupted":
         st.warning("This upload was interrupted (the server stopped). Upload the same zip again to finish it: "
@@ -128,12 +128,17 @@ if reports:
                        "each creative was analysed once.")
     b = rep["build"]
     if b is not None:
-        if b["status"] == "done":
+        placed = b["summary"].get("placed") if b["summary"].get("kind") == "place" else None
+        if b["status"] == "done" and placed is not None:
+            st.success(f"{placed.get('placed', 0):,} new ads placed into the taxonomy"
+                       + (f", {placed['unplaced']:,} shown as new, not yet placed" if placed.get("unplaced") else "")
+                       + ". Names, ids and your edits stay; rebuild when you choose.", icon=":material/account_tree:")
+        elif b["status"] == "done":
             st.success(f"Taxonomy rebuilt in {b['summary'].get('seconds', 0):.0f} s with the new ads.", icon=":material/account_tree:")
         elif b["status"] == "failed":
-            st.warning(f"The ads were added, but the taxonomy could not be rebuilt: {b['error']}", icon=":material/warning:")
-    t_added, t_skipped, t_warn = st.tabs([f"Added ({len(rep['added']):,})", f"Skipped ({len(rep['skipped']):,})",
-                                          f"Metadata warnings ({len(rep['warnings']):,})"])
+            st.warning(f"The ads were added, but the taxonomy could not be rebuilt: {ui.message_md(b['error'])}", icon=":material/warning:")
+    t_added, t_skipped, t_warn = st.tabs([f"Added ({len(rep['added']):,})", f"Skipped ({rep['skipped_total']:,})",
+                                          f"Metadata warnings ({rep['warnings_total']:,})"])
     with t_added:
         if len(rep["added"]):
             added = rep["added"].drop(columns=[c for c in ("headline", "format", "campaign") if rep["added"][c].isna().all()])
@@ -143,7 +148,8 @@ if reports:
             st.caption("Nothing new was added (every file was already in the library, or none could be read).")
     with t_skipped:
         if 0 < len(rep["skipped"]) <= 50:   # a table wraps the long 'why' sentences
-            st.table(rep["skipped"][["file", "reason", "message"]].rename(columns={"message": "why"}).set_index("file"))
+            st.table(rep["skipped"][["file", "reason", "message"]].rename(columns={"message": "why"})   # st.table renders Markdown
+                     .map(ui.safe_md).set_index("file"))
         elif len(rep["skipped"]):
             st.dataframe(rep["skipped"][["file", "reason", "message"]], hide_index=True, width="stretch",
                          column_config={"message": st.column_config.TextColumn("why", width="large")})
@@ -151,6 +157,8 @@ if reports:
             st.caption("Nothing was skipped.")
     with t_warn:
         if len(rep["warnings"]):
+            if rep["warnings_total"] > len(rep["warnings"]):
+                st.caption(f"The first {len(rep['warnings']):,} of {rep['warnings_total']:,} warnings.")
             st.dataframe(rep["warnings"], hide_index=True, width="stretch")
         else:
             st.caption("No metadata warnings.")

@@ -54,7 +54,7 @@ color = a.selectbox("Colour by", options, key=K.MAP_COLOR,
 b.caption(f"{len(pts):,} ads · {'WebGL' if len(pts) > WEBGL_FROM else 'SVG'} rendering")
 if hidden:
     b.toggle("Offer id and hash columns", key=K.MAP_IDS, help="Attributes that identify rather than describe an ad "
-             f"({', '.join(sorted(hidden)[:6])}{'…' if len(hidden) > 6 else ''}) are left out of Colour by.")
+             f"({ui.safe_md(', '.join(sorted(hidden)[:6]))}{'…' if len(hidden) > 6 else ''}) are left out of Colour by.")
 
 if color.startswith("attr:"):
     values = pts["ad_id"].map(ui.q(views.attribute_values, color[5:]))
@@ -123,7 +123,7 @@ else:
                                 "in_library": st.column_config.NumberColumn("in library", format="percent"),
                                 "lift": st.column_config.NumberColumn(format="%.1f×")})
 fam = pts[pts["ad_id"].isin(selected)]["family"].value_counts()
-st.caption("Families: " + ", ".join(f"{k} ({v})" for k, v in fam.head(6).items()))
+st.caption("Families: " + ", ".join(f"{ui.safe_md(k)} ({v})" for k, v in fam.head(6).items()))
 ui.paged_grid(lambda page: ui.q(views.ads_page, ad_ids=tuple(selected), page=page, per_page=ui.PER_PAGE), "map-sel")
 
 ui.show_ad_dialog()

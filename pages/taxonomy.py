@@ -25,7 +25,7 @@ if nodes is None:
 
 node = st.query_params.get(K.NODE_PARAM)
 if node is not None and node not in nodes.index:
-    st.warning(f"Node `{node}` is not in the current taxonomy (it may have been merged or rebuilt). Showing the overview.")
+    st.warning(f"Node {ui.code_span(node)} is not in the current taxonomy (it may have been merged or rebuilt). Showing the overview.")
     node = None
 if node is not None and nodes.loc[node, "level"] == 0:
     node = None
@@ -71,7 +71,7 @@ with st.container(horizontal=True, gap="small", vertical_alignment="center"):
               icon=":material/home:")
     for nid in chain:
         st.markdown("›")
-        st.button(nodes.loc[nid, "label"], key=f"crumb-{nid}", on_click=go_to, args=(nid,),
+        st.button(ui.safe_md(nodes.loc[nid, "label"]), key=f"crumb-{nid}", on_click=go_to, args=(nid,),
                   type="secondary" if nid == node else "tertiary")
 
 
@@ -85,9 +85,9 @@ def child_cards(parent: str | None) -> None:
     cols = st.columns(3)
     for i, r in enumerate(kids.itertuples(index=False)):
         with cols[i % 3].container(border=True):
-            st.markdown(f"**{r.label}**")
+            st.markdown(f"**{ui.safe_md(r.label)}**")
             ui.thumb_strip(rep_ids(r.representatives), n=4)      # pictures first: what these ads look like
-            st.caption(f"{int(r.size or 0):,} ads" + (" · " + ", ".join(map(str, r.keywords[:5])) if r.keywords else ""))
+            st.caption(f"{int(r.size or 0):,} ads" + (" · " + ui.safe_md(", ".join(map(str, r.keywords[:5]))) if r.keywords else ""))
             st.button("Open", key=f"child-{r.id}", on_click=go_to, args=(r.id,), width="stretch")
 
 
@@ -104,12 +104,12 @@ card = ui.q(views.node_card, node)
 with st.container(border=True):
     top, side = st.columns([3, 1])
     with top:
-        st.subheader(card["label"])
+        st.subheader(ui.safe_md(card["label"]))
         st.caption(f"{card['level_name'].capitalize()} · {card['size']:,} ads")
         if card["description"]:
-            st.markdown(card["description"])
+            st.markdown(ui.safe_md(card["description"]))
         if card["keywords"]:
-            st.markdown(" ".join(f":blue-badge[{k}]" for k in card["keywords"]))
+            st.markdown(" ".join(f":blue-badge[{ui.safe_md(k)}]" for k in card["keywords"]))
     with side:
         from core import briefs
 
@@ -137,9 +137,9 @@ with st.container(border=True):
     share_cols = [c for c in ("share_in", "share_rest") if c in tags.columns]
     if len(tags) and "tag" in tags.columns and len(share_cols) == 2:
         st.markdown("**What sets these ads apart:** " + " · ".join(
-            f"{t} ({a:.0%} of them vs {b:.0%} of the rest)" for t, a, b in tags[["tag", *share_cols]].head(5).itertuples(index=False)))
+            f"{ui.safe_md(t)} ({a:.0%} of them vs {b:.0%} of the rest)" for t, a, b in tags[["tag", *share_cols]].head(5).itertuples(index=False)))
     with st.expander("Evidence"):
-        st.caption(f"Node id `{card['id']}`" + (f" · label fit {card['fidelity']:.2f} (how well the name and keywords describe "
+        st.caption(f"Node id {ui.code_span(card['id'])}" + (f" · label fit {card['fidelity']:.2f} (how well the name and keywords describe "
                                                 "these ads on held-out checks, 0–1)" if card["fidelity"] is not None else ""))
         if len(tags):
             pct = {c: st.column_config.NumberColumn(c.replace("_", " "), format="percent") for c in ("share_in", "share_rest", "share")

@@ -58,14 +58,14 @@ with st.spinner("Computing trends: one taxonomy per period, then matching themâ€
     try:
         res = ui.q(core.compute_trends, **kwargs)
     except ValueError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(ui.message_md(e), icon=":material/error:")
         st.stop()
     except Exception as e:  # noqa: BLE001
         ui.friendly(e, "compute the trends")
         st.stop()
 
 if res.get("message"):
-    st.info(res["message"], icon=":material/calendar_month:")
+    st.info(ui.message_md(res["message"]), icon=":material/calendar_month:")
     st.stop()
 
 periods = [p["id"] for p in res["periods"]]

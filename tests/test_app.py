@@ -59,11 +59,16 @@ def ok(at: AppTest) -> AppTest:
     return at
 
 
+def shown(markdown: str) -> str:
+    """Markdown source as a reader sees it: the app escapes user text (core.safe_text), so drop the escapes."""
+    return re.sub(r"\\([\\`*_{}\[\]()<>#+\-.!|~:$&])", r"\1", str(markdown))
+
+
 def texts(at: AppTest) -> str:
-    """All the text on the page (markdown, captions, alerts, headers) as one string."""
+    """All the text on the page (markdown, captions, alerts, headers) as one string, as a reader sees it."""
     parts = []
     for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success"):
-        parts += [str(e.value) for e in getattr(at, kind)]
+        parts += [shown(e.value) for e in getattr(at, kind)]
     return "\n".join(parts)
 
 
@@ -123,7 +128,7 @@ def test_taxonomy_overview_drill_and_node_card(app_lib):
     assert at.query_params["node"] == [fam_id] or at.query_params["node"] == fam_id
     tree = core.load_tree(app_lib)
     node = tree.nodes[fam_id]
-    assert at.subheader[0].value == node.label
+    assert shown(at.subheader[0].value) == node.label
     page_text = texts(at)
     assert "Representative ads" in page_text and "More ads in this node" in page_text
     # the count says the representatives are shown above, and the node's full size (not "Ads 1–9 of 9" on 15 ads)
@@ -137,7 +142,7 @@ def test_taxonomy_overview_drill_and_node_card(app_lib):
         ok(sub[0].click().run())
         assert any(b.key == f"crumb-{fam_id}" for b in at.button)
         ok(at.button(key=f"crumb-{fam_id}").click().run())
-        assert at.subheader[0].value == node.label
+        assert shown(at.subheader[0].value) == node.label
     ok(at.button(key="crumb-root").click().run())
     assert "node" not in at.query_params
 
@@ -212,7 +217,7 @@ def test_search_verdict_nodes_and_hits(app_lib):
     at.text_input(key="search_query").set_value("coffee")
     at.text_input[1].set_value("nonsense")
     ok(at.button(key="FormSubmitter:search-Search").click().run())
-    assert any("Filter problem" in e.value for e in at.error)
+    assert any("Filter problem" in shown(e.value) for e in at.error)
     # filters that match nothing: a friendly 'no results'
     at.text_input[1].set_value("campaign=__no_such_campaign__")
     ok(at.button(key="FormSubmitter:search-Search").click().run())
@@ -242,7 +247,7 @@ def test_benchmark_self_test_and_runs(app_lib):
     at.file_uploader(key="bench_file").set_value(("q.jsonl", b'{"query": "x"}\n', "application/json"))
     ok(at.run())
     ok(at.button(key="bench_jsonl").click().run())
-    assert any("no 'query' and 'targets'" in e.value for e in at.error)
+    assert any("no 'query' and 'targets'" in shown(e.value) for e in at.error)
 
 
 def test_export_downloads_and_brief(app_lib):
@@ -281,13 +286,13 @@ def test_upload_bad_files_are_refused_kindly(app_lib):
     at = ok(make_app(app_lib.path.name).run())
     submit = "FormSubmitter:upload-Ingest"
     ok(at.button(key=submit).click().run())
-    assert any("Choose a .zip" in e.value for e in at.error)
+    assert any("Choose a .zip" in shown(e.value) for e in at.error)
     at.file_uploader(key="upload_zip").set_value(("ads.zip", b"", "application/zip"))
     ok(at.button(key=submit).click().run())
-    assert any("is empty" in e.value for e in at.error)
+    assert any("is empty" in shown(e.value) for e in at.error)
     at.file_uploader(key="upload_zip").set_value(("ads.zip", b"this is not a zip at all", "application/zip"))
     ok(at.button(key=submit).click().run())
-    assert any("not a valid zip" in e.value for e in at.error)
+    assert any("not a valid zip" in shown(e.value) for e in at.error)
     assert views.job_progress(app_lib) is None, "a refused upload must not start a job"
 
 
@@ -322,7 +327,7 @@ def test_new_library_upload_runs_in_background(app_lib, tmp_path):
     skipped = next(t for t in at.tabs if t.label.startswith("Skipped ("))
     assert int(re.search(r"\((\d+)\)", skipped.label).group(1)) >= 2
     reasons = next(t.value for t in at.table if "reason" in t.value.columns)
-    assert "unsupported_type" in set(reasons["reason"])
+    assert "unsupported_type" in {shown(r) for r in reasons["reason"]}     # st.table renders Markdown: cells escaped
     assert any("Taxonomy rebuilt" in s.value for s in at.success)
     # the new library has its own taxonomy now; the user's edits go through core.taxonomy
     ok(at.switch_page("pages/taxonomy.py").run())
@@ -333,7 +338,7 @@ def test_new_library_upload_runs_in_background(app_lib, tmp_path):
     ok(at.button(key=f"child-{first}").click().run())
     at.text_input(key=f"rename-{first}").set_value("Spring offers")
     ok(at.button(key=f"do-rename-{first}").click().run())
-    assert at.subheader[0].value == "Spring offers" and core.load_tree(lib).nodes[first].label == "Spring offers"
+    assert shown(at.subheader[0].value) == "Spring offers" and core.load_tree(lib).nodes[first].label == "Spring offers"
     ok(at.multiselect(key=f"merge-{first}").set_value([second]).run())
     ok(at.button(key=f"do-merge-{first}").click().run())
     tree = core.load_tree(lib)
@@ -401,7 +406,7 @@ def test_url_keeps_library_node_and_ad(app_lib, nocsv_lib):
     at.query_params["node"] = fam.id
     at.query_params["ad"] = str(ad_id)
     ok(at.switch_page("pages/taxonomy.py").run())
-    assert at.subheader[0].value == fam.label                          # the node of the link
+    assert shown(at.subheader[0].value) == fam.label                          # the node of the link
     assert Path(app_lib.scalar("SELECT file FROM ads WHERE id = ?", [ad_id])).name in texts(at)   # and its ad's detail, open
     assert at.query_params["lib"] in (app_lib.path.name, [app_lib.path.name])
     # another library by its link: the picker follows, and the URL keeps it
@@ -605,3 +610,91 @@ def test_search_query_in_the_url(app_lib):
     at.text_input(key="search_query").set_value("cat meme")
     ok(at.button(key="FormSubmitter:search-Search").click().run())
     assert at.query_params["q"] in ("cat meme", ["cat meme"])
+
+
+# -- hostile text: user strings render as literal text (issue 17) -----------------------------------------------
+
+PAYLOAD = "![x](http://127.0.0.1:9/beacon.png) a`b **c**"        # an image that would fetch a URL; code; bold
+PAYLOAD_FILE = "![x](beacon.png) a`b **c** _d_.png"              # the same in a file name (no slashes in names)
+
+
+@pytest.fixture(scope="module")
+def hostile_lib(app_lib, tmp_path_factory):
+    """A small library whose first ad's file name and first family's name are Markdown payloads."""
+    import shutil
+
+    from core.demo import generate_sample
+
+    src = generate_sample(tmp_path_factory.mktemp("hostile") / "src", seed=11, n_images=6, with_videos=False)
+    images = Path(src).parent / "images-hostile"
+    shutil.copytree(Path(src) / "images", images)
+    first = sorted(p for p in images.rglob("*") if p.is_file())[0]
+    first.rename(first.with_name(PAYLOAD_FILE))
+    lib = core.open_library(app_lib.path.parent / "hostile")
+    core.ingest_source(lib, images)
+    family = core.load_tree(lib).at_level(1)[0]
+    views.edit_node(lib, "rename", family.id, label=PAYLOAD)
+    yield lib
+
+
+def rendered(at: AppTest) -> list[str]:
+    """Every Markdown source on the page (text, captions, alerts, headings, button labels) rendered to HTML by a
+    CommonMark renderer, as the browser's Markdown renderer would."""
+    markdown_it = pytest.importorskip("markdown_it")
+    md = markdown_it.MarkdownIt("commonmark")
+    sources = [str(e.value) for kind in ("subheader", "markdown", "caption", "info", "warning", "error", "success")
+               for e in getattr(at, kind)]
+    sources += [str(b.label) for b in at.button]
+    return [md.render(s) for s in sources]
+
+
+def assert_literal(html_parts: list[str], payload: str) -> None:
+    import html
+
+    for h in html_parts:
+        assert "<img" not in h and "<strong>c</strong>" not in h and "<code>b" not in h and "<em>d</em>" not in h, h
+    plain = [html.unescape(re.sub(r"<[^>]+>", "", h)) for h in html_parts]
+    assert any(payload in p for p in plain), f"{payload!r} not shown literally"
+
+
+def test_markdown_payloads_render_as_text(hostile_lib):
+    """A family named, and a file named, with a Markdown image/code/bold payload: the Taxonomy page (card, breadcrumb),
+    the ad detail (heading, path in the taxonomy) and a node id from the URL show them as text, fetch nothing."""
+    fam = next(n for n in core.load_tree(hostile_lib).at_level(1) if n.label == PAYLOAD)
+    ad_id = int(hostile_lib.scalar("SELECT id FROM ads WHERE file LIKE ?", ["%beacon.png) a`b%"]))
+    at = make_app("hostile")
+    at.query_params["node"] = fam.id
+    ok(at.switch_page("pages/taxonomy.py").run())
+    assert shown(at.subheader[0].value) == PAYLOAD
+    assert_literal(rendered(at), PAYLOAD)
+    at.query_params["ad"] = str(ad_id)
+    ok(at.run())
+    assert_literal(rendered(at), PAYLOAD_FILE)
+    # a node id from the URL, in the "not in the current taxonomy" warning
+    at2 = make_app("hostile")
+    at2.query_params["node"] = PAYLOAD
+    ok(at2.switch_page("pages/taxonomy.py").run())
+    assert_literal(rendered(at2), PAYLOAD)
+
+
+def test_a_locked_library_says_which_process_holds_it(tmp_path):
+    """Another process writing the library (an ingest, another `streamlit run`): the app says so in core.store's
+    own sentence (which process, what to do) instead of a generic error."""
+    import subprocess
+    import sys
+
+    lib = core.open_library(tmp_path / "data" / "locked")
+    lib.close()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); time.sleep(120)", str(lib.path / "library.duckdb")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with data_dir(tmp_path / "data"):
+            at = make_app("locked").run()
+        assert at.error, "no error shown"
+        message = shown(at.error[0].value)
+        assert "in use by another process" in message and f"PID {holder.pid}" in message, message
+    finally:
+        holder.kill()
+        holder.wait()
