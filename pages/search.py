@@ -2,6 +2,7 @@
 (identical creatives grouped) and the reuse-or-generate verdict."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core import views
-from core.search import parse_filters
+from core import AdFilters, views
+from core.taxonomy.tree import PATH_SEP
+from core.safe_text import code_span
 from pages import _common as ui
 from pages._common import K
 
@@ -63,37 +65,47 @@ def more_like(ad_id: int, file: str) -> None:
     """A hit's "More like this" button: ads that look like it, with the current filters."""
     prev = st.session_state.get(K.SEARCH) or {}
     try:
-        res = core.search_similar(library, ad_id=int(ad_id), top_k=int(top_k), filters=parse_filters(prev.get("filters") or []))
+        res = core.search_similar(library, ad_id=int(ad_id), top_k=int(top_k), filters=prev.get("typed_filters"))
     except Exception as e:  # noqa: BLE001
         st.session_state["search-similar-error"] = str(e)
         return
-    st.session_state[K.SEARCH] = {"query": f"more like {Path(file).name}", "filters": prev.get("filters") or [], "result": res}
+    st.session_state[K.SEARCH] = {"query": f"more like {Path(file).name}", "filters": prev.get("filters") or [],
+                                  "typed_filters": prev.get("typed_filters"), "result": res}
+
+
+def typed_filters() -> AdFilters:
+    """The filter widgets' values as one typed AdFilters; the free-text box adds any metadata attribute."""
+    extra = AdFilters.from_items([p.strip() for p in other.replace("\n", ",").split(",") if p.strip()])
+    picked_dates = list(dates) if isinstance(dates, (tuple, list)) else ([dates] if isinstance(dates, dt.date) else [])
+    return dataclasses.replace(
+        extra,
+        kinds=(kind,) if kind != "any" else extra.kinds,
+        node=family if family != "any" else extra.node,
+        formats=tuple(formats) or extra.formats, placements=tuple(placements) or extra.placements,
+        campaigns=tuple(campaigns) or extra.campaigns, tags=tuple(tags) or extra.tags,
+        date_from=picked_dates[0] if picked_dates else extra.date_from,
+        date_to=picked_dates[1] if len(picked_dates) == 2 else extra.date_to,
+        ctr_min=ctr_min / 100 if ctr_min > 0 else extra.ctr_min)
+
+
+def described(f: AdFilters) -> list[str]:
+    """The filters in words for the results line (node ids shown by their family's name)."""
+    out = []
+    for key, v in f.to_dict().items():
+        if key == "node":
+            v = opts["families"].get(v, v)
+        out.append(f"{key.replace('_', ' ')} {', '.join(map(str, v)) if isinstance(v, list) else v}")
+    return out
 
 
 if go:
-    items = []
-    if kind != "any":
-        items.append(f"kind={kind}")
-    if family != "any":
-        items.append(f"node={family}")
-    items += [f"format={v}" for v in formats] + [f"placement={v}" for v in placements]
-    items += [f"campaign={v}" for v in campaigns] + [f"tag={v}" for v in tags]
-    if isinstance(dates, (tuple, list)) and len(dates) >= 1:
-        items.append(f"date_from={dates[0]:%Y-%m-%d}")
-        if len(dates) == 2:
-            items.append(f"date_to={dates[1]:%Y-%m-%d}")
-    elif isinstance(dates, dt.date):
-        items.append(f"date_from={dates:%Y-%m-%d}")
-    if ctr_min > 0:
-        items.append(f"ctr_min={ctr_min / 100:.6f}")
-    items += [p.strip() for p in other.replace("\n", ",").split(",") if p.strip()]
     if not query.strip():
         st.warning("Type what you are looking for first.", icon=":material/edit:")
     else:
         try:
-            filters = parse_filters(items)
+            filters = typed_filters()
         except ValueError as e:
-            st.error(f"Filter problem: {e}", icon=":material/filter_alt_off:")
+            st.error(f"Filter problem: {ui.message_md(e)}", icon=":material/filter_alt_off:")
         except Exception as e:  # noqa: BLE001
             ui.friendly(e)
         else:
@@ -102,13 +114,14 @@ if go:
                 with st.spinner("Searching…"):
                     # not cached by data version: the verdict's calibration may change without the ads changing
                     res = core.search_ads(library, query.strip(), top_k=int(top_k), filters=filters)
-                st.session_state[K.SEARCH] = {"query": query.strip(), "filters": items, "result": res}
+                st.session_state[K.SEARCH] = {"query": query.strip(), "filters": described(filters),
+                                              "typed_filters": filters, "result": res}
             except Exception as e:  # noqa: BLE001
                 ui.friendly(e, "search")
 
 err = st.session_state.pop("search-similar-error", None)
 if err:
-    st.error(f"More like this: {err}", icon=":material/image_not_supported:")
+    st.error(f"More like this: {ui.message_md(err)}", icon=":material/image_not_supported:")
 last = st.session_state.get(K.SEARCH)
 if not last:
     st.caption(f"Searching {stats['ads']:,} ads by their pixels, on-image text, copy and the taxonomy.")
@@ -116,7 +129,7 @@ if not last:
     st.stop()
 
 res = last["result"]
-st.caption(f"Results for “{last['query']}”" + (f" with {', '.join(last['filters'])}" if last["filters"] else ""))
+st.caption(f"Results for “{ui.safe_md(last['query'])}”" + (f" with {ui.safe_md(', '.join(last['filters']))}" if last["filters"] else ""))
 if not res["ads"] and not res["nodes"]:
     st.info("No results. Try fewer filters or other words — describe what the ad shows, or a phrase from its text.",
             icon=":material/search_off:")
@@ -124,9 +137,9 @@ if not res["ads"] and not res["nodes"]:
     st.stop()
 
 top = res["ads"][0] if res["ads"] else None
-evidence = res.get("evidence") or (f"closest ad: {top['file']}" if top else "")
+evidence = ui.safe_md(res.get("evidence") or (f"closest ad: {Path(top['file']).name}" if top else ""))
 if res["verdict"] == "reuse" and top:
-    st.success(f"**Reuse** — the library already has a close match: `{Path(top['file']).name}`.  \n:gray[{evidence}]",
+    st.success(f"**Reuse** — the library already has a close match: {code_span(Path(top['file']).name)}.  \n:gray[{evidence}]",
                icon=":material/recycling:")
 else:
     st.info("**Generate** — nothing in the library matches closely enough: brief a new creative. "
@@ -136,9 +149,11 @@ if res["nodes"]:
     st.markdown("**Matching patterns**")
     for n in res["nodes"][:6]:
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
-        parent = n["path"].rsplit(" > ", 1)[0] if " > " in (n.get("path") or "") else ""
-        c1.markdown(f"**{n['label']}**" + (f" · in {parent}" if parent else "") + f"  \n:gray[{n['why']}]")
-        c2.page_link("pages/taxonomy.py", label="Open node", icon=":material/account_tree:", query_params={K.NODE_PARAM: n["id"]})
+        parent = n["path"].rsplit(PATH_SEP, 1)[0] if PATH_SEP in (n.get("path") or "") else ""
+        c1.markdown(f"**{ui.safe_md(n['label'])}**" + (f" · in {ui.safe_md(parent)}" if parent else "")
+                    + f"  \n:gray[{ui.safe_md(n['why'])}]")
+        c2.page_link("pages/taxonomy.py", label="Open node", icon=":material/account_tree:",
+                     query_params=ui.url_state(**{K.NODE_PARAM: n["id"]}))
 
 if res["ads"]:
     st.markdown(f"**Ads** ({len(res['ads'])})")
@@ -146,7 +161,7 @@ if res["ads"]:
 
     def below(r: dict) -> None:
         bits = [f"match {max(0.0, min(1.0, r.get('match') or 0.0)) * 100:.0f}%"]
-        st.caption(" · ".join(bits) + (f"  \n{r['why']}" if r.get("why") else ""))
+        st.caption(" · ".join(bits) + (f"  \n{ui.safe_md(r['why'])}" if r.get("why") else ""))
         dups = r.get("duplicates") or []
         if dups:
             with st.popover(f"+{len(dups)} identical", width="stretch",
@@ -156,7 +171,7 @@ if res["ads"]:
                     with c:
                         if t:
                             st.image(t, width="stretch")
-                        st.caption(Path(d).name)
+                        st.caption(ui.safe_md(Path(d).name))
         a, b = st.columns(2)
         a.button("More like this", key=f"hit-like-{r['ad_id']}", on_click=more_like, args=(r["ad_id"], r["file"]),
                  width="stretch", type="tertiary", icon=":material/image_search:")

@@ -222,6 +222,15 @@ def test_search_verdict_nodes_and_hits(app_lib):
     at.text_input[1].set_value("campaign=__no_such_campaign__")
     ok(at.button(key="FormSubmitter:search-Search").click().run())
     assert "No results" in texts(at)
+    # typed widget filters reach the engine as AdFilters: Kind = video returns only videos
+    at.text_input[1].set_value("")
+    next(sb for sb in at.selectbox if sb.label == "Kind").set_value("video")
+    ok(at.button(key="FormSubmitter:search-Search").click().run())
+    ids = [int(b.key.rsplit("-", 1)[1]) for b in at.button if b.key and b.key.startswith("hits-open-")]
+    assert ids
+    kinds = app_lib.query_df("SELECT DISTINCT c.kind FROM ads a JOIN creatives c ON c.id = a.creative_id "
+                             f"WHERE a.id IN ({','.join(map(str, ids))})")["kind"].tolist()
+    assert kinds == ["video"]
 
 
 def test_benchmark_self_test_and_runs(app_lib):
