@@ -83,11 +83,10 @@ class Composition(Signal):
     document_label = "shows"
 
     def compute(self, frame: FrameReads) -> dict:
-        from .layout import graphic_share
+        from .layout import GRAPHIC_WORDS, surface_word
 
-        flat = graphic_share(frame.image)
-        # the same photo / illustration split as layout.layout_words
-        layout = [] if flat > 0.6 and frame.frame_text_area > 0.05 else (["illustration"] if flat > 0.5 else ["photo"])
+        surface = surface_word(frame.image, frame.frame_text_area)   # the layout signal's photo / illustration split
+        layout = [] if surface in GRAPHIC_WORDS else [surface]
         words = composition_words(frame.image, layout, frame.frame_text_area, len(frame.frame_text))
         return {"composition_words": ", ".join(words)}
 

@@ -36,6 +36,17 @@ def split_screen(image: Image.Image) -> bool:
     return bool(mid.max() > 4 * np.median(cols) and mid.max() > 12)
 
 
+GRAPHIC_WORDS = ("text-only graphic", "graphic design")
+
+
+def surface_word(image: Image.Image, text_area_share: float) -> str:
+    """Designed graphic (flat colour with text), illustration (flat colour) or photo."""
+    flat = graphic_share(image)
+    if flat > 0.6 and text_area_share > 0.05:
+        return GRAPHIC_WORDS[0] if flat > 0.8 else GRAPHIC_WORDS[1]
+    return "illustration" if flat > 0.5 else "photo"
+
+
 def layout_words(image: Image.Image, text_area_share: float, ocr_chars: int) -> list[str]:
     w, h = image.size
     words = [format_word(w, h)]
@@ -43,13 +54,7 @@ def layout_words(image: Image.Image, text_area_share: float, ocr_chars: int) -> 
         words.append("text-heavy")
     elif ocr_chars == 0:
         words.append("no text")
-    flat = graphic_share(image)
-    if flat > 0.6 and text_area_share > 0.05:
-        words.append("text-only graphic" if flat > 0.8 else "graphic design")
-    elif flat > 0.5:
-        words.append("illustration")
-    else:
-        words.append("photo")
+    words.append(surface_word(image, text_area_share))
     if split_screen(image):
         words.append("split screen")
     return words
