@@ -12,16 +12,15 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import math
 import posixpath
 import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field as dc_field
-from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 from .limits import DEFAULT_LIMITS, IngestLimits
+from .metadata_values import flag_implausible, parse_date, parse_number
 
 FILE_ALIASES = ["file", "filename", "file_name", "path", "image", "asset",
                 "file_path", "image_path", "asset_path"]
@@ -45,17 +44,9 @@ CANONICAL: dict[str, list[str]] = {
 _INT_FIELDS = {"impressions", "clicks", "conversions"}
 _FLOAT_FIELDS = {"spend", "revenue", "ctr"}
 _DATE_FIELDS = {"date", "end_date"}
-_MISSING = {"", "na", "n/a", "nan", "none", "null", "-", "--", "\u2013", "\u2014"}
 _DELIMITERS = ",;\t"  # ties go to the first: comma
 _MAX_WARNINGS_PER_COLUMN = 10
 
-_CURRENCY = re.compile(r"[$€£¥₹\s\u00a0\u202f]|\b(?:usd|eur|gbp)\b", re.IGNORECASE)
-_THOUSANDS_COMMA = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?")
-_THOUSANDS_DOT = re.compile(r"[-+]?\d{1,3}(\.\d{3}){2,}")
-_TIME_SUFFIX = re.compile(r"[ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([AaPp][Mm])?\s*(Z|UTC|[+-]\d{2}:?\d{2})?$")
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%y", "%d.%m.%Y", "%Y%m%d",
-                 "%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%d %B %Y", "%d %b %Y")
-_SERIAL_DAY = re.compile(r"\d{5}(?:\.\d+)?")
 _ABSOLUTE = re.compile(r"^(?:[A-Za-z]:/|/|[A-Za-z][A-Za-z0-9+.-]*://)")
 _TAG_SPLIT = re.compile(r"[;,|]")
 
@@ -118,7 +109,7 @@ def parse_metadata_csv(data: bytes, csv_rel_path: str,
             rows.append(row)
     _rescale_percent_ctr(rows, columns, log)
     for row in rows:
-        _flag_implausible(row, columns, log)
+        flag_implausible(row, {field: columns.name(i) for i, field in columns.fields.items()}, log)
     return _cap_rows_per_file(rows, limits.max_ads_per_creative, log), log.finish()
 
 
@@ -312,9 +303,9 @@ def _normalise_path(value: str) -> str:
 def _parse_field(field: str, raw: str, number: int, column: str, log: _WarningLog) -> Any:
     value = raw.strip()
     if field in _INT_FIELDS or field in _FLOAT_FIELDS:
-        parser, kind = _parse_number, "a number"
+        parser, kind = parse_number, "a number"
     elif field in _DATE_FIELDS:
-        parser, kind = _parse_date, "a date"
+        parser, kind = parse_date, "a date"
     elif field == "tags":
         return list(dict.fromkeys(t for t in (_text(t) for t in _TAG_SPLIT.split(value)) if t))
     else:
@@ -327,46 +318,6 @@ def _parse_field(field: str, raw: str, number: int, column: str, log: _WarningLo
     if field in _INT_FIELDS and isinstance(parsed, float) and parsed.is_integer():
         return int(parsed)
     return parsed
-
-
-def _parse_number(text: str) -> float | None:
-    """'1,234' -> 1234.0, '$12.50' -> 12.5, '(5)' -> -5.0, '12%' -> 0.12, '1.234,5' -> 1234.5."""
-    if text.lower() in _MISSING:
-        return None
-    s = _CURRENCY.sub("", text).replace("\u2212", "-")  # typographic minus from spreadsheets
-    negative = s.startswith("(") and s.endswith(")")
-    percent = s.rstrip(")").endswith("%")
-    s = s.strip("()").rstrip("%")
-    if "," in s and "." in s:  # whichever comes last is the decimal separator
-        s = s.replace(".", "").replace(",", ".") if s.rfind(",") > s.rfind(".") else s.replace(",", "")
-    elif "," in s:
-        s = s.replace(",", "") if _THOUSANDS_COMMA.fullmatch(s) else s.replace(",", ".")
-    elif _THOUSANDS_DOT.fullmatch(s):
-        s = s.replace(".", "")
-    value = float(s)  # raises ValueError on anything else
-    if not math.isfinite(value):
-        raise ValueError(text)
-    value = -value if negative else value
-    return value / 100 if percent else value
-
-
-def _parse_date(text: str) -> str | None:
-    """ISO date of many spellings; ambiguous 05/03/2017 reads US-style (May 3)."""
-    if text.lower() in _MISSING:
-        return None
-    try:
-        return datetime.fromisoformat(text).date().isoformat()
-    except ValueError:
-        pass
-    day = _TIME_SUFFIX.sub("", text).strip()
-    if day.isdigit() and len(day) == 5:  # an Excel serial day number
-        return (date(1899, 12, 30) + timedelta(days=int(day))).isoformat()
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(day, fmt).date().isoformat()
-        except ValueError:
-            continue
-    raise ValueError(text)
 
 
 def _rescale_percent_ctr(rows: list[MetadataRow], columns: _Columns, log: _WarningLog) -> None:
@@ -382,53 +333,6 @@ def _rescale_percent_ctr(rows: list[MetadataRow], columns: _Columns, log: _Warni
     column = columns.name(next(i for i, f in columns.fields.items() if f == "ctr"))
     log.add(None, None, f"has percentages in column '{column}' (values over 1); "
                         "they were divided by 100 to make fractions.")
-
-
-_ABSURD = 1e12          # no ad spends, shows or earns this much
-_OLDEST_DATE = "1995-01-01"
-
-
-def _flag_implausible(row: MetadataRow, columns: _Columns, log: _WarningLog) -> None:
-    """Leave implausible values out (None) with a warning; the cell text stays as an attribute."""
-    f = row.fields
-    names = {field: columns.name(i) for i, field in columns.fields.items()}
-    problems: dict[str, str] = {}
-    for key in ("spend", "impressions", "clicks", "conversions", "revenue", "ctr"):
-        v = f.get(key)
-        if v is None:
-            continue
-        if v < 0 and key != "revenue":  # refunds make negative revenue; nothing makes negative spend or counts
-            problems[key] = f"is negative ({row.raw.get(key)})"
-        elif abs(v) > _ABSURD:
-            problems[key] = f"is implausibly large ({row.raw.get(key)})"
-    if f.get("ctr") is not None and "ctr" not in problems and f["ctr"] > 1:
-        problems["ctr"] = f"is over 100% ({row.raw.get('ctr')})"
-    clicks, impressions = f.get("clicks"), f.get("impressions")
-    if clicks is not None and impressions is not None and not {"clicks", "impressions"} & set(problems) \
-            and clicks > impressions:
-        problems["clicks"] = f"({row.raw.get('clicks')}) is more than the impressions ({row.raw.get('impressions')})"
-    for key in ("date", "end_date"):
-        raw = row.raw.get(key, "")
-        if f.get(key) is None:
-            continue
-        if _SERIAL_DAY.fullmatch(raw):
-            problems[key] = f"'{raw}' looks like an Excel day number ({f[key]}); format the column as dates"
-        elif f[key] < _OLDEST_DATE or f[key] > _latest_date():
-            problems[key] = f"'{raw}' is out of range ({f[key]})"
-    if f.get("date") and f.get("end_date") and "date" not in problems and "end_date" not in problems \
-            and f["end_date"] < f["date"]:
-        problems["end_date"] = f"({f['end_date']}) is before the start date ({f['date']})"
-    for key, why in problems.items():
-        column = names.get(key, key)
-        kept = f"{column} (unconfirmed)"
-        row.attributes[kept] = row.raw.get(key, "")
-        f[key] = None
-        log.add(row.row_number, column, f"{column} {why}; left out of totals until corrected "
-                                        f"(the cell is kept as '{kept}').")
-
-
-def _latest_date() -> str:
-    return (date.today() + timedelta(days=3660)).isoformat()
 
 
 def _cap_rows_per_file(rows: list[MetadataRow], cap: int, log: _WarningLog) -> list[MetadataRow]:
