@@ -53,6 +53,15 @@ def _limit_memory(memory_mb: int) -> None:
 
 
 def _peak_rss_mb() -> float:
+    """This worker's own peak resident memory. VmHWM belongs to the process's current memory map, while
+    ru_maxrss also keeps the high-water mark from before exec, i.e. the parent's size when it spawned us."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
