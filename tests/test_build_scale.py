@@ -27,3 +27,57 @@ def test_micro_patterns_past_the_limit_take_their_ads_mean_vector(tmp_path, monk
     assert all(np.isfinite(n.fidelity) for n in clusters)  # families and sub-clusters still embed their texts
     assert not any(np.allclose(n.label_vec, n.text_centroid, atol=1e-5) for n in tree.at_level(1))
     lib.close()
+
+
+def _planted_near_duplicates(n: int, d: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n // 20, d)).astype(np.float32) / np.sqrt(d)
+    X = centres[rng.integers(0, len(centres), n)] * 0.8 + rng.standard_normal((n, d)).astype(np.float32) / np.sqrt(d)
+    m = n // 4   # a quarter are near-copies (cosine ≈ 0.9) of another row
+    X[-m:] = X[:m] + 0.4 * rng.standard_normal((m, d)).astype(np.float32) / np.sqrt(d)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def test_inverted_file_candidates_keep_the_pairs_the_link_rules_accept(monkeypatch):
+    from core.taxonomy import variants
+
+    X = _planted_near_duplicates(6000, 64)
+    rows = np.arange(len(X))
+    exact = variants.knn_pairs(X, rows, 15)
+    monkeypatch.setattr(variants, "KNN_EXACT_MAX", 1000)   # the large-library path on a small set
+    approx = variants.knn_pairs(X, rows, 15)
+
+    def close(pairs):
+        cos = np.einsum("ij,ij->i", X[pairs[:, 0]], X[pairs[:, 1]])
+        return {tuple(p) for p in pairs[cos >= 0.85]}
+
+    want, got = close(exact), close(approx)
+    assert len(want) >= 1400                      # the planted near-copies are there to be found
+    assert len(want & got) / len(want) >= 0.99
+    assert np.array_equal(approx, variants.knn_pairs(X, rows, 15))   # seeded: same candidates twice
+
+
+def test_visual_rows_stream_into_the_same_matrix(tmp_path, monkeypatch):
+    from core.taxonomy import corpus
+
+    lib = Library(tmp_path / "lib")
+    write_synthetic_library(lib, SyntheticSpec(n_ads=300, n_families=4, seed=1, visual_dim=96))
+    lib.execute("UPDATE creatives SET visual = NULL WHERE id % 7 = 0")
+    monkeypatch.setattr(corpus, "VISUAL_BATCH", 64)   # several batches
+    ids, V = corpus.visual_matrix(lib)
+    table = corpus.arrow_query(lib, "SELECT id, visual FROM creatives ORDER BY id")
+    assert np.array_equal(ids, table.column("id").to_numpy())
+    assert np.array_equal(V, corpus.vector_column(table, "visual", table.num_rows))
+    assert not V[ids % 7 == 0].any() and V.shape == (len(ids), 96)
+    lib.close()
+
+
+def test_unit_rows_pca_is_sampled_pca_of_normalised_rows():
+    from core.taxonomy.features import SampledPCA, UnitRowsPCA, l2_rows
+
+    rng = np.random.default_rng(2)
+    X = (rng.standard_normal((700, 48)) * rng.uniform(0.1, 5, (700, 1))).astype(np.float32)
+    X[5] = 0
+    a = UnitRowsPCA(8, fit_max=300, random_state=4).fit(X).transform(X)
+    b = SampledPCA(8, fit_max=300, random_state=4).fit(l2_rows(X)).transform(l2_rows(X))
+    assert np.array_equal(a, b)

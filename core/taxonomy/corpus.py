@@ -103,9 +103,7 @@ def load_corpus(library) -> AdCorpus:
     text = vector_column(text_tab, "text_vec", n, 384)
 
     creative_ids, creative_of_ad = np.unique(frame["creative_id"].to_numpy(dtype=np.int64), return_inverse=True)
-    vis_tab = arrow_query(library, "SELECT id, visual FROM creatives ORDER BY id")
-    all_ids = np.asarray(vis_tab.column("id").to_numpy(zero_copy_only=False), dtype=np.int64)
-    vis_all = vector_column(vis_tab, "visual", len(all_ids))
+    all_ids, vis_all = visual_matrix(library)
     if len(all_ids) == 0:
         visual = np.zeros((len(creative_ids), 0), np.float32)
     elif np.array_equal(all_ids, creative_ids):
@@ -114,6 +112,38 @@ def load_corpus(library) -> AdCorpus:
         visual = vis_all[np.searchsorted(all_ids, creative_ids)]
     attrs = library.query_df("SELECT ad_id, key, value FROM attributes ORDER BY ad_id, key")
     return AdCorpus(ad_ids, frame, creative_ids, creative_of_ad.astype(np.int64), visual, text, attrs)
+
+
+VISUAL_BATCH = 8_192
+
+
+def visual_matrix(library) -> tuple[np.ndarray, np.ndarray]:
+    """(creative ids, float32 visual rows) read in Arrow batches into one preallocated matrix, so the
+    peak is the matrix plus one batch (100k × 3840 floats: 1.5 GB, not the 3+ GB of a whole Arrow
+    table and its combined copy). Rows whose length differs from the longest are zeros, as in
+    `vector_column`."""
+    (n, d), = library.execute("SELECT count(*), coalesce(max(len(visual)), 0) FROM creatives").fetchall()
+    ids = np.zeros(int(n), dtype=np.int64)
+    out = np.zeros((int(n), int(d)), dtype=np.float32)
+    reader = library.con.sql("SELECT id, visual FROM creatives ORDER BY id").fetch_arrow_reader(VISUAL_BATCH)
+    at = 0
+    for batch in reader:
+        m = batch.num_rows
+        ids[at:at + m] = np.asarray(batch.column("id").to_numpy(zero_copy_only=False), dtype=np.int64)
+        if d:
+            col = batch.column("visual")
+            valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            lengths = np.asarray(col.value_lengths().fill_null(0).to_numpy(zero_copy_only=False))
+            flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+            full = valid & (lengths == d)
+            if full.all():
+                out[at:at + m] = flat.reshape(m, d)
+            else:
+                offsets = np.concatenate([[0], np.cumsum(lengths)])
+                for i in np.flatnonzero(full):
+                    out[at + i] = flat[offsets[i]:offsets[i + 1]]
+        at += m
+    return ids[:at], out[:at]
 
 
 def _split(s) -> list[str]:

@@ -72,14 +72,32 @@ def variant_inputs(corpus, min_chars: int = MIN_OCR_CHARS, encoder=None, library
 
 
 # -- candidates ----------------------------------------------------------------------------------
-def knn_pairs(vectors: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
-    """(i, j) with i < j for each row's k nearest neighbours by inner product (exact, FAISS)."""
+KNN_EXACT_MAX = 20_000   # rows up to which candidates come from exact search (all small libraries)
+IVF_PROBE = 12           # cells searched per query, of about 2·√n
+
+
+def knn_pairs(vectors: np.ndarray, rows: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """(i, j) with i < j for each row's k nearest neighbours by inner product (FAISS).
+
+    Exact up to KNN_EXACT_MAX rows. Above, exact search grows with n² (100k OCR vectors: ~4·10¹²
+    flops), so an inverted file (k-means cells fitted on a seeded sample, IVF_PROBE nearest cells
+    searched) finds the neighbours: the pairs the link rules accept (cosine ≥ 0.85) lie in one or
+    adjacent cells, so they stay candidates.
+    """
     import faiss
 
     if len(rows) < 2 or vectors.shape[1] == 0:
         return np.zeros((0, 2), dtype=np.int64)
     X = np.ascontiguousarray(vectors[rows], dtype=np.float32)
-    index = faiss.IndexFlatIP(X.shape[1])
+    if len(rows) <= KNN_EXACT_MAX:
+        index = faiss.IndexFlatIP(X.shape[1])
+    else:
+        nlist = int(2 * np.sqrt(len(X)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(X.shape[1]), X.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = seed
+        train = np.random.default_rng(seed).choice(len(X), min(len(X), 40 * nlist), replace=False)
+        index.train(X[np.sort(train)])
+        index.nprobe = IVF_PROBE
     index.add(X)
     _, nn = index.search(X, min(k + 1, len(rows)))
     return _pairs_from_neighbours(rows, nn)
@@ -176,9 +194,11 @@ class VariantLinker(BaseEstimator):
         has_text = np.array([substantial(t, self.ocr_min_chars) for t in data.ocr_text], dtype=bool)
         has_visual = np.linalg.norm(data.visual, axis=1) > 0 if data.visual.size else np.zeros(n, bool)
         reduced = self._reduced(data.visual)
+        # OCR-text neighbours: in a PCA space too once exact search is off (the rules read full cosines)
+        ocr_space = self._reduced(data.ocr_vec, everyone[has_text]) if has_text.sum() > KNN_EXACT_MAX else None
         candidates = [
-            knn_pairs(data.visual if reduced is None else reduced, everyone[has_visual], self.n_neighbors),
-            knn_pairs(data.ocr_vec, everyone[has_text], self.n_neighbors),
+            knn_pairs(data.visual if reduced is None else reduced, everyone[has_visual], self.n_neighbors, self.random_state),
+            knn_pairs(data.ocr_vec if ocr_space is None else ocr_space, everyone[has_text], self.n_neighbors, self.random_state),
             phash_pairs(data.phash, everyone[data.has_phash]),
         ]
         pairs = _unique_pairs(np.vstack(candidates))
@@ -203,14 +223,16 @@ class VariantLinker(BaseEstimator):
                                     "jaccard": jac, "reason": pd.Categorical.from_codes(reason, list(REASONS.values()))})
         return self
 
-    def _reduced(self, visual: np.ndarray) -> np.ndarray | None:
+    def _reduced(self, visual: np.ndarray, fit_rows: np.ndarray | None = None) -> np.ndarray | None:
         """Exact k-NN on 3840-d rows costs ~n²·3840 flops: above a few thousand creatives search
-        (and screen pairs) in a PCA space fitted on a sample; None when the full rows are cheap."""
+        (and screen pairs) in a PCA space fitted on a sample (of `fit_rows` when given); None when
+        the full rows are cheap."""
         if len(visual) <= 5000 or visual.shape[1] <= 2 * self.search_dims:
             return None
         from .features import SampledPCA, l2_rows
 
-        pca = SampledPCA(self.search_dims, fit_max=5000, random_state=self.random_state).fit(visual)
+        pca = SampledPCA(self.search_dims, fit_max=5000, random_state=self.random_state)
+        pca.fit(visual if fit_rows is None else visual[fit_rows])
         return l2_rows(pca.transform(visual))
 
     def _visual_cosines(self, visual: np.ndarray, reduced: np.ndarray | None, i: np.ndarray, j: np.ndarray) -> np.ndarray:
