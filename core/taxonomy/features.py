@@ -268,6 +268,7 @@ class FeatureBuilder(BaseEstimator):
 
 # -- the line space (families) -------------------------------------------------------------------
 LINE_VISUAL_SHARE = 0.15   # of the squared norm; measured in methods/lines.py
+LINE_LEXICAL_SHARE = 0.1  # shared words (lexical.py); measured there
 LINE_VISUAL_DIMS = 64      # uncentred SVD keeps cosines; 100k × 3840 visual rows would not fit
 STRIP_ASPECT = 3.0         # 468×60 banners (7.8:1) and skyscrapers (1:4) are strips, not posts
 KINDS = ("image", "strip", "video")
@@ -284,10 +285,14 @@ def kind_gate(corpus: AdCorpus) -> np.ndarray:
     return np.where(f["kind"].to_numpy() == "video", 2, np.where(strip, 1, 0)).astype(np.int64)
 
 
-def line_features(corpus: AdCorpus, visual_share: float = LINE_VISUAL_SHARE, seed: int = 0) -> np.ndarray:
-    """Per ad: [document vector · √(1−s), visual · √s], both unit rows, so that a cosine in this
-    space is the mix of the two cosines. Ads without a document vector use the visual alone."""
+def line_features(corpus: AdCorpus, visual_share: float = LINE_VISUAL_SHARE, seed: int = 0,
+                  lexical_share: float = LINE_LEXICAL_SHARE) -> np.ndarray:
+    """Per ad: [document vector · √(1−s), visual · √s] · √(1−l) and the shared-words rows
+    (lexical.py) · √l, all unit rows, so that a cosine in this space is the mix of the cosines.
+    Ads without a document vector use the visual alone; ads without shared words skip that block."""
     from sklearn.decomposition import TruncatedSVD
+
+    from .lexical import lexical_rows
 
     text = l2_rows(corpus.text.astype(np.float32)) if corpus.text.size else np.zeros((corpus.n, 0), np.float32)
     vis = corpus.visual
@@ -302,4 +307,8 @@ def line_features(corpus: AdCorpus, visual_share: float = LINE_VISUAL_SHARE, see
     t_w = np.where(has_text, np.sqrt(1 - visual_share), 0.0)[:, None].astype(np.float32)
     v_w = np.where(has_text, np.sqrt(visual_share), 1.0)[:, None].astype(np.float32)
     out = np.hstack([text * t_w, vis * v_w]) if text.size else vis
+    lex = lexical_rows(corpus.frame, seed) if lexical_share > 0 else np.zeros((corpus.n, 0), np.float32)
+    if lex.shape[1]:
+        has_lex = (np.linalg.norm(lex, axis=1) > 0)[:, None]
+        out = np.hstack([out * np.where(has_lex, np.sqrt(1 - lexical_share), 1.0), lex * np.sqrt(lexical_share)])
     return np.ascontiguousarray(out, dtype=np.float32)
