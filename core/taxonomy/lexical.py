@@ -6,10 +6,11 @@ rest of the copy. Character n-grams (3–5, inside word boundaries) because OCR 
 ("ALLINVADERS") and banners are in Japanese or Chinese, where word tokens fail; IDF with
 `max_df` 0.5 drops what every ad says ("click here"). The sparse rows are reduced by a truncated
 SVD so the line space stays dense and small. Fitted on a seeded sample of at most `FIT_MAX` ads
-and applied to all in chunks, so a 100k library costs one pass of the analyzer over capped texts.
+and applied in chunks to at most `ROWS_MAX` ads (100k ads × 200 characters took 31 s, 20k take ~6 s;
+families are formed on a sample of 3,000 ads above that size anyway, methods/lines.py).
 
 What it decided (bench/taxonomy_quality.py, at 10 % of the line space's squared norm): family
-ARI against advertiser lines on ../shared/ads — IRA 0.71 → 0.73, click-here banners by language
+ARI against advertiser lines on ../shared/ads — IRA 0.71 → 0.72, click-here banners by language
 0.25 → 0.35 (their largest family 72 % → 41 % of them), all 461 ads 0.49 → 0.51; on the generated
 sample, where a family is a format whose ads carry different headlines, seeds 0/1/2 move
 0.94/0.95/0.87 → 0.88/0.93/0.92. At 20 % IRA reached 0.74-0.75 and banners 0.40, but seeds 0/1 fell
@@ -20,8 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 FIELDS = ("ocr_text", "headline", "copy", "cta")
-MAX_CHARS = 400      # per ad: the line's words come first (names, headline); long copy adds cost, not lines
+MAX_CHARS = 200      # per ad: the line's words come first (names, headline); long copy adds cost, not lines
 FIT_MAX = 5000
+ROWS_MAX = 20_000    # ads analysed; the n-gram analyzer runs ~3k ads/s, so a larger library samples
 DIMS = 128
 CHUNK = 20_000
 
@@ -45,6 +47,8 @@ def lexical_rows(frame, seed: int = 0, dims: int = DIMS, fit_max: int = FIT_MAX)
     texts = ad_texts(frame)
     n = len(texts)
     rows = np.flatnonzero([len(t) >= 3 for t in texts])
+    if len(rows) > ROWS_MAX:     # the rest join their families by meaning and look alone
+        rows = np.sort(np.random.default_rng(seed + 1).choice(rows, ROWS_MAX, replace=False))
     if len(rows) < 4:
         return np.zeros((n, 0), np.float32)
     fit = rows if len(rows) <= fit_max else np.sort(np.random.default_rng(seed).choice(rows, fit_max, replace=False))
