@@ -49,7 +49,7 @@ def test_nodes_have_a_browsable_number_of_children(tree):
     from core.taxonomy.tree import ROOT_ID
 
     families = tree.children(ROOT_ID)
-    assert 8 <= len(families) <= 40, "a root of lines: more than a handful, fewer than a page"
+    assert 8 <= len(families) <= 60, "a root of lines: more than a handful, about a page of cards"
     for node in tree.nodes.values():
         if node.level in (1, 2):
             clusters = [c for c in tree.children(node.id) if c.level < 3]
@@ -79,10 +79,10 @@ def test_every_leaf_is_one_micro_pattern(real_library, tree):
     assert a["leaf_id"].nunique() == len(prep.units.weight)
 
 
-@pytest.mark.parametrize("subset,floor", [(None, 0.40), ("ira_facebook_ads", 0.60)])
+@pytest.mark.parametrize("subset,floor", [(None, 0.45), ("ira_facebook_ads", 0.65), ("bd2k_click_here_banners", 0.30)])
 def test_families_follow_advertiser_lines(real_library, subset, floor):
     """Proxy truth: IRA landing pages, banner languages, one line per persuasion example. Measured:
-    all 461 ads 0.49 (old rule 0.20), IRA alone 0.71 (old rule 0.07)."""
+    all 461 ads 0.51 (old rule 0.16), IRA alone 0.72 (old rule 0.07), banners alone 0.35 (old rule 0.01)."""
     from core.taxonomy.build import prepare
     from core.taxonomy.hierarchy import build_hierarchy
     from core.taxonomy.methods import get_method
