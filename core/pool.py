@@ -87,12 +87,34 @@ def _worker_main(conn, visual_model: str | None, threads: int, memory_mb: int) -
         if msg is None:
             return
         task, limits = msg
-        result = analyze_creative(task, limits)
-        if not result.ok and result.error_code == "analysis_failed" and any(m in result.error_message for m in _OOM_MARKERS):
-            result = CreativeResult(task.sha256, ok=False, error_code="too_much_memory",
-                                    error_message=f"'{task.name}' needs more than the {memory_mb:,} MB one analysis may use, "
-                                                  f"so it was left out; resize it (or export it as a smaller JPG) and upload again.")
-        conn.send(("result", result, _peak_rss_mb()))
+        conn.send(("result", memory_verdict(task, analyze_creative(task, limits), memory_mb), _peak_rss_mb()))
+
+
+def memory_verdict(task: CreativeTask, result: CreativeResult, memory_mb: int) -> CreativeResult:
+    """A MemoryError under the cap becomes `too_much_memory` for that file (this pool and the Ray actors)."""
+    if not result.ok and result.error_code == "analysis_failed" and any(m in result.error_message for m in _OOM_MARKERS):
+        return CreativeResult(task.sha256, ok=False, error_code="too_much_memory",
+                              error_message=f"'{task.name}' needs more than the {memory_mb:,} MB one analysis may use, "
+                                            f"so it was left out; resize it (or export it as a smaller JPG) and upload again.")
+    return result
+
+
+def timeout_result(task: CreativeTask, seconds: float) -> CreativeResult:
+    return CreativeResult(task.sha256, ok=False, error_code="analysis_timeout",
+                          error_message=f"'{task.name}' took over {seconds:,.0f} s to analyse, so it was given up on; "
+                                        f"check it opens quickly in a viewer, or export it smaller.")
+
+
+def vm_size_mb() -> float:
+    """This process's current address space (VmSize), 0 when unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 class _Worker:
@@ -188,9 +210,9 @@ class AnalysisPool:
                         raise WorkerStartError(f"the analysis workers did not start within {_START_TIMEOUT_S:.0f} s; "
                                                f"close other programs and try again.")
                     elif w.index is not None and time.monotonic() - w.since > self.limits.task_seconds:
-                        _fail_task(w, tasks, done, "analysis_timeout",
-                                   f"took over {self.limits.task_seconds:,.0f} s to analyse, so it was given up on; "
-                                   f"check it opens quickly in a viewer, or export it smaller.")
+                        done[w.index] = timeout_result(tasks[w.index], self.limits.task_seconds)
+                        w.index = None
+                        w.stop(kill=True)
                         workers[workers.index(w)] = _Worker(self.key)
                         self.restarts += 1
                 while next_out in done:

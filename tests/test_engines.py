@@ -131,3 +131,30 @@ def test_one_by_one_fallback_gives_the_streamed_results(tmp_path):
     for sha, r in alone.items():
         assert r.ok and r.ocr_text == streamed[sha].ocr_text and r.values == streamed[sha].values
         assert abs(r.visual - streamed[sha].visual).max() < 1e-4
+
+
+def test_ray_actors_get_the_pools_memory_and_time_limits(tmp_path):
+    """As the local pool: a file past the memory cap is `too_much_memory`, one past task_seconds is
+    `analysis_timeout`, and the actor goes on with the next file."""
+    _ray_or_skip()
+    import hashlib
+
+    import badinput
+
+    from core.compute import CreativeTask
+    from core.engines import ray_engine
+    from core.limits import IngestLimits
+
+    src = make_ads(tmp_path / "src", 1)
+    good = next(src.glob("*.png"))
+    big = tmp_path / "big.png"
+    big.write_bytes(badinput._palette_png(12000, 12000))   # 144 MP: the RGB copies need ~1.3 GB
+    tasks = [CreativeTask("big", str(big), "image", "big.png"),
+             CreativeTask(hashlib.sha256(good.read_bytes()).hexdigest(), str(good), "image", good.name)]
+    capped = IngestLimits(worker_memory_mb=1600, max_image_pixels=200_000_000, max_work_pixels=200_000_000)
+    results = list(ray_engine.run_tasks(tasks, workers=1, limits=capped))
+    assert results[0].error_code == "too_much_memory" and "big.png" in results[0].error_message
+    assert results[1].ok
+    hurried = IngestLimits(task_seconds=0.05)   # the models load before the clock; OCR alone takes longer
+    results = list(ray_engine.run_tasks(tasks[1:], workers=1, limits=hurried))
+    assert results[0].error_code == "analysis_timeout" and good.name in results[0].error_message

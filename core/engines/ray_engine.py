@@ -37,23 +37,78 @@ def require_ray():
     return ray
 
 
+class _Deadline(BaseException):
+    """Raised in the analysing thread when a creative runs past limits.task_seconds (BaseException:
+    analyze_creative turns every Exception into an 'analysis_failed' result)."""
+
+
 class _Analyser:
-    """A Ray actor: the models load once, on its first batch (no constructor arguments to keep in the store)."""
+    """A Ray actor: the models load once, on its first batch (no constructor arguments to keep in the store).
+
+    It gets the local pool's limits (core.pool): its address space may grow by `worker_memory_mb`
+    past what it held before loading the models (a Ray worker reserves a few GB of address space for
+    its own threads before our code runs, so the pool's absolute cap would stop it at once), and a
+    MemoryError is `too_much_memory` for that file; a creative that runs past `task_seconds` is
+    interrupted (`analyse_within_limits`) and becomes `analysis_timeout` (a hang inside native code
+    that never returns to Python is not interrupted, unlike the local pool, which kills the process).
+    """
 
     def __init__(self):
         self.loaded = False
+        self.memory_mb = 0
 
     def __call__(self, batch: dict, limits: IngestLimits) -> dict:
-        from ..compute import analyze_creative, init_worker
+        from ..compute import init_worker
+        from ..pool import _limit_memory, vm_size_mb
 
         out = []
         for sha, path, kind, name, model in zip(batch["sha256"], batch["path"], batch["kind"], batch["name"], batch["visual_model"]):
             if not self.loaded:
+                if limits.worker_memory_mb > 0:
+                    self.memory_mb = limits.worker_memory_mb
+                    _limit_memory(int(vm_size_mb()) + limits.worker_memory_mb)
                 init_worker(model or None, threads=1)
                 self.loaded = True
             task = CreativeTask(str(sha), str(path), str(kind), str(name), model or None)
-            out.append(pickle.dumps(analyze_creative(task, limits), protocol=pickle.HIGHEST_PROTOCOL))
+            out.append(pickle.dumps(analyse_within_limits(task, limits, self.memory_mb), protocol=pickle.HIGHEST_PROTOCOL))
         return {"sha256": batch["sha256"], "result": out}
+
+
+def analyse_within_limits(task: CreativeTask, limits: IngestLimits, memory_mb: int) -> CreativeResult:
+    """analyze_creative with the pool's memory verdict, interrupted past limits.task_seconds.
+
+    Ray runs an actor's calls on a thread of its own, where signals cannot reach, so a timer thread
+    raises `_Deadline` in the analysing thread (PyThreadState_SetAsyncExc: it lands at the next Python
+    bytecode, so a call stuck in native code is interrupted when it returns)."""
+    import ctypes
+    import threading
+
+    from ..compute import analyze_creative
+    from ..pool import memory_verdict, timeout_result
+
+    if limits.task_seconds <= 0:
+        return memory_verdict(task, analyze_creative(task, limits), memory_mb)
+    target, lock, state = threading.get_ident(), threading.Lock(), {"done": False}
+
+    def expire():
+        with lock:
+            if not state["done"]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(_Deadline))
+
+    timer = threading.Timer(float(limits.task_seconds), expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        try:
+            result = memory_verdict(task, analyze_creative(task, limits), memory_mb)
+        finally:
+            with lock:
+                state["done"] = True   # no deadline lands after this line
+    except _Deadline:
+        return timeout_result(task, limits.task_seconds)
+    finally:
+        timer.cancel()
+    return result
 
 
 def run_tasks(tasks: list[CreativeTask], workers: int = 2, limits: IngestLimits = DEFAULT_LIMITS,
@@ -129,8 +184,8 @@ def _one_by_one(ray, tasks: list[CreativeTask], limits: IngestLimits) -> Iterato
 
 
 def _analyse_once(task: CreativeTask, limits: IngestLimits) -> CreativeResult:
-    from ..compute import _MODELS, analyze_creative, init_worker
+    from ..compute import _MODELS, init_worker
 
     if not _MODELS:   # Ray reuses worker processes: the models load once per process
         init_worker(task.visual_model, threads=1)
-    return analyze_creative(task, limits)
+    return analyse_within_limits(task, limits, 0)
