@@ -184,6 +184,10 @@ def cmd_tree(a) -> int:
 def cmd_search(a) -> int:
     from core.search import parse_filters
 
+    if a.query and a.image is None and a.like is None:
+        from core.search.warm import preload_models
+
+        preload_models()  # the encoders load while the library's search state is read
     lib = core.open_library(a.library, read_only=True)
     filters = parse_filters(a.filter or [])
     if a.image is not None or a.like is not None:

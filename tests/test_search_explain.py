@@ -144,3 +144,67 @@ def test_benchmark_never_moves_the_verdict_and_calibration_is_a_run_record(sampl
     assert res["verdict_model"] == model["key"] and res["verdict"] == "reuse"
     assert search(lib, nonsense[0], top_k=3)["verdict"] == "generate"
     lib.close()
+
+
+# -- speed changes that must not change results ------------------------------------------------------------
+def test_attribute_words_in_sql_match_the_python_rule(tmp_path):
+    from core.search.corpus import _attribute_text, attribute_words
+
+    lib = core.open_library(tmp_path / "lib")
+    values = {"language": "ja", "Locale": "es_MX", "lang": "xx", "campaign": "summer_sale", "url": "https://x.io/a",
+              "site": "www.shop.com", "hash": "0123456789abcdef0123", "price": "12.50", "date": "2024-01-31T10:00Z",
+              "long": "w" * 49, "edge": "x" * 48, "empty": "   ", "padded": "  spring drop \t", "pct": "15%",
+              "mixed": "Q3 Promo_A"}
+    lib.execute("INSERT INTO attributes VALUES " + ", ".join("(?, ?, ?)" for _ in values) + ", (2, 'tone', 'playful'), (3, 'n', '42')",
+                [x for k, v in values.items() for x in (1, k, v)])
+    want = {}
+    for ad_id, key, value in lib.execute("SELECT ad_id, key, value FROM attributes ORDER BY ad_id, key").fetchall():
+        w = attribute_words(key, value)
+        if w:
+            want.setdefault(ad_id, []).append(w)
+    assert _attribute_text(lib) == {k: ", ".join(v) for k, v in want.items()}
+    assert "japanese" in _attribute_text(lib)[1] and 3 not in _attribute_text(lib)
+    lib.close()
+
+
+@pytest.mark.parametrize("with_index", [False, True])
+def test_word_jaccard_is_the_word_set_jaccard(with_index):
+    from core.search.engine import word_jaccard
+    from core.search.lexical import Lexical, words
+
+    rng = np.random.default_rng(0)
+    vocab = "sale summer serum glow five stars anna said best ever used skin week sandals off".split()
+    docs = [" ".join(rng.choice(vocab, rng.integers(0, 9))) for _ in range(40)] + ["", "a the of"]
+    corpus = _corpus(docs, [None] * len(docs), list(range(len(docs))))
+    if with_index:
+        corpus.words = Lexical.build("words", docs)
+    for r in range(len(docs)):
+        got = word_jaccard(corpus, r, np.arange(len(docs)))
+        a = set(words(docs[r]))
+        want = [1.0 if not (a | set(words(d))) else len(a & set(words(d))) / len(a | set(words(d))) for d in docs]
+        assert np.allclose(got, want), docs[r]
+
+
+def test_query_encoding_runs_on_one_thread_and_puts_the_count_back():
+    torch = pytest.importorskip("torch")
+    from core.search.threads import _openmp_runtimes, one_openmp_thread, one_torch_thread
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with one_torch_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        runtimes = _openmp_runtimes()
+        counts = [omp.omp_get_max_threads() for omp in runtimes]
+        with one_openmp_thread():
+            assert all(omp.omp_get_max_threads() == 1 for omp in runtimes)
+        assert [omp.omp_get_max_threads() for omp in runtimes] == counts
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_reading_a_stored_tree_does_not_import_the_build_stages():
+    code = "import sys, core.taxonomy.persist; from core.taxonomy import ClusterTree; print('scipy.stats' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -47,8 +47,11 @@ class Channel(Protocol):
 @lru_cache(maxsize=512)
 def _minilm_query_cached(query: str) -> bytes:
     from ..models import text_encoder
+    from .threads import one_torch_thread
 
-    return text_encoder().encode([query])[0].astype(np.float32).tobytes()
+    enc = text_encoder()
+    with one_torch_thread():
+        return enc.encode([query])[0].astype(np.float32).tobytes()
 
 
 def minilm_query(query: str) -> np.ndarray:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from . import nodes as _nodes
 from .channels import CHANNELS, QueryContext
 from .config import SearchConfig
-from .corpus import Corpus, get_corpus
+from .corpus import Corpus, get_corpus, library_state
 from ..video import best_moment
 from .explain import best_label, hit_fields, hit_match, why_text
 from .verdict import decide
@@ -43,7 +44,8 @@ def search(library, query: str, top_k: int = 10, filters: dict | None = None, co
     t0 = time.perf_counter()
     query = cap_query((query or "").strip(), cfg.max_query_chars)
     out = {"query": query, "verdict": "generate", "nodes": [], "ads": []}
-    corpus = get_corpus(library)
+    key, verdict_key = library_state(library)
+    corpus = get_corpus(library, key)
     if not query or corpus.size == 0:
         return out
     tax = corpus.taxonomy
@@ -81,11 +83,12 @@ def search(library, query: str, top_k: int = 10, filters: dict | None = None, co
         masked = np.where(np.isfinite(final), final, np.nanmin(final[np.isfinite(final)]))
         leaves, lscore = _nodes.score_leaves(tax, masked, node_text)
         order = np.argsort(-lscore)[: cfg.top_nodes]
+        top_leaves = set(tax.leaf_of_row[_head_order(final, min(10, corpus.size))[:10]].tolist())
         for rank in order:
             i = int(leaves[rank])
             mw = _nodes.matched_words(tax, i, query)
             bits = (["described with your words: " + ", ".join(mw)] if mw else [])
-            if _holds_top(tax, i, final):
+            if i in top_leaves:
                 bits.append("holds some of the best-matching ads")
             node_hits.append({"id": tax.ids[i], "path": tax.paths[i], "label": tax.labels[i],
                               "score": round(float(lscore[rank]), 4),
@@ -104,14 +107,14 @@ def search(library, query: str, top_k: int = 10, filters: dict | None = None, co
         rec["match"] = match
         if explain:
             f = fields.get(rec["ad_id"])
-            label = best_label(f["labels"], ctx.qvec) if f else None
+            label = best_label(f["labels"], ctx.qvec, folder=library.path / "vectors") if f else None
             leaf = int(tax.leaf_of_row[r]) if tax is not None else -1
             family = _family_label(tax, leaf) if leaf >= 0 and boost_rows is not None and boost_rows[r] > 0 else None
             rec["why"] = why_text(query, f, mwords, stretch, label, family)
         else:
             rec["why"] = ""
         out["ads"].append(rec)
-    decide(library, cfg, out, ctx, chans, final, hits)
+    decide(library, cfg, out, ctx, chans, final, hits, verdict_key)
     if kw.get("timings"):
         out["ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return out
@@ -151,13 +154,11 @@ def hit_record(library, corpus: Corpus, r: int, dups: list[int], score: float, q
     }
 
 
-def _holds_top(tax, i: int, final: np.ndarray, k: int = 10) -> bool:
-    top = np.argsort(-final)[:k]
-    return bool(np.any(tax.leaf_of_row[top] == i))
-
-
 def _abs(library, rel):
-    return str(library.path / rel) if rel else None
+    # string join, not pathlib: a hit with hundreds of near-copies built that many Path objects
+    if not rel:
+        return None
+    return rel if rel[0] == "/" or os.path.isabs(rel) else f"{library.path}{os.sep}{rel}"
 
 
 def _build_key(library):
@@ -173,45 +174,99 @@ def collapse(corpus: Corpus, final: np.ndarray, top_k: int, cfg: SearchConfig, m
     ≤ phash_max) whose words are the same too: a template re-used with another quote or price
     (testimonial cards, one layout with different offers) has near pHash but other words, and
     is a different ad.
+
+    Only the head of the ranking is sorted (argpartition; the full sort is the fallback when
+    duplicates swallow the head), and the word check is one sparse product per hit: at 100k ads
+    with ~200 near-copies per ad a pairwise Python loop cost ~80 ms a query.
     """
     ph, valid = _phash_array(corpus)
-    taken = np.zeros(corpus.size, dtype=bool)
+    n = corpus.size
+    taken = np.zeros(n, dtype=bool)
     allowed = np.isfinite(final) if mask is None else (mask & np.isfinite(final))
-    order = np.argsort(-final, kind="stable")
-    hits = []
-    for r in order:
-        if len(hits) >= top_k or not allowed[r]:
+    hits: list[tuple[int, list[int]]] = []
+    head = min(n, max(4 * top_k, 64))
+    done = 0
+    while len(hits) < top_k:
+        order = _head_order(final, head)
+        for r in order[done:]:
+            if len(hits) >= top_k or not allowed[r]:
+                return hits
+            if taken[r]:
+                continue
+            same = np.zeros(n, dtype=bool)
+            same[corpus.creative_rows[int(corpus.creative_ids[r])]] = True
+            if valid[r]:
+                near = np.flatnonzero(valid & (np.bitwise_count(ph ^ ph[r]) <= cfg.phash_max) & allowed & ~taken & ~same)
+                if len(near):
+                    same[near[word_jaccard(corpus, int(r), near) >= cfg.phash_max_doc]] = True
+            same &= allowed & ~taken
+            same[r] = False
+            dups = np.flatnonzero(same)
+            taken[dups] = True
+            taken[r] = True
+            hits.append((int(r), [int(d) for d in dups]))
+        if head >= n:
             break
-        if taken[r]:
-            continue
-        same = np.zeros(corpus.size, dtype=bool)
-        same[corpus.creative_rows[int(corpus.creative_ids[r])]] = True
-        if valid[r]:
-            near = valid & (np.bitwise_count(ph ^ ph[r]) <= cfg.phash_max) & allowed & ~taken & ~same
-            for j in np.flatnonzero(near):
-                if same_words(corpus, int(r), int(j), cfg.phash_max_doc):
-                    same[j] = True
-        same &= allowed & ~taken
-        same[r] = False
-        dups = np.flatnonzero(same)
-        taken[dups] = True
-        taken[r] = True
-        hits.append((int(r), [int(d) for d in dups]))
+        done, head = len(order), min(n, head * 4)
     return hits
+
+
+def _head_order(final: np.ndarray, head: int) -> np.ndarray:
+    """Row indices of the `head` best scores, best first (ties in row order, like a stable full sort)."""
+    n = len(final)
+    if head >= n:
+        return np.argsort(-final, kind="stable")
+    cut = np.partition(-final, head - 1)[head - 1]
+    idx = np.flatnonzero(-final <= cut)  # the head plus any rows tied with its last score
+    return idx[np.argsort(-final[idx], kind="stable")]
+
+
+def word_jaccard(corpus: Corpus, r: int, others: np.ndarray) -> np.ndarray:
+    """Word-set Jaccard of row r's document with each of `others` (OCR noise tolerated by the cut)."""
+    indptr, indices = _word_rows(corpus)
+    mine = indices[indptr[r]:indptr[r + 1]]
+    others = np.asarray(others, dtype=np.int64)
+    lo, hi = indptr[others], indptr[others + 1]
+    sizes = hi - lo
+    # every word id of every other row, one flat array; its row boundaries are the cumulative sizes
+    flat = indices[np.repeat(lo - np.r_[0, np.cumsum(sizes)[:-1]], sizes) + np.arange(int(sizes.sum()))]
+    inter = np.bincount(np.repeat(np.arange(len(others)), sizes), weights=np.isin(flat, mine), minlength=len(others))
+    union = sizes + len(mine) - inter
+    return np.where(union == 0, 1.0, inter / np.maximum(union, 1))
 
 
 def same_words(corpus: Corpus, a: int, b: int, min_jaccard: float = 0.85) -> bool:
     """Do two ads' documents say the same thing (word-set Jaccard, OCR noise tolerated)?"""
-    from .lexical import words
+    return bool(word_jaccard(corpus, a, np.asarray([b]))[0] >= min_jaccard)
 
-    cache = corpus.extras.setdefault("wordsets", {})
-    sets = []
-    for r in (a, b):
-        if r not in cache:
-            cache[r] = frozenset(words(corpus.docs[r]))
-        sets.append(cache[r])
-    u = len(sets[0] | sets[1])
-    return u == 0 or len(sets[0] & sets[1]) / u >= min_jaccard
+
+def _word_rows(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's distinct word ids as CSR (indptr, indices): read from the words BM25 index's
+    postings (its tokens are `lexical.words` of each document), tokenised here only when the
+    corpus has no such index."""
+    m = corpus.extras.get("word_rows")
+    if m is None:
+        import scipy.sparse as sp
+
+        r = getattr(corpus.words, "retriever", None)
+        if r is not None and int(r.scores["num_docs"]) == corpus.size:
+            indptr = np.asarray(r.scores["indptr"])
+            indices = np.asarray(r.scores["indices"])
+            csr = sp.csc_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr),
+                                shape=(corpus.size, len(indptr) - 1)).tocsr()
+            csr.sum_duplicates()
+        else:
+            from .lexical import words
+
+            vocab: dict[str, int] = {}
+            rows, cols = [], []
+            for i, d in enumerate(corpus.docs):
+                for w in set(words(d)):
+                    rows.append(i)
+                    cols.append(vocab.setdefault(w, len(vocab)))
+            csr = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(corpus.size, max(1, len(vocab))))
+        m = corpus.extras["word_rows"] = (csr.indptr.astype(np.int64), csr.indices.astype(np.int64))
+    return m
 
 
 def _phash_array(corpus: Corpus):

@@ -55,17 +55,44 @@ def coverage(query: str, doc: str) -> tuple[list[str], float, float, str]:
 
 
 _LABEL_VECS: dict[str, np.ndarray] = {}
+_LABEL_FILES: set[str] = set()
+LABEL_FILE = "label_words_minilm.npz"  # object labels' MiniLM embeddings, beside the library's vectors
 
 
-def _label_vecs(labels: set[str]) -> dict[str, np.ndarray]:
-    """Text embeddings of object labels, as the ingest made them ("a photo of a …"), one batch."""
+def _label_vecs(labels: set[str], folder=None) -> dict[str, np.ndarray]:
+    """Text embeddings of object labels, as the ingest made them ("a photo of a …"), one batch.
+
+    Saved in `folder` (the library's vectors/) and read back by the next process: a fresh CLI
+    search otherwise ran the text model over its hits' labels (~0.3–1 s of the first query)."""
+    if folder is not None and str(folder) not in _LABEL_FILES:
+        _LABEL_FILES.add(str(folder))
+        try:
+            with np.load(folder / LABEL_FILE) as z:
+                for lbl, v in zip(z["labels"].tolist(), z["vecs"]):
+                    _LABEL_VECS.setdefault(str(lbl), v)
+        except Exception:  # noqa: BLE001 - missing or damaged: derived data, re-encoded below
+            pass
     need = sorted(labels - set(_LABEL_VECS))
     if need:
         from ..models import text_encoder
 
         for lbl, v in zip(need, text_encoder().encode([f"a photo of a {n}" for n in need])):
             _LABEL_VECS[lbl] = v
+        if folder is not None:
+            _save_label_vecs(folder)
     return _LABEL_VECS
+
+
+def _save_label_vecs(folder) -> None:
+    import os
+
+    names = sorted(_LABEL_VECS)
+    tmp = folder / f"label_words.tmp{os.getpid()}.npz"
+    try:
+        np.savez(tmp, labels=np.asarray(names), vecs=np.stack([_LABEL_VECS[n] for n in names]).astype(np.float32))
+        os.replace(tmp, folder / LABEL_FILE)
+    except OSError:
+        pass  # a read-only folder: this process keeps its copy
 
 
 def _creative_columns(library) -> set[str]:
@@ -73,17 +100,29 @@ def _creative_columns(library) -> set[str]:
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'creatives'").fetchall()}
 
 
+_COLUMNS: dict[str, tuple[int, set[str]]] = {}
+
+
+def _columns_cached(library) -> set[str]:
+    """The creatives table's columns, read once per open connection (the query cost ~5 ms a search)."""
+    key = str(library.path)
+    hit = _COLUMNS.get(key)
+    if hit is None or hit[0] != id(library):
+        hit = _COLUMNS[key] = (id(library), _creative_columns(library))
+    return hit[1]
+
+
 def hit_fields(library, ad_ids: list[int]) -> dict[int, dict]:
     """What the why line may quote, per ad: visible text, copy, labels, shown, colour and layout words."""
     if not ad_ids:
         return {}
-    have = _creative_columns(library)
+    have = _columns_cached(library)
     shown_cols = [c for c in ("people_words", "composition_words") if c in have]  # older libraries lack them
     shown_sql = " || ', ' || ".join(f"coalesce(c.{c}, '')" for c in shown_cols) or "''"
     rows = library.execute(
         f"""SELECT a.id, a.headline, a.copy, a.cta, c.ocr_text, c.labels, c.color_words, c.layout_words, a.tags, {shown_sql}
-           FROM ads a JOIN creatives c ON c.id = a.creative_id WHERE list_contains(?, a.id)""",
-        [list(map(int, ad_ids))]).fetchall()
+           FROM ads a JOIN creatives c ON c.id = a.creative_id WHERE a.id IN ({", ".join("?" * len(ad_ids))})""",
+        list(map(int, ad_ids))).fetchall()  # IN (…) probes the ids; list_contains(?, a.id) scanned every ad
     out = {}
     for aid, head, copy, cta, ocr, labels, colours, layout, tags, shown in rows:
         try:
@@ -98,12 +137,12 @@ def hit_fields(library, ad_ids: list[int]) -> dict[int, dict]:
     return out
 
 
-def best_label(labels: list[tuple[str, float]], qvec: np.ndarray | None, floor: float = 0.05) -> str | None:
+def best_label(labels: list[tuple[str, float]], qvec: np.ndarray | None, floor: float = 0.05, folder=None) -> str | None:
     """The object label closest in meaning to the query (labels with p ≥ floor)."""
     labs = [lbl for lbl, p in labels if p >= floor]
     if not labs or qvec is None:
         return None
-    vecs = _label_vecs(set(labs))
+    vecs = _label_vecs(set(labs), folder)
     best = max(labs, key=lambda lbl: float(vecs[lbl] @ qvec))
     return best if float(vecs[best] @ qvec) >= 0.3 else None
 

@@ -157,6 +157,7 @@ class Lexical:
         try:
             if json.loads((folder / "cte_key.json").read_text())["key"] != key:
                 return None
-            return cls(kind, bm25s.BM25.load(str(folder), show_progress=False, verbosity=0))
+            # memory-mapped: at 100k ads the char-gram index is ~470 MB, and a query reads only its grams' postings
+            return cls(kind, bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0))
         except (OSError, ValueError, KeyError):
             return None

