@@ -60,7 +60,13 @@ def warm_search(library, image_model: bool = True) -> dict:
         corpus = get_corpus(library)
 
     step("corpus", _corpus)
-    step("text_model", lambda: minilm_query("warm up"))
+    def _text_model():
+        # torch prepares its CPU kernels once per input length: a query of a length not seen yet
+        # paid that inside the search; lengths of 1–32 word pieces cover ordinary queries
+        for n in range(1, 33):
+            minilm_query(" ".join(["warm"] * n))
+
+    step("text_model", _text_model)
     if corpus is not None and corpus.size:
         ctx = QueryContext(library, corpus, "warm up", SearchConfig())
 
