@@ -208,3 +208,16 @@ def test_reading_a_stored_tree_does_not_import_the_build_stages():
     code = "import sys, core.taxonomy.persist; from core.taxonomy import ClusterTree; print('scipy.stats' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_the_light_query_encoder_gives_the_ingest_models_vectors():
+    from core.models import text_encoder
+    from core.search.query_encoder import query_encoder
+
+    texts = ["man in red plaid shirt", "a photo of a golden retriever", "THESECOLORSDONT RUN", "日本語のバナー 広告",
+             "free trial", "x", " ".join(["long copy"] * 400)]
+    light = query_encoder().encode(texts)
+    ref = text_encoder().encode(texts)
+    assert light.shape == ref.shape
+    assert np.all(np.sum(light * ref, axis=1) >= 0.9999)
+    assert np.allclose(query_encoder().encode(texts[:1])[0], light[0], atol=1e-5)  # batch padding changes nothing

@@ -46,10 +46,10 @@ class Channel(Protocol):
 
 @lru_cache(maxsize=512)
 def _minilm_query_cached(query: str) -> bytes:
-    from ..models import text_encoder
+    from .query_encoder import query_encoder
     from .threads import one_torch_thread
 
-    enc = text_encoder()
+    enc = query_encoder()
     with one_torch_thread():
         return enc.encode([query])[0].astype(np.float32).tobytes()
 

@@ -74,9 +74,9 @@ def _label_vecs(labels: set[str], folder=None) -> dict[str, np.ndarray]:
             pass
     need = sorted(labels - set(_LABEL_VECS))
     if need:
-        from ..models import text_encoder
+        from .query_encoder import query_encoder
 
-        for lbl, v in zip(need, text_encoder().encode([f"a photo of a {n}" for n in need])):
+        for lbl, v in zip(need, query_encoder().encode([f"a photo of a {n}" for n in need])):
             _LABEL_VECS[lbl] = v
         if folder is not None:
             _save_label_vecs(folder)
