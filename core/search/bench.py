@@ -196,8 +196,9 @@ def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, see
     out["verdict"] = {"model": key or "default", "method": model["method"]}
     out["reuse_threshold"] = float(model["threshold"])  # on the verdict's reuse confidence (0–1)
     if calibrate and pos and neg:
-        tp = float(np.mean(np.asarray(pos) >= 0.5))
-        tn = float(np.mean(np.asarray(neg) < 0.5))
+        thr = out["reuse_threshold"]  # the model's own cut, as search applies it
+        tp = float(np.mean(np.asarray(pos) >= thr))
+        tn = float(np.mean(np.asarray(neg) < thr))
         out["verdict"].update({"reuse_queries": len(pos), "generate_queries": len(neg), "reuse_right": round(tp, 4),
                                "generate_right": round(tn, 4), "balanced_accuracy": round(0.5 * (tp + tn), 4)})
     if tax is not None:
