@@ -43,6 +43,15 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _status_gb(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak so far) of this process, in GB."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024 ** 2
+    return float("nan")
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -114,8 +123,13 @@ def one_size(n: int, ocr_share: float, seed: int, visual_dim: int = 3840, index:
     text_encoder()   # model loading is per process, not per build: keep it out of the figure
     warm_umap()      # likewise numba's one-off compile
     rss_before = peak_rss_gb()
+    memory: dict[str, list[float]] = {}
+
+    def watch(stage: str, done: int, total: int) -> None:   # resident memory as each stage starts (GB)
+        memory.setdefault(stage, [round(_status_gb("VmRSS"), 2), round(_status_gb("VmHWM"), 2)])
+
     t, c = time.perf_counter(), cpu_s()
-    tree = build_taxonomy(lib, seed=seed)
+    tree = build_taxonomy(lib, seed=seed, progress=watch)
     build_s, build_cpu = time.perf_counter() - t, cpu_s() - c
     first_stages = dict(tree.metrics["stage_seconds"])
     peak_build = peak_rss_gb()
@@ -141,7 +155,7 @@ def one_size(n: int, ocr_share: float, seed: int, visual_dim: int = 3840, index:
            "sub": tree.metrics["clusters_by_level"][1], "micro": tree.metrics["clusters_by_level"][2],
            "planted_families": spec.n_families, "ari_family": round(adjusted_rand_score(a["family"], a["family_id"]), 3),
            "outlier_share": tree.metrics["outlier_share"], "method": tree.metrics["method_chosen"],
-           "projection": tree.metrics["projection"], "stages": first_stages, "rebuild_stages": rebuild_stages}
+           "projection": tree.metrics["projection"], "stages": first_stages, "memory_at_stage_start": memory, "rebuild_stages": rebuild_stages}
     lib.close()
     return out
 
@@ -255,6 +269,8 @@ def main(argv=None) -> None:
               f"  outliers {r['outlier_share']:.1%}  {r['method']}/{r['projection']}", flush=True)
         print(f"         at ingest (once per creative, not in the build figure): OCR-text embeddings {r['ingest_ocr_embed_s']:.1f}s", flush=True)
         print("         first build: " + ", ".join(f"{k} {v:.1f}s" for k, v in r["stages"].items()), flush=True)
+        print("         memory as each stage starts (RSS / peak so far, GB): "
+              + ", ".join(f"{k} {v[0]:.2f}/{v[1]:.2f}" for k, v in r.get("memory_at_stage_start", {}).items()), flush=True)
         if r["rebuild_stages"]:
             print("         rebuild:     " + ", ".join(f"{k} {v:.1f}s" for k, v in r["rebuild_stages"].items()), flush=True)
         if "index_s" in r:
