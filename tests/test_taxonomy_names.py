@@ -33,6 +33,15 @@ def test_ocr_fragments_are_not_real(lexicon, word):
     assert lexicon.noise_words(f"{word} photos") == [word.lower()] or word == "g0"
 
 
+def test_a_word_clipped_from_a_common_word_of_the_same_ads_is_not_real():
+    """Banners read "lick here" where the frame cut the "c"; "end" and "top" stay real (common words)."""
+    texts = ["Click here now"] * 10 + ["lick here"] + ["end racism, stop now"] * 10 + ["top deals"]
+    lex = Lexicon(texts)
+    assert lex.clipped("lick") and not lex.is_real_word("lick")
+    assert lex.is_real_word("click") and lex.is_real_word("end") and lex.is_real_word("top")
+    assert not Lexicon(["lick here", "click here"]).clipped("lick"), "as common as the whole word: not clipped"
+
+
 def test_glued_and_foreign_function_words(lexicon):
     assert lexicon.pieces("clickhere") == ["click", "here"]
     assert lexicon.pieces("点击这里进入") == ["点击", "这里", "进入"]

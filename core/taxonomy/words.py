@@ -8,7 +8,8 @@ in the language of the ads that use it, or when it recurs in at least `RECUR_MIN
 on the real ads "tbe" (Zipf 2.6), "seif" (2.3), "ktc" (1.7) and "cvts" (1.2) are all in the English
 list as web typos, while the words strategists name groups by are far above it ("veterans" 4.3,
 "truck" 4.6). A recurring word that is one letter away from a common word ("seif" → "self",
-"cvts" → "cats") is a systematic misread of that word, not a brand, and stays out.
+"cvts" → "cats") is a systematic misread of that word, not a brand, and stays out; so is a rarer
+word that is a common word of the same ads with its first letters cut off ("lick" ← "click").
 
 The language of an ad is a cheap guess: the script (kana → ja, Han → zh, Hangul → ko, Cyrillic →
 ru, Arabic → ar) or, for Latin text, whichever of a few languages' short lists knows most of its
@@ -27,6 +28,7 @@ MIN_ZIPF = 3.0
 COMMON_ZIPF = 4.0          # a word this common is what a near-miss OCR token was meant to be ("cvts" → "cuts" 4.4)
 FUNCTION_ZIPF = 6.0        # as frequent as "para", "tu", "en" in Spanish: a function word, never a name
 RECUR_MIN_ADS = 3
+CLIPPED_RATIO = 5          # the whole word is this many times as common in the ads as its clipped end
 # two- and three-letter strings are abbreviations or OCR shards ("eb" 3.3, "mea" 3.1, "psn" 3.0); they
 # need a higher frequency ("ga" 4.1, "bmw" 3.9, "usa" 4.8) and recurring makes them words only as tags ("ugc")
 SHORT_MIN_ZIPF = 3.5
@@ -131,6 +133,7 @@ class Lexicon:
                 self.ads_with[w] += 1
                 self.langs_of.setdefault(w, {"en"}).add(lang)
         self._real: dict[str, bool] = {}
+        self._clipped_from: dict[str, tuple[int, str]] | None = None
 
     def known(self, word: str) -> bool:
         """A word-frequency list knows the word in a language of the ads using it (or English)."""
@@ -169,12 +172,27 @@ class Lexicon:
         langs = self.langs_of.get(word, {"en"})
         return any(zipf(e, lang) >= COMMON_ZIPF for e in _edits1(word) for lang in langs)
 
+    def clipped(self, word: str) -> bool:
+        """A rarer word that is a common word of these ads with its first letter or two cut off by
+        the frame or the OCR ("lick" in banners that say "click" 48× as often): the clipped word."""
+        if self._clipped_from is None:
+            self._clipped_from = {}
+            for v, c in self.ads_with.items():
+                if v.isascii() and len(v) >= 4 and zipf(v, "en") >= COMMON_ZIPF:
+                    for cut in (1, 2):
+                        if len(v) - cut >= 3 and c > self._clipped_from.get(v[cut:], (0, ""))[0]:
+                            self._clipped_from[v[cut:]] = (c, v)
+        source = self._clipped_from.get(word)
+        return (source is not None and word not in self.typed and source[0] >= CLIPPED_RATIO * max(self.ads_with[word], 1)
+                and all(zipf(word, lang) < COMMON_ZIPF for lang in self.langs_of.get(word, {"en"})))
+
     def is_real_word(self, word: str) -> bool:
         word = word.lower()
         if word not in self._real:
             pieces = tokens(word)
             self._real[word] = bool(pieces) and "".join(pieces) == re.sub(r"[\s\-'’]", "", word) and all(
-                self.known(p) or (self.ads_with[p] >= RECUR_MIN_ADS and (len(p) > 3 or p in self.typed) and not self.misread(p)) for p in pieces)
+                (self.known(p) or (self.ads_with[p] >= RECUR_MIN_ADS and (len(p) > 3 or p in self.typed) and not self.misread(p)))
+                and not self.clipped(p) for p in pieces)
         return self._real[word]
 
     def is_real(self, term: str) -> bool:
