@@ -139,6 +139,10 @@ def _connect(ray, address: str | None, workers: int) -> bool:
         ray.init(address=address, runtime_env=runtime_env, **quiet)
     else:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        # Ray renices its workers by +15 so that its own daemons stay responsive; on a machine shared with
+        # other work that starves the analysis (nice 19 on this 2-core box: 2x the local engine's time at
+        # load 8-15), while the local pool's workers run at the ingest's own priority, as these now do
+        os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(num_cpus=max(1, workers), object_store_memory=OBJECT_STORE_BYTES, include_dashboard=False,
                  runtime_env={"env_vars": env}, **quiet)
     return True
