@@ -29,12 +29,22 @@ def main() -> None:
 
     import streamlit as st
 
+    from pages import _common as ui
+
+    st.set_page_config(page_title="Creative Taxonomy Explorer", page_icon=":material/account_tree:", layout="wide")
+    ui.begin_run()
+    try:
+        _run(Path(__file__).resolve().parent)
+    finally:
+        ui.end_run()
+
+
+def _run(here) -> None:
+    import streamlit as st
+
     import core
     from core import views
     from pages import _common as ui
-
-    here = Path(__file__).resolve().parent
-    st.set_page_config(page_title="Creative Taxonomy Explorer", page_icon=":material/account_tree:", layout="wide")
 
     # A default page lives only at "/", so the Library gets a second, hidden entry as the default:
     # "/" and "/library" both show it (a default page's own url_path would answer "Page not found").

@@ -1,16 +1,21 @@
-"""The thumbnail atlas of the map: every placed ad drawn as its own picture at its 2-D position.
+"""The thumbnail atlas of the map: ads drawn as their own pictures at their 2-D positions.
 
-`atlas(library)` packs one small copy of each creative's thumbnail into a single sprite sheet (a
-JPEG at most 4096 px a side, the texture size every WebGL GPU takes) and returns the sheet, the
-sprite of each creative and the ads' positions scaled to a 0..1000 square; the map page draws it
-with deck.gl's IconLayer (pydeck) in an OrthographicView, with no map tiles, so it works offline
-and stays smooth at 10k ads (one texture, one draw call). The sheet is cached beside the library
-per build and ad count, so it is made once.
+`layout(library)` places every ad of the current build on a 0..1000 square. `pick_pictures` chooses
+which of them are drawn as pictures: every ad up to MAX_PICTURES, above that one per patch of the map
+(the ad nearest each grid cell's centre), so the pictures tile the map without piling up. That is the
+level of detail that keeps the view interactive at 10k ads in software WebGL, where the cost of a frame
+grows with the pictures drawn (bench/pages.py, headless chromium at load ~10: 10,000 pictures pan at
+~3-4 frames/s, 1,500 at ~16-18); a full-map background image of dots halved that again, so there is none.
+
+`sprite_sheet(library, points)` packs one small copy of each chosen creative's thumbnail into a
+single JPEG (at most 4096 px a side, the texture size every WebGL GPU takes); the map page draws it
+with deck.gl's IconLayer (pydeck) in an OrthographicView with no map tiles, so it works offline. Sheets
+are cached beside the library, keyed by build and content, so each is made once.
 """
 from __future__ import annotations
 
 import base64
-import io
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -22,6 +27,7 @@ MAX_SIDE = 4096
 MIN_CELL, MAX_CELL = 24, 96
 WORLD = 1000.0
 SPREAD_KEEP = 0.35       # share of the layout's own distances kept (the rest: rank order)
+MAX_PICTURES = 1500      # pictures drawn at once; above this, one per patch of the map
 
 
 def cell_size(n: int) -> int:
@@ -30,37 +36,69 @@ def cell_size(n: int) -> int:
     return int(max(MIN_CELL, min(MAX_CELL, MAX_SIDE // cols)))
 
 
-def _points(library) -> pd.DataFrame | None:
+def layout(library) -> pd.DataFrame | None:
+    """Every placed ad of the current build: ad_id, x, y (0..WORLD, screen y downwards), family_id, file (name),
+    creative_id, kind, thumb_path. None without a 2-D layout."""
     from .views import current_build_key
 
     key = current_build_key(library)
     if not key:
         return None
-    return library.query_df(
+    pts = library.query_df(
         """SELECT s.ad_id, s.x, s.y, s.family_id, a.file, a.creative_id, c.kind, c.thumb_path
            FROM assignments s JOIN ads a ON a.id = s.ad_id JOIN creatives c ON c.id = a.creative_id
            WHERE s.build_key = ? AND s.x IS NOT NULL ORDER BY s.ad_id""", [key])
+    if pts.empty:
+        return None
+    x, y = spread(pts["x"].to_numpy(float)), spread(pts["y"].to_numpy(float))
+    pts["x"], pts["y"] = x * WORLD, (1 - y) * WORLD
+    pts["ad_id"] = pts["ad_id"].astype(int)
+    pts["creative_id"] = pts["creative_id"].astype(int)
+    pts["file"] = pts["file"].map(lambda f: Path(str(f)).name)
+    return pts
 
 
-def atlas(library, max_ads: int | None = None) -> dict | None:
-    """{'sheet': data URI, 'mapping': {sprite: {x, y, width, height}}, 'points': DataFrame(ad_id, x, y, sprite, file,
-    family_id, kind), 'cell': px, 'world': side} — or None without a 2-D layout."""
+def pick_pictures(x: np.ndarray, y: np.ndarray, cap: int = MAX_PICTURES) -> tuple[np.ndarray, float | None]:
+    """(indices of the points drawn as pictures, the grid's cell size or None): all of them up to `cap`; else, on a
+    grid of about `cap` cells over their extent, the point nearest each occupied cell's centre (the fullest cells
+    first when more are occupied)."""
+    n = len(x)
+    if n <= cap:
+        return np.arange(n), None
+    x0, y0 = float(np.min(x)), float(np.min(y))
+    w, h = max(float(np.ptp(x)), 1e-9), max(float(np.ptp(y)), 1e-9)
+    side = max(1, int(math.sqrt(cap)))
+    for _ in range(2):      # empty cells (gaps in the map) leave room: a finer grid fills it
+        gx = np.minimum((x - x0) / w * side, side - 1e-9)
+        gy = np.minimum((y - y0) / h * side, side - 1e-9)
+        cell = gx.astype(int) * side + gy.astype(int)
+        occupied = len(np.unique(cell))
+        if occupied >= 0.8 * cap:
+            break
+        side = max(side + 1, int(side * math.sqrt(cap / occupied)))
+    off = (gx - np.floor(gx) - 0.5) ** 2 + (gy - np.floor(gy) - 0.5) ** 2
+    order = np.lexsort((np.arange(n), off, cell))           # per cell: nearest the centre first (ties: input order)
+    first = order[np.r_[True, cell[order][1:] != cell[order][:-1]]]
+    if len(first) > cap:
+        counts = np.bincount(cell, minlength=side * side)
+        first = first[np.argsort(-counts[cell[first]], kind="stable")[:cap]]
+    return np.sort(first), min(w, h) / side
+
+
+def sprite_sheet(library, points: pd.DataFrame) -> dict:
+    """One JPEG of these points' creatives: {'sheet': data URI, 'mapping': {sprite: {x, y, width, height}}, 'cell',
+    'sheet_px', 'sheet_bytes'}; sprite names are 'c<creative_id>'."""
     from PIL import Image
 
     from .views import current_build_key
 
-    pts = _points(library)
-    if pts is None or pts.empty:
-        return None
-    if max_ads and len(pts) > max_ads:
-        pts = pts.sample(max_ads, random_state=0).sort_values("ad_id")
-    creatives = pts.drop_duplicates("creative_id")[["creative_id", "thumb_path"]].reset_index(drop=True)
+    creatives = points.drop_duplicates("creative_id")[["creative_id", "thumb_path"]].reset_index(drop=True)
     n = len(creatives)
     cell = cell_size(n)
     cols = max(1, math.ceil(math.sqrt(n)))
     rows = math.ceil(n / cols)
-    key = current_build_key(library) or "none"
-    cache = library.path / "atlas" / f"{key}-{len(pts)}-{n}-{cell}.jpg"
+    digest = hashlib.sha1(",".join(map(str, creatives["creative_id"])).encode()).hexdigest()[:12]
+    cache = library.path / "atlas" / f"{current_build_key(library) or 'none'}-{n}-{cell}-{digest}.jpg"
     if not cache.exists():
         sheet = Image.new("RGB", (cols * cell, rows * cell), (238, 240, 244))
         small: dict[str, Image.Image | None] = {}       # creatives sharing a thumbnail file are resized once
@@ -76,15 +114,9 @@ def atlas(library, max_ads: int | None = None) -> dict | None:
         tmp.replace(cache)
     mapping = {f"c{int(c)}": {"x": (i % cols) * cell, "y": (i // cols) * cell, "width": cell, "height": cell, "mask": False}
                for i, c in enumerate(creatives["creative_id"])}
-    x, y = spread(pts["x"].to_numpy(float)), spread(pts["y"].to_numpy(float))
-    out = pd.DataFrame({"ad_id": pts["ad_id"].astype(int),
-                        "x": x * WORLD, "y": (1 - y) * WORLD,   # screen y grows downwards
-                        "sprite": "c" + pts["creative_id"].astype(int).astype(str),
-                        "file": pts["file"].map(lambda f: Path(str(f)).name), "family_id": pts["family_id"],
-                        "kind": pts["kind"]})
     uri = "data:image/jpeg;base64," + base64.b64encode(cache.read_bytes()).decode("ascii")
-    return {"sheet": uri, "mapping": mapping, "points": out, "cell": cell, "world": WORLD,
-            "sheet_bytes": cache.stat().st_size, "sheet_px": (cols * cell, rows * cell)}
+    return {"sheet": uri, "mapping": mapping, "cell": cell, "sheet_bytes": cache.stat().st_size,
+            "sheet_px": (cols * cell, rows * cell)}
 
 
 def _small(library, rel, cell: int):

@@ -21,7 +21,7 @@ import streamlit as st
 
 import core
 from core import views
-from core.safe_text import code_span, escape_markdown
+from core.safe_text import code_span, escape_markdown, escape_plotly
 
 PAGES = Path(__file__).resolve().parent
 APP = PAGES.parent / "app.py"
@@ -69,7 +69,7 @@ class K:
     G_BOARD_VIEW, G_DL_HTML, G_DL_ZIP, G_DELETE = "g_board_view", "g_dl_html", "g_dl_zip", "g_delete"
     # what works, atlas
     WW_METRIC, WW_LEVEL, WW_GATE = "ww_metric", "ww_level", "ww_gate"
-    MAP_VIEW, MAP_IDS, ATLAS = "map_view", "map_ids", "map_atlas"
+    MAP_VIEW, MAP_IDS, ATLAS, ATLAS_FOCUS = "map_view", "map_ids", "map_atlas", "map_atlas_focus"
 
     @staticmethod
     def page(prefix: str) -> str:        # st.pagination keys of the paged grids
@@ -81,6 +81,17 @@ _RUN = threading.local()   # set by app.py while it runs the picked page (see `r
 
 def inside_app(flag: bool) -> None:
     _RUN.inside = flag
+
+
+def begin_run() -> None:
+    """app.py, at the start of each full run: data versions are read once per run from here on (a version
+    query costs ~10-40 ms on a loaded machine, and a page asks for it once per cached read: 28 times on the
+    gallery). Fragment reruns happen outside a full run and read it each time."""
+    _RUN.versions = {}
+
+
+def end_run() -> None:
+    _RUN.versions = None
 
 
 def route() -> None:
@@ -132,7 +143,8 @@ def search_url_before(page_url: str) -> None:
         return
     st.session_state[K.SEARCH_Q] = want
     try:
-        res = q(core.search_ads, want, top_k=20, filters=None)
+        with st.spinner("Searching for the linked query (the first search loads the models)…"):
+            res = q(core.search_ads, want, top_k=20, filters=None)
     except Exception:  # noqa: BLE001 - the page shows its own errors when the person searches
         return
     st.session_state[K.SEARCH] = {"query": want, "filters": [], "result": res}
@@ -195,14 +207,22 @@ def lib():
 
 
 def version(library=None) -> str:
-    return views.data_version(library or lib())
+    """The library's data version (keys every cached read): once per full run (see `begin_run`)."""
+    library = library or lib()
+    memo = getattr(_RUN, "versions", None)
+    if memo is None:
+        return views.data_version(library)
+    path = str(library.path)
+    if path not in memo:
+        memo[path] = views.data_version(library)
+    return memo[path]
 
 
 def q(fn: Callable, *args, library=None, **kwargs):
     """A cached read (a `core.views` or facade function taking the library first) for the current
     library and data version."""
     library = library or lib()
-    return _cached(fn.__module__, fn.__name__, str(library.path), views.data_version(library), args, tuple(sorted(kwargs.items())))
+    return _cached(fn.__module__, fn.__name__, str(library.path), version(library), args, tuple(sorted(kwargs.items())))
 
 
 @st.cache_resource(show_spinner="Loading the text model…")
@@ -215,7 +235,7 @@ def text_model():
 
 def neighbour_index(library=None):
     library = library or lib()
-    return _neighbour_index(str(library.path), views.data_version(library))
+    return _neighbour_index(str(library.path), version(library))
 
 
 def friendly(exc: BaseException, doing: str = "") -> None:
@@ -233,6 +253,16 @@ def safe_md(text) -> str:
     """User text (file names, labels, keywords, metadata, OCR, node ids from the URL) shown literally inside
     Markdown: every markup character escaped, line breaks made spaces (core.safe_text)."""
     return escape_markdown(text)
+
+
+def plot_text(values):
+    """User text (labels, file names, metadata values) for a Plotly chart: a string, or each item of a list/Series,
+    escaped so that Plotly's HTML subset (<a href>, <b>, <span style>) shows as text (core.safe_text)."""
+    if isinstance(values, pd.Series):
+        return values.map(escape_plotly)
+    if isinstance(values, (list, tuple)):
+        return [escape_plotly(v) for v in values]
+    return escape_plotly(values)
 
 
 def message_md(text) -> str:

@@ -1,6 +1,7 @@
-"""Map: the 2-D layout of every ad (UMAP of the build). Two views: Pictures (every ad drawn as its own
-thumbnail at its place — deck.gl's IconLayer over one sprite sheet, zoomable, WebGL, no map tiles;
-hover shows a larger picture, a click opens the ad) and Dots (coloured by family, tree level, a metric
+"""Map: the 2-D layout of every ad (UMAP of the build). Two views: Pictures (ads drawn as their own
+thumbnails at their places — deck.gl's IconLayer over one sprite sheet, zoomable, WebGL, no map tiles;
+above 1,500 ads one per patch of the map or a chosen family's; hover shows a larger picture, a click opens
+the ad) and Dots (coloured by family, tree level, a metric
 or an attribute; box/lasso selection shows the selected ads and what they share)."""
 from __future__ import annotations
 
@@ -28,9 +29,7 @@ if pts is None or pts.empty:
     st.info("This taxonomy build has no 2-D layout. Rebuild the taxonomy from the Library page.", icon=":material/scatter_plot:")
     st.stop()
 
-PICTURES_DEFAULT_UP_TO = 3000   # above this the first Pictures view waits for its sprite sheet: start on dots
-view = st.segmented_control("View", ["pictures", "dots"], key=K.MAP_VIEW, required=True,
-                            default="pictures" if len(pts) <= PICTURES_DEFAULT_UP_TO else "dots",
+view = st.segmented_control("View", ["pictures", "dots"], key=K.MAP_VIEW, required=True, default="pictures",
                             format_func={"pictures": "Pictures", "dots": "Dots (colour and select)"}.get)
 if view == "pictures":
     ui.atlas_view()
@@ -63,8 +62,8 @@ else:
 numeric = pd.api.types.is_numeric_dtype(values) and values.nunique() > 12
 Scatter = go.Scattergl if len(pts) > WEBGL_FROM else go.Scatter
 hover = "<b>%{customdata[1]}</b><br>%{customdata[2]}<br>%{customdata[3]}<extra></extra>"
-custom = np.column_stack([pts["ad_id"], pts["node"].fillna(""), pts["family"].fillna(""),
-                          pts["file"].map(lambda f: str(f).rsplit("/", 1)[-1])])
+custom = np.column_stack([pts["ad_id"], ui.plot_text(pts["node"].fillna("")), ui.plot_text(pts["family"].fillna("")),
+                          ui.plot_text(pts["file"].map(lambda f: str(f).rsplit("/", 1)[-1]))])
 
 size = 9 if len(pts) < 500 else 6 if len(pts) < 5000 else 4
 palette = plotly.colors.qualitative.Plotly if values.nunique() <= 10 else plotly.colors.qualitative.Dark24
@@ -72,16 +71,16 @@ fig = go.Figure()
 if numeric:
     v = values.astype(float)
     scale = np.log10(v.clip(lower=1e-9)) if color in ("spend", "impressions", "clicks", "revenue") and v.max() > 1000 else v
-    fig.add_trace(Scatter(x=pts["x"], y=pts["y"], mode="markers", customdata=custom, hovertemplate=hover, name=color,
+    fig.add_trace(Scatter(x=pts["x"], y=pts["y"], mode="markers", customdata=custom, hovertemplate=hover, name=ui.plot_text(color),
                           marker={"size": size, "color": scale, "colorscale": "Viridis", "showscale": True, "opacity": 0.85,
-                                  "colorbar": {"title": {"text": ("log10 " if scale is not v else "") + color}}}))
+                                  "colorbar": {"title": {"text": ui.plot_text(("log10 " if scale is not v else "") + color)}}}))
 else:
     cats = values.fillna("(none)").astype(str)
     top = cats.value_counts().index[:MAX_CATEGORIES]
     cats = cats.where(cats.isin(top), "other")
     for i, cat in enumerate(cats.value_counts().index):
         m = (cats == cat).to_numpy()
-        fig.add_trace(Scatter(x=pts["x"][m], y=pts["y"][m], mode="markers", name=cat, customdata=custom[m], hovertemplate=hover,
+        fig.add_trace(Scatter(x=pts["x"][m], y=pts["y"][m], mode="markers", name=ui.plot_text(cat), customdata=custom[m], hovertemplate=hover,
                               marker={"size": size, "opacity": 0.85, "color": "#b8bcc6" if cat in ("other", "(none)", "outliers")
                                       else palette[i % len(palette)]}))
 fig.update_layout(height=600, margin={"t": 10, "l": 10, "r": 10, "b": 10}, dragmode="select",
