@@ -6,6 +6,8 @@
   so ``![x](http://host/beacon.png)`` shows as text and fetches nothing.
 * Code spans: a name inside backticks gets a fence longer than any backtick run inside it.
 * HTML: ``html.escape`` with quotes.
+* Plotly: labels, legend names, tick labels and hover text render a subset of HTML (``<b>``, ``<a href>``,
+  ``<span style>``, ``<br>``); escaped to entities, which Plotly shows as the characters themselves.
 """
 from __future__ import annotations
 
@@ -58,3 +60,8 @@ def code_span(text) -> str:
 
 def escape_html(text) -> str:
     return html.escape("" if text is None else str(text), quote=True)
+
+
+def escape_plotly(text) -> str:
+    """Text Plotly shows literally (no tags, no links): ``<`` ``>`` ``&`` as entities, line breaks as spaces."""
+    return html.escape(_NEWLINES.sub(" ", "" if text is None else str(text)), quote=False)

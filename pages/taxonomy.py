@@ -57,8 +57,8 @@ with st.expander("Overview", expanded=node is None):
         marker = {"colors": vals.fillna(vals.min() if vals.notna().any() else 0), "colorscale": "Viridis", "showscale": True,
                   "colorbar": {"title": {"text": color}}}
     hover = "<b>%{label}</b><br>%{customdata[0]}<br>%{value:,} ads" + (f"<br>{color}: %{{color:.3g}}" if marker else "") + "<extra></extra>"
-    fig = go.Figure(trace(ids=frame["id"], labels=frame["label"], parents=frame["parent"], values=frame["value"],
-                          branchvalues="total", marker=marker, customdata=frame[["path"]], hovertemplate=hover,
+    fig = go.Figure(trace(ids=frame["id"], labels=ui.plot_text(frame["label"]), parents=frame["parent"], values=frame["value"],
+                          branchvalues="total", marker=marker, customdata=ui.plot_text(frame["path"]).to_frame(), hovertemplate=hover,
                           maxdepth=3 if kind == "Sunburst" else 2))
     fig.update_layout(margin={"t": 10, "l": 10, "r": 10, "b": 10}, height=520)
     st.plotly_chart(fig, width="stretch", key=K.TAX_CHART_FIG)

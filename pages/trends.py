@@ -106,18 +106,19 @@ if cells:
     row = {a["id"]: (i + 0.5) / len(shown) for i, a in enumerate(shown)}   # an approach keeps its row across periods
     fig = go.Figure(go.Sankey(
         arrangement="snap",
-        node={"label": [f"{name(a)[:32]} ({approaches[a]['metrics'][p]['ads']})" for p, a in cells],
+        node={"label": [ui.plot_text(f"{name(a)[:32]} ({approaches[a]['metrics'][p]['ads']})") for p, a in cells],
               "x": [col_x[periods.index(p)] for p, _ in cells], "y": [row[a] for _, a in cells],
               "color": [colour[a] for _, a in cells], "pad": 12,
-              "customdata": [f"{p} · {name(a)}" for p, a in cells], "hovertemplate": "%{customdata}<extra></extra>"},
+              "customdata": [ui.plot_text(f"{p} · {name(a)}") for p, a in cells], "hovertemplate": "%{customdata}<extra></extra>"},
         link={"source": [index[(f["from_period"], f["from_id"])] for f in links],
               "target": [index[(f["to_period"], f["to_id"])] for f in links],
               "value": [f["ads"] for f in links],
               "color": ["rgba(120,120,120,0.25)" if f["from_id"] == f["to_id"] else "rgba(230,120,40,0.45)" for f in links],
-              "customdata": [f"{name(f['from_id'])} → {name(f['to_id'])}: {f['ads']} ads, overlap {f['jaccard']:.0%}" for f in links],
+              "customdata": [ui.plot_text(f"{name(f['from_id'])} → {name(f['to_id'])}: {f['ads']} ads, overlap {f['jaccard']:.0%}")
+                             for f in links],
               "hovertemplate": "%{customdata}<extra></extra>"}))
     fig.update_layout(height=max(320, 26 * len(shown) + 120), margin={"t": 30, "l": 10, "r": 10, "b": 10},
-                      annotations=[{"x": xi, "y": 1.06, "xref": "paper", "yref": "paper", "text": p, "showarrow": False}
+                      annotations=[{"x": xi, "y": 1.06, "xref": "paper", "yref": "paper", "text": ui.plot_text(p), "showarrow": False}
                                    for p, xi in zip(periods, col_x)])
     st.plotly_chart(fig, width="stretch", key="trends_sankey")
 
@@ -127,8 +128,9 @@ metric = st.selectbox("Metric", list(METRICS), format_func=METRICS.get, key="tre
 fig = go.Figure()
 for a in shown:
     ys = [(a["metrics"].get(p) or {}).get(metric) for p in periods]
-    fig.add_trace(go.Scatter(x=periods, y=ys, mode="lines+markers", name=name(a["id"])[:40], connectgaps=False,
-                             line={"color": colour[a["id"]]}, hovertemplate=f"{name(a['id'])[:40]} · %{{x}}: %{{y:,.4g}}<extra></extra>"))
+    # the name goes in as data (%{fullData.name}), never into the template, where a '%{…}' in a label would be read
+    fig.add_trace(go.Scatter(x=periods, y=ys, mode="lines+markers", name=ui.plot_text(name(a["id"])[:40]), connectgaps=False,
+                             line={"color": colour[a["id"]]}, hovertemplate="%{fullData.name} · %{x}: %{y:,.4g}<extra></extra>"))
 fig.update_layout(height=380, margin={"t": 10, "l": 10, "r": 10, "b": 10}, yaxis_title=METRICS[metric],
                   yaxis_tickformat=".2%" if metric in ("ctr", "cvr") else None, legend={"font": {"size": 11}})
 st.plotly_chart(fig, width="stretch", key="trends_lines")

@@ -41,7 +41,7 @@ if ranked.empty:
 else:
     # the ranking as a picture: each pattern's value with its likely range, against the whole library
     show = ranked.head(25).iloc[::-1]
-    names = [f"{r.label[:38]} ({r.size})" for r in show.itertuples()]
+    names = [ui.plot_text(f"{r.label[:38]} ({r.size})") for r in show.itertuples()]
     err = {}
     if is_rate and show["low"].notna().any():
         err = {"error_x": {"type": "data", "symmetric": False, "array": (show["high"] - show["value"]).tolist(),
