@@ -187,6 +187,15 @@ def warm_search(library) -> dict:
     return _warm(library)
 
 
+def verdict_model(library) -> dict:
+    """The reuse-or-generate verdict search uses on this library: its calibration run record (key, method, features,
+    coefficients, threshold, what it was fitted on, balanced accuracy), or the built-in default (key None)."""
+    from .search.verdict import current_model
+
+    model, key = current_model(library)
+    return {**model, "key": key}
+
+
 def run_benchmark(library, queries: str | None = None, root: str | None = None, k: int = 5, **kw) -> dict:
     from .search.bench import run_benchmark as _bench
 

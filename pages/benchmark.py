@@ -38,13 +38,47 @@ def run(**kw) -> None:
     st.session_state[K.BENCH] = res
 
 
+FEATURE_WORDS = {"dense_cos": "meaning match (MiniLM)", "multi_cos": "meaning match (multilingual)",
+                 "idf_cover": "share of the request's telling words in the ad", "info": "how telling the matched words are",
+                 "gram_cover": "letter runs matched (glued text)", "margin": "lead over the second hit",
+                 "ambiguity": "how many ads hold the same words"}
+
+
+def verdict_panel() -> None:
+    """What decides 'reuse' or 'generate' on the Search page: this library's calibrated model or the built-in one,
+    what it was fitted on and how often it is right; its weights behind Evidence."""
+    try:
+        model = ui.q(core.verdict_model)
+    except Exception as e:  # noqa: BLE001
+        ui.friendly(e, "read the search verdict")
+        return
+    st.subheader("Reuse or generate")
+    own = model.get("key") is not None
+    st.caption(("This library's own calibration decides" if own else "The built-in model decides (this library has no "
+                "calibration of its own)") + " whether a search's top hit is the ad asked for (reuse) or nothing matches "
+               f"(generate): it weighs what the search knows about the top hit and says reuse from a confidence of "
+               f"{float(model['threshold']):.0%}.")
+    acc = model.get("train_balanced_accuracy")
+    st.markdown(f"**Fitted on:** {ui.safe_md(model.get('source') or '—')}"
+                + (f" · balanced accuracy on them {float(acc):.2f}" if acc is not None else ""))
+    with st.expander("Evidence"):
+        weights = pd.DataFrame({"evidence": [FEATURE_WORDS.get(f, f) for f in model["features"]], "feature": model["features"],
+                                "weight": model["coef"], "mean": model["mean"], "scale": model["scale"]})
+        st.dataframe(weights, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("weight", "mean", "scale")})
+        st.caption(f"{ui.safe_md(model['method'])}; intercept {float(model['intercept']):.3f}; run "
+                   f"{ui.code_span(model['key'] or 'default (built in)')}. A weight is per standard deviation of its "
+                   "feature: positive pushes towards reuse. Recalibrate with `python -m core bench --calibrate-verdict`.")
+
+
 if stats["ads"] < 2:
     st.info("This library needs ads before search can be measured. Upload a zip on the **Library** page.", icon=":material/upload:")
 else:
     self_tab, file_tab = st.tabs(["Self-test", "Your queries (JSONL)"])
     with self_tab:
         st.caption("Makes queries from the library's own ads (a few words of their text, misspelled words, what they show, "
-                   "their metadata) and checks that search brings each ad back. Also calibrates the reuse threshold.")
+                   "their metadata) and checks that search brings each ad back. It measures the reuse-or-generate verdict; it never "
+                   "changes it.")
         n = st.slider("Ads to query", min_value=5, max_value=200, value=50, step=5, key=K.BENCH_N,
                       help="Each ad gets one query per style (a few words of its text, misspelled, what it shows, its metadata).")
         if st.button("Run self-test", type="primary", key=K.BENCH_SELF, icon=":material/play_arrow:"):
@@ -83,18 +117,21 @@ if res and res.get("n"):
     st.dataframe(table, hide_index=True, width="stretch")
     styles = table[table["style"] != "all"]
     if len(styles):
-        fig = go.Figure([go.Bar(name=k, x=styles["style"], y=styles[k]) for k in ("recall@1", "recall@5", "recall@10", "mrr")])
+        fig = go.Figure([go.Bar(name=k, x=ui.plot_text(styles["style"].astype(str)), y=styles[k])
+                         for k in ("recall@1", "recall@5", "recall@10", "mrr")])
         fig.update_layout(barmode="group", height=360, yaxis={"range": [0, 1], "title": "share of queries"},
                           margin={"t": 10, "l": 10, "r": 10, "b": 10})
         st.plotly_chart(fig, width="stretch", key=K.BENCH_CHART)
-    if res.get("reuse_threshold") is not None:
-        cal = res.get("reuse_calibration")
-        st.caption(f"Reuse threshold: {res['reuse_threshold']:.3f}"
-                   + (f" (calibrated on {cal['positives']} hits vs {cal['negatives']} misses, balanced accuracy "
-                      f"{cal['balanced_accuracy']:.2f})" if cal else ""))
+    v = res.get("verdict") or {}
+    if v.get("balanced_accuracy") is not None:
+        st.caption(f"Reuse or generate, on these queries: right on {v['reuse_right']:.0%} of the {v['reuse_queries']:,} that should "
+                   f"find their ad and {v['generate_right']:.0%} of the {v['generate_queries']:,} that should not "
+                   f"(balanced accuracy {v['balanced_accuracy']:.2f}).")
     if res.get("queries"):
         with st.expander("Every query"):
             st.dataframe(pd.DataFrame(res["queries"]), hide_index=True, width="stretch")
+
+verdict_panel()
 
 st.subheader("Build runs")
 runs = ui.q(views.build_runs)
