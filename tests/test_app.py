@@ -15,6 +15,7 @@ import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -257,6 +258,20 @@ def test_benchmark_self_test_and_runs(app_lib):
     ok(at.run())
     ok(at.button(key="bench_jsonl").click().run())
     assert any("no 'query' and 'targets'" in shown(e.value) for e in at.error)
+
+
+def test_benchmark_shows_the_search_verdict_and_its_calibration(app_lib):
+    """The verdict is a model stored per library (or the built-in one): the page says which, what it was fitted on,
+    and its weights behind Evidence; no stale 'reuse threshold' line."""
+    at = ok(make_app(app_lib.path.name).run())
+    ok(at.switch_page("pages/benchmark.py").run())
+    model = core.verdict_model(app_lib)
+    text = texts(at)
+    assert "Reuse or generate" in text and "Reuse threshold" not in text and "calibrates the reuse threshold" not in text
+    assert ("built-in model" in text) == (model["key"] is None)
+    assert "Fitted on:" in text and shown(model["source"])[:40] in text
+    weights = next(df.value for df in at.dataframe if "weight" in df.value.columns)
+    assert list(weights["feature"]) == list(model["features"]) and np.allclose(weights["weight"], model["coef"])
 
 
 def test_export_downloads_and_brief(app_lib):
@@ -625,6 +640,9 @@ def test_search_query_in_the_url(app_lib):
 
 PAYLOAD = "![x](http://127.0.0.1:9/beacon.png) a`b **c**"        # an image that would fetch a URL; code; bold
 PAYLOAD_FILE = "![x](beacon.png) a`b **c** _d_.png"              # the same in a file name (no slashes in names)
+# Plotly renders a subset of HTML in labels, legends and hover text: a link, bold, a styled span
+HTML_PAYLOAD = "<a href='//127.0.0.1:9'>go</a> <b>bold</b> <span style='color:red'>red</span>"
+HTML_FILE = "<b>bold <a href='javascript:alert(1)'>x.png"        # (no slash in a file name: tags left open)
 
 
 @pytest.fixture(scope="module")
@@ -637,12 +655,14 @@ def hostile_lib(app_lib, tmp_path_factory):
     src = generate_sample(tmp_path_factory.mktemp("hostile") / "src", seed=11, n_images=6, with_videos=False)
     images = Path(src).parent / "images-hostile"
     shutil.copytree(Path(src) / "images", images)
-    first = sorted(p for p in images.rglob("*") if p.is_file())[0]
+    first, second = sorted(p for p in images.rglob("*") if p.is_file())[:2]
     first.rename(first.with_name(PAYLOAD_FILE))
+    second.rename(second.with_name(HTML_FILE))
     lib = core.open_library(app_lib.path.parent / "hostile")
     core.ingest_source(lib, images)
-    family = core.load_tree(lib).at_level(1)[0]
-    views.edit_node(lib, "rename", family.id, label=PAYLOAD)
+    families = core.load_tree(lib).at_level(1)
+    views.edit_node(lib, "rename", families[0].id, label=PAYLOAD)
+    views.edit_node(lib, "rename", families[-1].id, label=HTML_PAYLOAD)   # the same family when there is only one
     yield lib
 
 
@@ -686,6 +706,55 @@ def test_markdown_payloads_render_as_text(hostile_lib):
     assert_literal(rendered(at2), PAYLOAD)
 
 
+def _plotly_specs(at: AppTest) -> list[dict]:
+    return [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+
+
+def _plotly_strings(spec: dict) -> list[str]:
+    """Every string a chart's traces and layout carry (labels, names, custom data, annotations)."""
+    out: list[str] = []
+
+    def walk(v):
+        if isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                if k not in ("hovertemplate", "texttemplate"):   # the app's own templates hold its own tags
+                    walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    walk(spec.get("data"))
+    walk((spec.get("layout") or {}).get("annotations"))
+    return out
+
+
+def test_plotly_labels_show_user_html_as_text(hostile_lib):
+    """A family named with HTML tags (a link, bold, a styled span) and a file name with tags: in the taxonomy
+    sunburst and the map's dots (legend, hover data), Plotly gets them as entities (shown as the characters), never
+    as tags it would render; the chart's own <b>/<br> in its templates stay."""
+    import html
+
+    fam = next(n for n in core.load_tree(hostile_lib).at_level(1) if n.label == HTML_PAYLOAD)
+    at = make_app("hostile")
+    ok(at.switch_page("pages/taxonomy.py").run())
+    sun = _plotly_specs(at)
+    assert sun, "no overview chart"
+    strings = _plotly_strings(sun[0])
+    assert html.escape(HTML_PAYLOAD, quote=False) in strings                  # the wedge's label, as entities
+    assert not any("<a " in t or "<b>" in t or "<span" in t for t in strings), [t for t in strings if "<" in t][:3]
+    assert "<b>%{label}</b>" in sun[0]["data"][0]["hovertemplate"]
+
+    ok(at.switch_page("pages/map.py").run())
+    ok(at.segmented_control(key="map_view").set_value("dots").run())
+    strings = _plotly_strings(_plotly_specs(at)[0])
+    assert any(html.escape(HTML_PAYLOAD, quote=False) in t for t in strings)   # legend name (colour by family)
+    assert any(html.escape(HTML_FILE, quote=False) in t for t in strings)      # hover data: the file name
+    assert not any("<a " in t or "<b>" in t or "<span" in t for t in strings), [t for t in strings if "<" in t][:3]
+    assert fam.id
+
+
 def test_a_locked_library_says_which_process_holds_it(tmp_path):
     """Another process writing the library (an ingest, another `streamlit run`): the app says so in core.store's
     own sentence (which process, what to do) instead of a generic error."""
@@ -707,3 +776,28 @@ def test_a_locked_library_says_which_process_holds_it(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+# -- the map's Pictures view at scale: level of detail -------------------------------------------------------------
+
+def test_atlas_pictures_tile_the_map_above_the_cap():
+    """Above the cap, one picture per patch: at most `cap`, most of it used, no two in one patch, the same
+    choice twice; below it, every ad."""
+    from core.atlas import pick_pictures
+
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(0, 1000, (12, 2))
+    xy = centres[rng.integers(0, 12, 10_000)] + rng.normal(0, 60, (10_000, 2))
+    chosen, patch = pick_pictures(xy[:, 0], xy[:, 1], cap=1500)
+    assert 0.5 * 1500 <= len(chosen) <= 1500 and patch is not None and patch > 0
+    assert len(set(chosen.tolist())) == len(chosen)
+    from scipy.spatial import cKDTree
+
+    gap = cKDTree(xy[chosen]).query(xy[chosen], k=2, p=np.inf)[0][:, 1]   # to the nearest other picture
+    assert np.median(gap) >= 0.7 * patch              # spread over the map, not piled up (a random pick: ~0.3)
+    rand = rng.choice(len(xy), len(chosen), replace=False)
+    assert np.median(gap) > 1.5 * np.median(cKDTree(xy[rand]).query(xy[rand], k=2, p=np.inf)[0][:, 1])
+    again, _ = pick_pictures(xy[:, 0], xy[:, 1], cap=1500)
+    assert np.array_equal(chosen, again)
+    few, none = pick_pictures(xy[:200, 0], xy[:200, 1], cap=1500)
+    assert np.array_equal(few, np.arange(200)) and none is None
