@@ -59,7 +59,7 @@ def _atlas_deck(path: str, version: str, height: int, focus: str | None):
                       get_position=["x", "y"], get_size=size, size_units="common", pickable=True, auto_highlight=True)
     tip = {"html": f"<div style='width:160px;height:160px;background-image:url({a['sheet']});background-repeat:no-repeat;"
                    f"background-size:{w * k:.0f}px {h * k:.0f}px;background-position:{{bx}}px {{by}}px'></div>"
-                   "<div style='max-width:180px'><b>{file}</b><br/>{family}</div>",
+                   "<div style='max-width:180px;overflow-wrap:anywhere'><b>{file}</b><br/>{family}</div>",
            "style": {"backgroundColor": "white", "color": "#1f2430", "border": "1px solid #d6d9e0", "padding": "6px"}}
     deck = _JsonOnce(layers=[layer], views=[pdk.View(type="OrthographicView", controller=True)], map_style=None,
                      initial_view_state=pdk.ViewState(target=[float(p["x"].min() + p["x"].max()) / 2,

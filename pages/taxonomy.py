@@ -93,8 +93,9 @@ def child_cards(parent: str | None) -> None:
 
 if node is None:
     fam = nodes[nodes["level"] == 1]
-    st.caption(f"{len(fam)} families · {int((nodes['level'] == 2).sum())} sub-clusters · "
-               f"{int((nodes['level'] == 3).sum())} micro-patterns")
+    counts = [(len(fam), "families"), (int((nodes["level"] == 2).sum()), "sub-clusters"),
+              (int((nodes["level"] == 3).sum()), "micro-patterns")]
+    st.caption(" · ".join(f"{n:,} {noun}" for n, noun in counts if n))   # a small upload may have no sub-clusters
     child_cards(None)
     ui.show_ad_dialog()
     st.stop()
