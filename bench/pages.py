@@ -1,13 +1,15 @@
-"""Page-switch time of the Streamlit app on a 10k-ad library (target: warm switch ≤ 1 s per page), and the
-map's thumbnail atlas at that size (sprite-sheet build once per taxonomy build, then a warm run; sheet and
-deck payload sizes).
+"""Page-switch time of the Streamlit app on a 10k-ad library (target: warm switch <= 1 s per page) and the map's
+Pictures view at that size (first view, frames/s while panned and zoomed), in a real browser.
 
-Builds a synthetic library by inserting rows directly through `Library` into a temp folder (ads,
-creatives with thumbnails and visual vectors, attributes, and a fake taxonomy build in
-nodes/assignments/runs), then drives the app with `streamlit.testing.v1.AppTest`: one warm-up
-pass over every page, then N timed switches per page.
+Builds a synthetic library by inserting rows directly through `Library` into a temp folder (ads, creatives with
+thumbnails and visual vectors, attributes, and a fake taxonomy build in nodes/assignments/runs), serves it with
+`streamlit run` and drives Debian's chromium (headless, software WebGL) with Playwright: a first visit of every
+page from the sidebar, then N timed visits (click -> the rerun has ended, charts drawn, pictures loaded, measured
+inside the page), opening a family, and the Pictures view panned and zoomed from inside the page. Prints the load
+(`uptime`) and a reference unit (a fixed CPU workload at start and end) for ratios, and the same browser's
+frames/s on a page without charts as the atlas' reference. `--apptest` adds each page's script time alone.
 
-    python bench/pages.py [--ads 10000] [--repeat 3] [--keep DIR]
+    python bench/pages.py [--ads 10000] [--repeat 3] [--keep DIR] [--apptest]
 """
 from __future__ import annotations
 
