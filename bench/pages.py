@@ -218,7 +218,7 @@ def time_pages(data_dir: Path, library: str, repeat: int = 3) -> dict[str, list[
         _check(at, "map pictures")
     deck = at.get("deck_gl_json_chart")
     payload = len(deck[0].proto.json) if deck else 0
-    cap = next((c.value for c in at.caption if "drawn as pictures" in c.value), "")
+    cap = next((c.value for c in at.caption if "pictures:" in c.value), "")
     print(f"atlas: {cap} deck JSON {payload / 1e6:.1f} MB", file=sys.stderr)
     times["_atlas"] = {"payload_mb": payload / 1e6, "caption": cap}
     return times, cold
