@@ -42,6 +42,38 @@ def test_lone_ads_join_a_near_line_or_an_honest_mixed_pool():
     assert not m.mixed_[lab[0]]
 
 
+def test_leftovers_that_belong_together_form_their_own_mixed_group():
+    """Lone ads far from every line but near each other form a loose group of their own (cut at
+    pool_cut), flagged mixed; the ones still alone share the kind's pool."""
+    X, _ = _lines(3, 6, seed=4)
+    rng = np.random.default_rng(5)
+    basis, _ = np.linalg.qr(rng.normal(size=(X.shape[1], 8)))         # orthonormal directions
+    theme, own = basis[:, 0], basis[:, 1:5].T
+    related = np.sqrt(0.4) * theme + np.sqrt(0.6) * own                 # cosine exactly 0.4 to each other
+    strays = basis[:, 5:8].T                                            # cosine 0 to everything else here
+    m = LineClustering().fit(np.vstack([X, related, strays]))
+    lab = m.labels_
+    assert len(set(lab[18:22])) == 1 and m.mixed_[lab[18]]
+    assert len(set(lab[22:])) == 1 and m.mixed_[lab[22]] and lab[22] != lab[18]
+    one_pool = LineClustering(pool_cut=None).fit(np.vstack([X, related, strays])).labels_
+    assert len(set(one_pool[18:])) == 1
+
+
+def test_shared_words_bring_a_line_together():
+    """The n-gram block: two ads of one page that share its name are closer than ads of two pages."""
+    from core.taxonomy.lexical import lexical_rows
+
+    frame = pd.DataFrame({"ocr_text": ["STOP ALLINVADERS", "STOP ALLINVADERS now", "Veterans US+ PTSD", "Veterans US+ help",
+                                       "Black Fist classes", "BLACK FIST free classes"],
+                          "headline": [""] * 6, "copy": [None] * 6, "cta": [""] * 6})
+    L = lexical_rows(frame)
+    assert L.shape[0] == 6 and 2 <= L.shape[1] <= 128
+    assert L[0] @ L[1] > 0.5 > max(L[0] @ L[2], L[0] @ L[4], L[2] @ L[4])
+    assert lexical_rows(frame.head(3)).shape == (3, 0), "too few ads to weigh words"
+    same = pd.DataFrame({"ocr_text": ["click here"] * 6})
+    assert lexical_rows(same).shape == (6, 0), "what every ad says weighs nothing"
+
+
 def test_kinds_never_share_a_family():
     X, _ = _lines(2, 6)
     kinds = np.array([0, 1] * 6)      # the same content in two kinds (photo posts, strip banners)
@@ -83,6 +115,8 @@ def test_cohesion_is_mean_cosine_between_ads():
 def test_invalid_thresholds_are_rejected():
     with pytest.raises(ValueError):
         LineClustering(threshold=0.8, attach=0.5).fit(np.eye(3))
+    with pytest.raises(ValueError):
+        LineClustering(threshold=0.5, pool_cut=0.4).fit(np.eye(3))
 
 
 def test_kind_gate_tells_strips_videos_and_posts():
