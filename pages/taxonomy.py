@@ -42,7 +42,7 @@ def go_to(node_id: str | None) -> None:
 
 
 # -- overview chart --------------------------------------------------------------------------------------
-with st.expander("Overview", expanded=node is None):
+def overview_chart() -> None:
     frame = ui.q(views.tree_chart_frame)
     a, b = st.columns([1, 2])
     kind = a.segmented_control("Chart", ["Sunburst", "Treemap"], default="Sunburst", key=K.TAX_CHART, required=True)
@@ -63,6 +63,14 @@ with st.expander("Overview", expanded=node is None):
     fig.update_layout(margin={"t": 10, "l": 10, "r": 10, "b": 10}, height=520)
     st.plotly_chart(fig, width="stretch", key=K.TAX_CHART_FIG)
     st.caption("Click a wedge to zoom into it; use the tree below for node details and ads.")
+
+
+# tracked (a key, a rerun on toggle): on a node page it starts closed, and then the chart is neither built nor sent
+overview = st.expander("Overview", expanded=node is None, key=f"tax_overview_{'root' if node is None else 'node'}",
+                       on_change="rerun")
+if overview.open:
+    with overview:
+        overview_chart()
 
 # -- breadcrumbs -------------------------------------------------------------------------------------------
 chain = [] if node is None else nodes.loc[node, "chain"]
@@ -167,9 +175,9 @@ with st.container(border=True):
                     except Exception as e:  # noqa: BLE001
                         ui.friendly(e, "rename the node")
         with tab_m:
-            siblings = nodes[(nodes["parent_id"] == nodes.loc[node, "parent_id"]) & (nodes["id"] != node)
-                             & (nodes["level"] == card["level"])]
-            others = st.multiselect("Merge into this node", siblings["id"].tolist(), key=f"merge-{node}",
+            siblings = nodes.index[(nodes["parent_id"] == nodes.loc[node, "parent_id"]) & (nodes["id"] != node)
+                                   & (nodes["level"] == card["level"])].tolist()     # ids only: no list columns copied
+            others = st.multiselect("Merge into this node", siblings, key=f"merge-{node}",
                                     format_func=lambda i: f"{nodes.loc[i, 'label']} ({int(nodes.loc[i, 'size'] or 0)} ads)")
             if st.button("Merge", key=f"do-merge-{node}", disabled=not others):
                 try:
