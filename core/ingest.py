@@ -158,6 +158,7 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
                 continue
             sha = hashlib.sha256(data).hexdigest()
             planned = _planned_ads(entry.rel_path, meta_by_file.get(entry.rel_path, []))
+            _adopt_bare_ad(library, existing, sha, planned)
             new = [p for p in planned if (p.file, sha, p.meta_key) not in existing]
             summary.already_present += len(planned) - len(new)
             if entry.rel_path in meta_by_file:
@@ -244,6 +245,21 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
         summary.seconds = time.perf_counter() - t_start
         _finish_job(library, job_id, "interrupted" if isinstance(e, KeyboardInterrupt) else "failed", summary, error=repr(e))
         raise
+
+
+def _adopt_bare_ad(library: Library, existing: set, sha: str, planned: list[_PlannedAd]) -> None:
+    """A file first ingested without metadata, now named by several rows of one CSV: its ad takes the
+    first row's key, so that row updates it (a new metadata version) instead of adding a second ad
+    beside the bare one; the other rows are new ads of the same creative."""
+    if not planned or not planned[0].meta_key or (planned[0].file, sha, "") not in existing:
+        return
+    if any((p.file, sha, p.meta_key) in existing for p in planned):
+        return
+    first = planned[0]
+    library.execute("UPDATE ads SET meta_key = ? WHERE file = ? AND meta_key = '' AND creative_id = "
+                    "(SELECT id FROM creatives WHERE sha256 = ?)", [first.meta_key, first.file, sha])
+    existing.discard((first.file, sha, ""))
+    existing.add((first.file, sha, first.meta_key))
 
 
 def _planned_ads(file: str, rows: list) -> list[_PlannedAd]:

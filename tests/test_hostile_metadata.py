@@ -59,6 +59,23 @@ def test_corrected_csv_is_a_new_version_and_the_old_is_kept(late_csv_library):
     assert lib.scalar("SELECT count(*) FROM ads") == 3
 
 
+def test_late_csv_with_several_rows_for_one_file_updates_its_ad_and_adds_the_rest(tmp_path):
+    """ad_000.png first came without a CSV; a CSV then names it twice (one creative re-run with new
+    copy): the bare ad takes the first row, the second row is one more ad, and a re-run adds nothing."""
+    src = _images(tmp_path / "src", 2, seed=5)
+    lib = Library(tmp_path / "lib")
+    ingest(lib, src, workers=1)
+    bare_id = lib.scalar("SELECT id FROM ads WHERE file = 'ad_000.png'")
+    (src / "meta.csv").write_text("file,headline\nad_000.png,First run\nad_000.png,Second run\n", encoding="utf-8")
+    second = ingest(lib, src, workers=1)
+    third = ingest(lib, src, workers=1)
+    rows = lib.execute("SELECT id, headline FROM ads WHERE file = 'ad_000.png' ORDER BY id").fetchall()
+    assert rows == [(bare_id, "First run"), (rows[1][0], "Second run")]
+    assert (second.ads_added, second.metadata_updated, third.ads_added, third.metadata_updated) == (1, 1, 0, 0)
+    assert lib.scalar("SELECT count(*) FROM ads") == 3
+    lib.close()
+
+
 def test_cli_says_metadata_was_updated(tmp_path):
     import subprocess
     import sys
