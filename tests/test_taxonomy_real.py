@@ -79,10 +79,10 @@ def test_every_leaf_is_one_micro_pattern(real_library, tree):
     assert a["leaf_id"].nunique() == len(prep.units.weight)
 
 
-@pytest.mark.parametrize("subset,floor", [(None, 0.45), ("ira_facebook_ads", 0.65), ("bd2k_click_here_banners", 0.30)])
+@pytest.mark.parametrize("subset,floor", [(None, 0.5), ("ira_facebook_ads", 0.65), ("bd2k_click_here_banners", 0.33)])
 def test_families_follow_advertiser_lines(real_library, subset, floor):
     """Proxy truth: IRA landing pages, banner languages, one line per persuasion example. Measured:
-    all 461 ads 0.51 (old rule 0.16), IRA alone 0.72 (old rule 0.07), banners alone 0.35 (old rule 0.01)."""
+    all 461 ads 0.55 (old rule 0.16), IRA alone 0.72 (old rule 0.07), banners alone 0.39 (old rule 0.01)."""
     from core.taxonomy.build import prepare
     from core.taxonomy.hierarchy import build_hierarchy
     from core.taxonomy.methods import get_method

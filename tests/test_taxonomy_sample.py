@@ -44,9 +44,7 @@ def frame(own_sample, sample_truth, built):
 
 
 def test_families_match_ground_truth(frame):
-    # 0.88 on seed 0 (0.94 before the shared-words block of core/taxonomy/lexical.py, which the real
-    # ads asked for: a planted family is a format whose ads carry different headlines)
-    assert adjusted_rand_score(frame["family"], frame["family_id"]) >= 0.85
+    assert adjusted_rand_score(frame["family"], frame["family_id"]) >= 0.9   # seed 0: 0.96
 
 
 def test_variant_pairs_share_a_leaf(own_sample, frame, sample_truth):

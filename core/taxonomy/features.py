@@ -267,7 +267,7 @@ class FeatureBuilder(BaseEstimator):
 
 
 # -- the line space (families) -------------------------------------------------------------------
-LINE_VISUAL_SHARE = 0.15   # of the squared norm; measured in methods/lines.py
+LINE_VISUAL_SHARE = 0.2    # of the squared norm; measured in methods/lines.py
 LINE_LEXICAL_SHARE = 0.1  # shared words (lexical.py); measured there
 LINE_VISUAL_DIMS = 64      # uncentred SVD keeps cosines; 100k × 3840 visual rows would not fit
 STRIP_ASPECT = 3.0         # 468×60 banners (7.8:1) and skyscrapers (1:4) are strips, not posts
