@@ -43,7 +43,9 @@ class Prepared:
 
 
 def prepare(library, axes: dict | None = None, seed: int = 0, progress: Progress = _noop, ad_ids=None,
-            stage_s: dict | None = None, veto_phash: bool = True) -> Prepared:
+            stage_s: dict | None = None, veto_phash: bool = True, line_space: bool = True) -> Prepared:
+    """`line_space=False` for readers of the feature space alone (trends): the family line space
+    (visual SVD, shared-words TF-IDF) is the costliest part of the features and they never read it."""
     stage_s = stage_s if stage_s is not None else {}
     t = time.perf_counter()
     progress("loading", 0, 1)
@@ -61,7 +63,7 @@ def prepare(library, axes: dict | None = None, seed: int = 0, progress: Progress
     _lap(stage_s, "variants", t)
     links = linker.pairs_["reason"].value_counts().to_dict()
     units = Units.from_labels(linker.labels_[corpus.creative_of_ad], fb.features_,
-                              line_features(corpus, seed=seed), kind_gate(corpus))
+                              line_features(corpus, seed=seed) if line_space else None, kind_gate(corpus))
     return Prepared(corpus, fb.features_, fb.axes_used_, units, {str(k): int(v) for k, v in links.items() if k != "none"})
 
 

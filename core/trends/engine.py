@@ -98,7 +98,7 @@ def trends(library, period: str = "month", boundaries=None, min_jaccard: float =
     duration = ((ends - starts)[window].astype("timedelta64[D]").astype(np.int64) + 1).astype(float)
     share = days / duration[:, None]
     # the previous variant rule (pHash links without the OCR veto): these periods were tuned on it
-    prep = prepare(library, weights, seed, ad_ids=ads["ad_id"].to_numpy(), veto_phash=False)
+    prep = prepare(library, weights, seed, ad_ids=ads["ad_id"].to_numpy(), veto_phash=False, line_space=False)
     keep_rows = np.searchsorted(ads["ad_id"].to_numpy(), prep.corpus.ad_ids)   # the corpus' rows, in its order
     ads, days, share = ads.iloc[keep_rows].reset_index(drop=True), days[keep_rows], share[keep_rows]
     X, unit = prep.features, prep.units.of_ad
