@@ -54,6 +54,7 @@ class IngestSummary:
     stage_seconds: dict = field(default_factory=dict)
     worker_peak_mb: float = 0.0        # highest resident memory of any analysis worker
     worker_restarts: int = 0           # workers replaced after a crash or a timeout
+    worker_recycles: int = 0           # workers replaced because their address space crept up
 
     @property
     def errors(self) -> list[dict]:
@@ -341,6 +342,7 @@ def _run_tasks(tasks: list[CreativeTask], workers: int, limits: IngestLimits, su
         if summary is not None:
             summary.worker_peak_mb = round(max(summary.worker_peak_mb, pool.peak_rss_mb), 1)
             summary.worker_restarts += pool.restarts
+            summary.worker_recycles += pool.recycled
 
 
 def _analyze_star(args) -> CreativeResult:

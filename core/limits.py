@@ -18,7 +18,7 @@ class IngestLimits:
     upload_mb: int = 2048              # the app's upload limit, = max_total_bytes in MiB (the app's .streamlit/config.toml must match)
     # per analysis worker: a file that needs more is recorded as an error, the ingest carries on
     task_seconds: float = 300.0        # wall-clock per creative (a 10-minute video takes ~60 s here)
-    worker_memory_mb: int = 2048       # address space per worker (models take ~1.2 GB of it); 0 = no limit
+    worker_memory_mb: int = 2560       # address space per worker (models ~1.0 GB, ~1.75 GB after many files); 0 = no limit
     # metadata
     max_csv_rows: int = 100_000        # rows per metadata CSV
     max_ads_per_creative: int = 50     # metadata rows naming one file (re-runs with new copy); the rest are reported

@@ -9,6 +9,11 @@ runs one task at a time over its own pipe, so the parent always knows which file
   ``analysis_timeout``;
 * each worker's address space is capped at ``limits.worker_memory_mb`` (RLIMIT_AS), so an
   allocation past it fails inside the worker as MemoryError → ``too_much_memory`` for that file.
+  A worker's address space creeps up with every file it reads (allocator arenas, onnxruntime's
+  buffers: 0.96 GB after loading the models, 1.74 GB after the 461 real ads), so a worker past
+  RECYCLE_SHARE of the cap is replaced between files, and a file that ran out of memory on a
+  worker that had already read others gets one more try on a fresh worker: only a fresh worker's
+  verdict is the file's own.
 
 Workers stay warm between ingests of one process (the models load once), keyed by model,
 thread count and memory cap, for IDLE_SECONDS; ``shutdown_workers`` (also run at exit) stops them.
@@ -27,6 +32,7 @@ from .compute import CreativeResult, CreativeTask
 from .limits import IngestLimits
 
 _START_TIMEOUT_S = 300.0      # model loading on a busy 2-core machine
+RECYCLE_SHARE = 0.75         # of worker_memory_mb: past it a worker is replaced between files
 IDLE_SECONDS = 300.0          # a warm worker nobody used for this long is stopped
 _OOM_MARKERS = ("MemoryError", "can't allocate memory", "bad_alloc", "Cannot allocate memory", "out of memory")
 _IDLE: dict[tuple, list["_Worker"]] = {}
@@ -87,7 +93,7 @@ def _worker_main(conn, visual_model: str | None, threads: int, memory_mb: int) -
         if msg is None:
             return
         task, limits = msg
-        conn.send(("result", memory_verdict(task, analyze_creative(task, limits), memory_mb), _peak_rss_mb()))
+        conn.send(("result", memory_verdict(task, analyze_creative(task, limits), memory_mb), _peak_rss_mb(), vm_size_mb()))
 
 
 def memory_verdict(task: CreativeTask, result: CreativeResult, memory_mb: int) -> CreativeResult:
@@ -128,7 +134,13 @@ class _Worker:
         self.ready = False
         self.since = time.monotonic()    # spawn time until ready, then the current task's start
         self.index: int | None = None   # the task it is on
+        self.last_index: int | None = None
         self.peak_mb = 0.0
+        self.vm_mb = 0.0                 # address space after its last file
+        self.files = 0                   # files it has finished
+
+    def bloated(self, memory_mb: int) -> bool:
+        return memory_mb > 0 and self.vm_mb > RECYCLE_SHARE * memory_mb
 
     def send(self, index: int, task: CreativeTask, limits: IngestLimits) -> None:
         self.index, self.since = index, time.monotonic()
@@ -160,7 +172,9 @@ class AnalysisPool:
         self.limits = limits
         self.key = (visual_model, threads, limits.worker_memory_mb)
         self.peak_rss_mb = 0.0    # the highest resident memory any worker reached
-        self.restarts = 0
+        self.restarts = 0         # workers replaced after a crash or a timeout
+        self.recycled = 0         # workers replaced because their address space crept up
+        self.retried = 0          # files that ran out of memory on a used worker and went again
 
     def _take_workers(self) -> list[_Worker]:
         with _IDLE_LOCK:
@@ -173,12 +187,14 @@ class AnalysisPool:
         now = time.monotonic()
         with _IDLE_LOCK:
             for w in workers:
-                if w.alive() and w.ready and w.index is None:
+                if w.alive() and w.ready and w.index is None and not w.bloated(self.limits.worker_memory_mb):
                     w.since = now
                     _IDLE.setdefault(self.key, []).append(w)
         for w in workers:
             if w.index is not None or not w.ready:
                 w.stop(kill=True)
+            elif w.bloated(self.limits.worker_memory_mb):
+                w.stop()
         _schedule_idle_stop()
 
     def run(self, tasks: list[CreativeTask]) -> Iterator[CreativeResult]:
@@ -189,6 +205,7 @@ class AnalysisPool:
         done: dict[int, CreativeResult] = {}
         next_out = 0
         start_failures = 0
+        retried: set[int] = set()
         try:
             while next_out < len(tasks):
                 for w in workers:
@@ -206,6 +223,8 @@ class AnalysisPool:
                         if outcome in ("died", "start_failed"):
                             workers[workers.index(w)] = _Worker(self.key)
                             self.restarts += 1
+                        elif outcome == "result":
+                            self._after_result(w, workers, todo, done, retried)
                     elif not w.ready and time.monotonic() - w.since > _START_TIMEOUT_S:
                         raise WorkerStartError(f"the analysis workers did not start within {_START_TIMEOUT_S:.0f} s; "
                                                f"close other programs and try again.")
@@ -221,6 +240,21 @@ class AnalysisPool:
         finally:
             self._give_back(workers)
 
+    def _after_result(self, w: _Worker, workers: list[_Worker], todo: list[int], done: dict, retried: set) -> None:
+        """Replace a worker whose address space crept up; give a file that ran out of memory on a
+        used worker one more try on a fresh one."""
+        i = w.last_index
+        again = (done[i].error_code == "too_much_memory" and w.files > 1 and i not in retried)
+        if again:
+            del done[i]
+            retried.add(i)
+            todo.append(i)       # the stack's top: it goes next
+            self.retried += 1
+        if again or w.bloated(self.limits.worker_memory_mb):
+            w.stop()
+            workers[workers.index(w)] = _Worker(self.key)
+            self.recycled += 1
+
     _start_message = "the analysis workers could not load the models; see the error above and check the installation."
 
     def _receive(self, w: _Worker, tasks: list[CreativeTask], done: dict) -> str:
@@ -235,9 +269,10 @@ class AnalysisPool:
                     self._start_message = f"the analysis workers could not load the models ({msg[1]}); check the installation."
                     w.stop(kill=True)
                     return "start_failed"
-                _, result, peak = msg
+                _, result, peak, w.vm_mb = msg
                 done[w.index] = result
-                w.index = None
+                w.last_index, w.index = w.index, None
+                w.files += 1
                 self.peak_rss_mb = max(self.peak_rss_mb, peak)
                 return "result"
         except (EOFError, OSError):

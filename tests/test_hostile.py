@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -127,6 +128,25 @@ def test_memory_cap_fails_one_file_and_the_worker_goes_on(tmp_path):
     assert results[0].error_code == "too_much_memory" and "big.png" in results[0].error_message
     assert results[1].ok
     assert pool.restarts == 0 and pool.peak_rss_mb < 1600
+
+
+def test_a_worker_whose_address_space_crept_up_is_replaced_between_files(tmp_path):
+    """Address space grows with every file a worker reads (0.96 GB after the models, 1.74 GB after
+    the 461 real ads); past RECYCLE_SHARE of the cap the worker is replaced, so a long ingest never
+    starts failing files on memory the files themselves do not need."""
+    from core.pool import RECYCLE_SHARE, AnalysisPool
+
+    rng = np.random.default_rng(0)
+    tasks = []
+    for i in range(3):
+        path = tmp_path / f"photo{i}.png"
+        Image.fromarray(rng.integers(0, 255, (900, 1200, 3), dtype=np.uint8)).save(path)
+        tasks.append(CreativeTask(f"photo{i}", str(path), "image", path.name))
+    limits = IngestLimits(worker_memory_mb=1400)   # models ~0.96 GB: past 75% after any file
+    pool = AnalysisPool(1, None, limits)
+    results = list(pool.run(tasks))
+    assert all(r.ok for r in results), [r.error_message for r in results]
+    assert RECYCLE_SHARE * 1400 < 1100 and pool.recycled >= 2 and pool.restarts == 0
 
 
 # --- a hostile upload, end to end -------------------------------------------------------------------
