@@ -186,22 +186,28 @@ def test_word_jaccard_is_the_word_set_jaccard(with_index):
 
 
 def test_query_encoding_runs_on_one_thread_and_puts_the_count_back():
-    torch = pytest.importorskip("torch")
-    from core.search.threads import _openmp_runtimes, one_openmp_thread, one_torch_thread
+    import os
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        with one_torch_thread():
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2
-        runtimes = _openmp_runtimes()
-        counts = [omp.omp_get_max_threads() for omp in runtimes]
-        with one_openmp_thread():
-            assert all(omp.omp_get_max_threads() == 1 for omp in runtimes)
-        assert [omp.omp_get_max_threads() for omp in runtimes] == counts
-    finally:
-        torch.set_num_threads(before)
+    from threadpoolctl import threadpool_info
+
+    from core.search.threads import _blas_controller, _openmp_runtimes, one_blas_thread, one_openmp_thread
+
+    managed = {lib.filepath for lib in _blas_controller().select(user_api="blas").lib_controllers}
+    numpy_libs = os.path.dirname(np.__file__) + ".libs"  # the wheel's own OpenBLAS, which np.matmul calls
+    assert managed and (any(p.startswith(numpy_libs) for p in managed) or not os.path.isdir(numpy_libs))
+
+    def blas_threads():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["filepath"] in managed}
+
+    before = blas_threads()
+    with one_blas_thread():
+        assert set(blas_threads().values()) == {1}
+    assert blas_threads() == before
+    runtimes = _openmp_runtimes()
+    counts = [omp.omp_get_max_threads() for omp in runtimes]
+    with one_openmp_thread():
+        assert all(omp.omp_get_max_threads() == 1 for omp in runtimes)
+    assert [omp.omp_get_max_threads() for omp in runtimes] == counts
 
 
 def test_reading_a_stored_tree_does_not_import_the_build_stages():
@@ -210,14 +216,3 @@ def test_reading_a_stored_tree_does_not_import_the_build_stages():
     assert out.stdout.strip() == "False", out.stderr
 
 
-def test_the_light_query_encoder_gives_the_ingest_models_vectors():
-    from core.models import text_encoder
-    from core.search.query_encoder import query_encoder
-
-    texts = ["man in red plaid shirt", "a photo of a golden retriever", "THESECOLORSDONT RUN", "日本語のバナー 広告",
-             "free trial", "x", " ".join(["long copy"] * 400)]
-    light = query_encoder().encode(texts)
-    ref = text_encoder().encode(texts)
-    assert light.shape == ref.shape
-    assert np.all(np.sum(light * ref, axis=1) >= 0.9999)
-    assert np.allclose(query_encoder().encode(texts[:1])[0], light[0], atol=1e-5)  # batch padding changes nothing

@@ -47,11 +47,8 @@ class Channel(Protocol):
 @lru_cache(maxsize=512)
 def _minilm_query_cached(query: str) -> bytes:
     from .query_encoder import query_encoder
-    from .threads import one_torch_thread
 
-    enc = query_encoder()
-    with one_torch_thread():
-        return enc.encode([query])[0].astype(np.float32).tobytes()
+    return query_encoder().encode([query])[0].astype(np.float32).tobytes()  # one BLAS thread (query_encoder.py)
 
 
 def minilm_query(query: str) -> np.ndarray:

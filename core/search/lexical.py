@@ -112,9 +112,10 @@ def query_char_grams(text: str, lo: int = 3, hi: int = 5) -> list[str]:
 class Lexical:
     """One bm25s index plus its tokenizer; scores every document for a query."""
 
-    def __init__(self, kind: str, retriever=None):
+    def __init__(self, kind: str, retriever=None, folder: Path | None = None, key: str | None = None):
         self.kind = kind
         self.retriever = retriever
+        self.folder, self.key = folder, key  # where it is saved, and its key: derived files may sit beside it
 
     def tokenize(self, text: str) -> list[str]:
         return words(text) if self.kind == "words" else char_grams(text)
@@ -149,6 +150,7 @@ class Lexical:
         (tmp / "cte_key.json").write_text(json.dumps({"key": key}))
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
+        self.folder, self.key = folder, key
 
     @classmethod
     def load(cls, kind: str, folder: Path, key: str) -> "Lexical | None":
@@ -158,6 +160,6 @@ class Lexical:
             if json.loads((folder / "cte_key.json").read_text())["key"] != key:
                 return None
             # memory-mapped: at 100k ads the char-gram index is ~470 MB, and a query reads only its grams' postings
-            return cls(kind, bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0))
+            return cls(kind, bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0), folder, key)
         except (OSError, ValueError, KeyError):
             return None

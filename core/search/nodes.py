@@ -70,6 +70,27 @@ def _matrix(vals, n: int) -> np.ndarray | None:
     return m / np.maximum(norms, 1e-12)
 
 
+def _rows_to_nodes(assignments, ad_ids: np.ndarray, index: dict) -> np.ndarray:
+    """Node index of each corpus row: its leaf, else its family, else -1. Ids are factorised once
+    (a few hundred distinct nodes) instead of walking 100k rows in Python (~0.5 s at 100k ads)."""
+    import pandas as pd
+
+    out = np.full(len(ad_ids), -1, dtype=np.int64)
+    if not len(assignments) or not len(ad_ids):
+        return out
+    node = np.full(len(assignments), -1, dtype=np.int64)
+    for col in ("family_id", "leaf_id"):  # the leaf overrides the family where both are known
+        codes, uniques = pd.factorize(assignments[col])  # missing → -1
+        known = np.asarray([index.get(u, -1) if u else -1 for u in uniques] + [-1], dtype=np.int64)
+        found = known[codes]
+        node = np.where(found >= 0, found, node)
+    a_ids = assignments["ad_id"].to_numpy(dtype=np.int64)
+    pos = np.clip(np.searchsorted(ad_ids, a_ids), 0, len(ad_ids) - 1)  # corpus ad ids are sorted
+    hit = (ad_ids[pos] == a_ids) & (node >= 0)
+    out[pos[hit]] = node[hit]
+    return out
+
+
 def load_taxonomy(library, ad_ids: np.ndarray) -> Taxonomy | None:
     """The current build (read through `ClusterTree`) as search's node index over these corpus rows."""
     from ..taxonomy.persist import read_tree
@@ -88,19 +109,9 @@ def load_taxonomy(library, ad_ids: np.ndarray) -> Taxonomy | None:
     texts = [". ".join(p for p in [n.label or "", n.description or "", ", ".join(_terms(n.keywords)), ", ".join(_terms(n.tags))] if p)
              for n in nodes]
     lex = Lexical.build("words", texts)
-    pos = {int(a): i for i, a in enumerate(ad_ids.tolist())}
-    leaf_of_row = np.full(len(ad_ids), -1, dtype=np.int64)
-    node_path_of_row: list = [None] * len(ad_ids)
-    for ad_id, leaf, fam in tree.assignments()[["ad_id", "leaf_id", "family_id"]].itertuples(index=False):
-        i = pos.get(int(ad_id))
-        if i is None:
-            continue
-        node = index.get(leaf) if leaf else None
-        if node is None and fam:
-            node = index.get(fam)
-        if node is not None:
-            leaf_of_row[i] = node
-            node_path_of_row[i] = paths[node]
+    leaf_of_row = _rows_to_nodes(tree.assignments(), ad_ids, index)
+    path_of = np.asarray(paths + [None], dtype=object)  # -1 (unassigned) picks the trailing None
+    node_path_of_row: list = path_of[leaf_of_row].tolist()
     assigned = np.flatnonzero(leaf_of_row >= 0)
     order = assigned[np.argsort(leaf_of_row[assigned], kind="stable")]
     if len(order):

