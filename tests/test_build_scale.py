@@ -81,3 +81,36 @@ def test_unit_rows_pca_is_sampled_pca_of_normalised_rows():
     a = UnitRowsPCA(8, fit_max=300, random_state=4).fit(X).transform(X)
     b = SampledPCA(8, fit_max=300, random_state=4).fit(l2_rows(X)).transform(l2_rows(X))
     assert np.array_equal(a, b)
+
+
+def test_top_terms_of_all_rows_in_one_sort_equal_one_call_per_row():
+    from scipy import sparse
+
+    from core.taxonomy.keywords import top_terms
+    from core.taxonomy.labelling import term_rank, top_terms_rows
+
+    rng = np.random.default_rng(5)
+    vocab = np.array(sorted({"".join(rng.choice(list("abcdé"), rng.integers(1, 5))) for _ in range(300)}), dtype=object)
+    for trial in range(20):
+        S = sparse.random(30, len(vocab), density=0.06, random_state=trial, format="csr")
+        S.data = np.round(S.data * 3) / 3   # many ties: broken by term
+        S.data[::7] = 0                     # stored zeros never become keywords
+        keep = rng.random(len(vocab)) < 0.7 if trial % 2 else None
+        k = int(rng.integers(1, 15))
+        want = [top_terms(S[i], vocab, k, keep) for i in range(S.shape[0])]
+        assert top_terms_rows(S, vocab, term_rank(vocab), k, keep) == want
+    assert any(want)
+
+
+def test_build_caps_duckdb_memory_and_gives_it_back(tmp_path):
+    lib = Library(tmp_path / "lib")
+    write_synthetic_library(lib, SyntheticSpec(n_ads=120, n_families=4, seed=2, visual_dim=64))
+    def limit() -> str:
+        return lib.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+    default = limit()
+    seen = []
+    build_taxonomy(lib, seed=0, progress=lambda stage, *a: seen.append(limit()))
+    assert set(seen) == {"488.2 MiB"} and default != "488.2 MiB"   # capped at 512MB at every stage
+    assert limit() == default
+    lib.close()

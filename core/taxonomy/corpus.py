@@ -118,32 +118,32 @@ VISUAL_BATCH = 8_192
 
 
 def visual_matrix(library) -> tuple[np.ndarray, np.ndarray]:
-    """(creative ids, float32 visual rows) read in Arrow batches into one preallocated matrix, so the
-    peak is the matrix plus one batch (100k × 3840 floats: 1.5 GB, not the 3+ GB of a whole Arrow
-    table and its combined copy). Rows whose length differs from the longest are zeros, as in
-    `vector_column`."""
-    (n, d), = library.execute("SELECT count(*), coalesce(max(len(visual)), 0) FROM creatives").fetchall()
-    ids = np.zeros(int(n), dtype=np.int64)
-    out = np.zeros((int(n), int(d)), dtype=np.float32)
-    reader = library.con.sql("SELECT id, visual FROM creatives ORDER BY id").fetch_arrow_reader(VISUAL_BATCH)
-    at = 0
+    """(creative ids ascending, float32 visual rows) read in Arrow batches into one preallocated
+    matrix, so the peak is the matrix plus one batch (100k × 3840 floats: 1.5 GB, not the 3+ GB of a
+    whole Arrow table and its combined copy). Rows are read in storage order and placed by id: an
+    ORDER BY over the vector column made DuckDB materialise all of it (1.6 GB more at 100k, and no
+    way to cap its memory). Rows whose length differs from the longest are zeros, as in `vector_column`."""
+    ids = np.asarray([r[0] for r in library.execute("SELECT id FROM creatives ORDER BY id").fetchall()], dtype=np.int64)
+    (d,), = library.execute("SELECT coalesce(max(len(visual)), 0) FROM creatives").fetchall()
+    d = int(d)
+    out = np.zeros((len(ids), d), dtype=np.float32)
+    if not d:
+        return ids, out
+    reader = library.con.sql("SELECT id, visual FROM creatives").fetch_arrow_reader(VISUAL_BATCH)
     for batch in reader:
-        m = batch.num_rows
-        ids[at:at + m] = np.asarray(batch.column("id").to_numpy(zero_copy_only=False), dtype=np.int64)
-        if d:
-            col = batch.column("visual")
-            valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-            lengths = np.asarray(col.value_lengths().fill_null(0).to_numpy(zero_copy_only=False))
-            flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
-            full = valid & (lengths == d)
-            if full.all():
-                out[at:at + m] = flat.reshape(m, d)
-            else:
-                offsets = np.concatenate([[0], np.cumsum(lengths)])
-                for i in np.flatnonzero(full):
-                    out[at + i] = flat[offsets[i]:offsets[i + 1]]
-        at += m
-    return ids[:at], out[:at]
+        at = np.searchsorted(ids, np.asarray(batch.column("id").to_numpy(zero_copy_only=False), dtype=np.int64))
+        col = batch.column("visual")
+        valid = ~np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        lengths = np.asarray(col.value_lengths().fill_null(0).to_numpy(zero_copy_only=False))
+        flat = np.asarray(col.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+        full = valid & (lengths == d)
+        if full.all():
+            out[at] = flat.reshape(len(at), d)
+        else:
+            offsets = np.concatenate([[0], np.cumsum(lengths)])
+            for i in np.flatnonzero(full):
+                out[at[i]] = flat[offsets[i]:offsets[i + 1]]
+    return ids, out
 
 
 def _split(s) -> list[str]:
