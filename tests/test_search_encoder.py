@@ -139,3 +139,34 @@ def test_rows_to_nodes_takes_the_leaf_else_the_family():
     # leaf; unknown leaf → family; no leaf → family; nothing; unknown family; not assigned (99 isn't a row)
     assert got.tolist() == [1, 0, 2, -1, -1, -1]
     assert _rows_to_nodes(a.iloc[:0], np.asarray([10]), index).tolist() == [-1]
+
+
+def test_rows_by_creative_lists_each_creatives_rows():
+    from core.search.corpus import RowsByCreative
+
+    cids = np.asarray([7, 3, 7, 9, 3, 7, 12], dtype=np.int64)
+    rows = RowsByCreative(cids)
+    for c in set(cids.tolist()):
+        assert rows[c].tolist() == np.flatnonzero(cids == c).tolist()
+    assert rows[4].tolist() == [] and rows[100].tolist() == []
+
+
+def test_concurrent_first_searches_share_one_corpus_build(sample_library, tmp_path, monkeypatch):
+    import threading
+
+    from conftest import copy_library
+    from core.search import corpus as corpus_mod
+
+    lib = copy_library(sample_library, tmp_path / "lib")
+    corpus_mod.clear_cache()
+    calls, real_build = [], corpus_mod._build
+    monkeypatch.setattr(corpus_mod, "_build", lambda library, key: calls.append(key) or real_build(library, key))
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(corpus_mod.get_corpus(lib))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(got) == 3 and all(c is got[0] for c in got)
+    corpus_mod.clear_cache()
+    lib.close()

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -55,12 +56,18 @@ def minilm_query(query: str) -> np.ndarray:
     return np.frombuffer(_minilm_query_cached(query), dtype=np.float32)
 
 
+# the app's warm-up and a first search may ask for the same index together: one reads it, the other waits
+_VIEW_LOCK = threading.RLock()
+
+
 def _index(ctx: QueryContext, name: str):
     key = f"faiss:{name}"
     if key not in ctx.corpus.extras:
         from ..vectors import load_index
 
-        ctx.corpus.extras[key] = load_index(ctx.library, name)
+        with _VIEW_LOCK:
+            if key not in ctx.corpus.extras:
+                ctx.corpus.extras[key] = load_index(ctx.library, name)
     return ctx.corpus.extras[key]
 
 
@@ -68,7 +75,11 @@ def _flat_view(ctx: QueryContext, name: str):
     """(ids, matrix) of a flat index, read out of FAISS once: scoring every vector is then one
     BLAS mat-vec (~1 ms at 10k) instead of a FAISS top-k with k = all (100+ ms for large k)."""
     key = f"flat:{name}"
-    if key not in ctx.corpus.extras:
+    if key in ctx.corpus.extras:
+        return ctx.corpus.extras[key]
+    with _VIEW_LOCK:
+        if key in ctx.corpus.extras:
+            return ctx.corpus.extras[key]
         import faiss
 
         view = None
