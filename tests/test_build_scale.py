@@ -114,3 +114,57 @@ def test_build_caps_duckdb_memory_and_gives_it_back(tmp_path):
     assert set(seen) == {"488.2 MiB"} and default != "488.2 MiB"   # capped at 512MB at every stage
     assert limit() == default
     lib.close()
+
+
+def test_enriched_for_all_siblings_at_once_equals_one_call_per_node():
+    from core.taxonomy.evidence_batch import enriched_rows
+    from core.taxonomy.facets import enriched
+
+    rng = np.random.default_rng(7)
+    names = np.array([f"facet{j}" for j in range(40)], dtype=object)
+    kinds = np.array(["tag", "layout", "colour", "placement"] * 10, dtype=object)
+    hits = 0
+    for trial in range(30):
+        parent_size = int(rng.integers(2, 400))
+        sizes = rng.integers(1, parent_size + 1, int(rng.integers(1, 12)))
+        sizes[0] = parent_size if trial % 5 == 0 else sizes[0]   # a child as big as its parent: nothing to test
+        share = rng.beta(0.3, 2, (len(sizes), len(names)))
+        in_nodes = np.minimum(rng.binomial(sizes[:, None], share), sizes[:, None])
+        in_parent = np.maximum(in_nodes.max(axis=0), rng.integers(0, parent_size + 1, len(names)))
+        in_parent[rng.random(len(names)) < 0.2] = 0
+        in_nodes[:, in_parent == 0] = 0
+        got = enriched_rows(in_nodes, sizes, in_parent, parent_size, names, kinds)
+        want = [enriched(in_nodes[i], int(sizes[i]), in_parent, parent_size, names, kinds) for i in range(len(sizes))]
+        assert got == want
+        hits += sum(len(w) for w in want)
+    assert hits > 20   # some facets were enriched
+
+
+def test_facet_shares_of_all_nodes_equal_the_per_node_order():
+    from core.taxonomy.evidence_batch import shares_rows
+
+    rng = np.random.default_rng(8)
+    names = np.array(["red", "blue", "green", "teal", "black", "white", "pink"], dtype=object)
+    counts = rng.integers(0, 4, (50, len(names))).astype(float)
+    sizes = counts.sum(axis=1).astype(int) + rng.integers(0, 3, 50)
+    got = shares_rows(counts, sizes, names, 3)
+    for row, size, out in zip(counts, sizes, got):   # the per-node rule: by count, ties by name, at most 3
+        cols = np.flatnonzero(row > 0)
+        order = np.lexsort((names[cols].astype(str), -row[cols]))[:3]
+        assert out == [(str(names[cols[o]]), round(float(row[cols[o]] / max(size, 1)), 4)) for o in order]
+    assert any(len(o) == 3 for o in got) and any(len(o) < 3 for o in got)
+
+
+def test_micro_patterns_past_the_limit_keep_the_names_and_evidence_of_small_libraries(tmp_path, monkeypatch):
+    lib = Library(tmp_path / "lib")
+    write_synthetic_library(lib, SyntheticSpec(n_ads=300, n_families=6, seed=4, visual_dim=128))
+
+    def fields(tree):
+        return {n.id: (n.label, n.description, n.keywords, n.tags, n.representatives, n.size) for n in tree.nodes.values()}
+
+    small = fields(build_taxonomy(lib, seed=0))
+    monkeypatch.setattr(labelling, "MICRO_ENCODE_MAX", 0)   # the path of libraries with > 2,000 micro-patterns
+    big = fields(build_taxonomy(lib, seed=0))
+    assert sum(1 for v in small.values() if "variants" in v[0]) >= 5   # named micro-patterns are compared
+    assert big == small
+    lib.close()

@@ -9,13 +9,16 @@ from scipy import sparse
 
 from . import representatives as reps
 from .corpus import AdCorpus
-from .facets import TESTED_KINDS, Facets, build_facets, enriched
+from .evidence_batch import enriched_rows, mean_text_units, shares_rows, term_rank, top_terms_rows
+from .facets import TESTED_KINDS, Facets, build_facets
 from .keywords import c_tf_idf, doc_term_matrix, top_terms
 from .labels import STRONG_COVER, Labeller, NodeEvidence, RuleLabeller, is_content, unique_name
 from .tree import ROOT_ID, ClusterTree
 from .words import corpus_lexicon, ad_texts, zipf
 
 N_KEYWORDS = 10
+# facet shares a node's evidence lists, per kind: (kind, at most)
+SHARE_LIMITS = (("layout", 8), ("colour", 5), ("object", 5), ("format", 5), ("placement", 5), ("cta", 3))
 MICRO_ENCODE_MAX = 2_000   # micro-patterns whose names are embedded with MiniLM; above, none are (see run)
 # A visual concept (ImageNet class) speaks for an ad only when the classifier is sure (p ≥ 0.5) and
 # the word is common (Zipf ≥ 3.5): on the real ads p ≥ 0.3 gives "web site" for 67 text banners,
@@ -80,6 +83,7 @@ class TreeLabeller:
         rows = {nid: np.searchsorted(c.ad_ids, tree.members(nid)) for nid in ids}
         M = _membership(ids, rows, c.n)
         self.docs, self.vocab = c.doc_terms()
+        self._vocab_rank = term_rank(self.vocab)
         self.lexicon = corpus_lexicon(c.frame)
         real = np.array([self.lexicon.is_real(t) for t in self.vocab], dtype=bool)
         self.facets: Facets = build_facets(c)
@@ -95,27 +99,27 @@ class TreeLabeller:
         keywords, idf = self._keywords(tree, ids, pos, term_counts, self.vocab, real)
         name_terms = self._name_terms(tree, ids, pos, M, sizes)
         concepts = self._concepts(M, sizes)
+        tags = self._enriched(tree, ids, pos, facet_counts[:, tested], sizes, tested)
+        shares = {kind: shares_rows(facet_counts[:, self._cols(kind)], sizes, self.facets.names[self._cols(kind)], limit)
+                  for kind, limit in SHARE_LIMITS}
+        layout = self._cols("layout")
         evidence: dict[str, NodeEvidence] = {}
         for nid in ids:
             node = tree.nodes[nid]
             i = pos[nid]
-            tags = []
+            size = int(sizes[i])
+            ev = evidence[nid] = NodeEvidence(
+                node.id, node.level, size, keywords=list(keywords[nid]), tags=tags.get(nid, []), layout=shares["layout"][i],
+                colours=shares["colour"][i], objects=shares["object"][i], formats=shares["format"][i],
+                placements=shares["placement"][i], ctas=shares["cta"][i], video_share=float(video[i]) / max(size, 1))
+            ev.name_terms = name_terms.get(nid, [])
+            ev.concepts = concepts[i]
+            ev.mixed = _is_mixed(node, ev)
             if node.parent_id is not None:
                 p = pos[node.parent_id]
-                tags = enriched(facet_counts[i, tested], int(sizes[i]),
-                                facet_counts[p, tested], int(sizes[p]),
-                                self.facets.names[tested], self.facets.kinds[tested])
-            evidence[nid] = self._evidence(node.id, node.level, int(sizes[i]), keywords[nid], tags,
-                                           facet_counts[i], float(video[i]))
-            evidence[nid].name_terms = name_terms.get(nid, [])
-            evidence[nid].concepts = concepts[i]
-            evidence[nid].mixed = _is_mixed(node, evidence[nid])
-            if node.parent_id is not None:
-                p = pos[node.parent_id]
-                rest = facet_counts[p] - facet_counts[i]
+                rest = facet_counts[p, layout] - facet_counts[i, layout]
                 n_rest = max(int(sizes[p] - sizes[i]), 1)
-                cols = self._cols("layout")
-                evidence[nid].layout_rest = [(str(self.facets.names[j]), round(float(rest[j] / n_rest), 4)) for j in cols if rest[j] > 0]
+                ev.layout_rest = [(str(self.facets.names[j]), round(float(r / n_rest), 4)) for j, r in zip(layout, rest) if r > 0]
 
         self._name(tree, evidence, names or {})
         self.progress("labels", len(ids) // 2, len(ids))
@@ -137,7 +141,7 @@ class TreeLabeller:
         if clusters:
             desc_vecs[[at[k] for k in clusters]] = self.encode([tree.nodes[ids[k]].description for k in clusters])
         micro_row = {k: i for i, k in enumerate(sorted(modelless))}
-        centroids = _mean_text_units(M[sorted(modelless)], c.text) if modelless else None
+        centroids = mean_text_units(M[sorted(modelless)], c.text) if modelless else None
         for k, nid in enumerate(ids):
             node = tree.nodes[nid]
             r = rows[nid]
@@ -239,17 +243,25 @@ class TreeLabeller:
         return cols
 
     def _evidence(self, node_id, level, size, keywords, tags, facet_row, video_count) -> NodeEvidence:
-        f = self.facets
+        """One node's evidence from its facet counts (the convergent sampler's subsets; `run` reads
+        all nodes' in one pass with the same rules)."""
+        s = {kind: shares_rows(facet_row[None, self._cols(kind)], [size], self.facets.names[self._cols(kind)], limit)[0]
+             for kind, limit in SHARE_LIMITS}
+        return NodeEvidence(node_id, level, size, keywords=list(keywords), tags=tags, layout=s["layout"],
+                            colours=s["colour"], objects=s["object"], formats=s["format"],
+                            placements=s["placement"], ctas=s["cta"], video_share=video_count / max(size, 1))
 
-        def shares(kind: str, limit: int = 5) -> list[tuple[str, float]]:
-            cols = self._cols(kind)
-            cols = cols[facet_row[cols] > 0]
-            order = np.lexsort((f.names[cols].astype(str), -facet_row[cols]))[:limit]
-            return [(str(f.names[cols[o]]), round(float(facet_row[cols[o]] / max(size, 1)), 4)) for o in order]
-
-        return NodeEvidence(node_id, level, size, keywords=list(keywords), tags=tags, layout=shares("layout", 8),
-                            colours=shares("colour"), objects=shares("object"), formats=shares("format"),
-                            placements=shares("placement"), ctas=shares("cta", 3), video_share=video_count / max(size, 1))
+    def _enriched(self, tree, ids, pos, counts, sizes, tested) -> dict[str, list]:
+        """Facets each node has more often than the rest of its parent, siblings tested together."""
+        out = {}
+        names, kinds = self.facets.names[tested], self.facets.kinds[tested]
+        for pid in ids:
+            kids = [pos[k.id] for k in tree.children(pid)]
+            if kids:
+                p = pos[pid]
+                for i, tags in zip(kids, enriched_rows(counts[kids], sizes[kids], counts[p], int(sizes[p]), names, kinds)):
+                    out[ids[i]] = tags
+        return out
 
     # -- names: top-down, siblings together, so no two siblings share one; families and
     # sub-clusters are also unique across the tree (micro-patterns only among siblings) --------
@@ -305,36 +317,13 @@ class TreeLabeller:
     def _subset_evidence(self, ev: NodeEvidence, sample: np.ndarray, idf: np.ndarray) -> NodeEvidence:
         """The node's evidence as read from some of its members only (for the convergent sampler)."""
         tf = np.asarray(self.docs[sample].sum(axis=0)).ravel() * idf
-        top = np.lexsort((self.vocab.astype(str), -tf))[:N_KEYWORDS] if len(tf) else []
-        keywords = [(str(self.vocab[j]), float(tf[j])) for j in top if tf[j] > 0]
+        said = np.flatnonzero(tf > 0)   # by score, ties by term: the positive head of that order over all terms
+        top = said[np.lexsort((self._vocab_rank[said], -tf[said]))[:N_KEYWORDS]]
+        keywords = [(str(self.vocab[j]), float(tf[j])) for j in top]
         facet_row = np.asarray(self.facets.matrix[sample].sum(axis=0)).ravel()
         scale = ev.size / max(len(sample), 1)   # shares from the sample, counts as for the node
         video = float((self.corpus.frame["kind"].to_numpy()[sample] == "video").sum()) * scale
         return self._evidence(ev.node_id, ev.level, ev.size, keywords, ev.tags, facet_row * scale, video)
-
-
-def term_rank(vocab: np.ndarray) -> np.ndarray:
-    """Each term's place in string order (ties in a score break by term, as in `top_terms`)."""
-    order = np.argsort(vocab.astype(str), kind="stable")
-    rank = np.empty(len(vocab), dtype=np.int64)
-    rank[order] = np.arange(len(vocab))
-    return rank
-
-
-def top_terms_rows(scores, vocab: np.ndarray, rank: np.ndarray, k: int, keep: np.ndarray | None = None) -> list[list]:
-    """`keywords.top_terms` of every row of `scores` in one sort: the same terms, scores and order
-    (71k micro-patterns at 100k ads were 143k separate calls)."""
-    S = sparse.csr_matrix(scores)
-    row = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
-    idx, vals = S.indices, S.data
-    if keep is not None:
-        ok = keep[idx]
-        row, idx, vals = row[ok], idx[ok], vals[ok]
-    order = np.lexsort((rank[idx], -vals, row))
-    row, idx, vals = row[order], idx[order], vals[order]
-    start = np.searchsorted(row, np.arange(S.shape[0]))
-    end = np.minimum(np.searchsorted(row, np.arange(S.shape[0]), side="right"), start + k)
-    return [[(str(vocab[idx[o]]), round(float(vals[o]), 5)) for o in range(a, b) if vals[o] > 0] for a, b in zip(start, end)]
 
 
 def _concept_word(label: str) -> str | None:
@@ -369,15 +358,6 @@ def label_text(name: str, description: str, keywords) -> str:
     """What label_vec embeds: "name. description. keywords" (keywords the description lacks)."""
     extra = [str(t) for t, *_ in keywords[:6] if str(t) not in description]
     return " ".join(p for p in (f"{name}.", description, ", ".join(extra)) if p)
-
-
-def _mean_text_units(M: sparse.csr_matrix, text: np.ndarray) -> np.ndarray:
-    """Per row of M (nodes × ads): the unit mean of its ads' non-zero document vectors (zeros when none),
-    for all nodes in two sparse products instead of a gather and two norms per node."""
-    has = (np.linalg.norm(text, axis=1) > 0).astype(np.float32)
-    means = np.asarray(M @ text, dtype=np.float32) / np.maximum(M @ has, 1)[:, None].astype(np.float32)
-    norms = np.linalg.norm(means, axis=1, keepdims=True)
-    return (means / np.where(norms > 0, norms, 1)).astype(np.float32)
 
 
 def _membership(ids: list[str], rows: dict[str, np.ndarray], n: int) -> sparse.csr_matrix:
