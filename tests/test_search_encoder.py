@@ -170,3 +170,21 @@ def test_concurrent_first_searches_share_one_corpus_build(sample_library, tmp_pa
     assert len(calls) == 1 and len(got) == 3 and all(c is got[0] for c in got)
     corpus_mod.clear_cache()
     lib.close()
+
+
+def test_a_search_runs_on_one_blas_thread_and_puts_the_count_back(sample_library, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from core.search import engine
+    from core.search.threads import _blas_controller
+
+    managed = {lib.filepath for lib in _blas_controller().select(user_api="blas").lib_controllers}
+
+    def counts():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["filepath"] in managed}
+
+    before, seen, real_fuse = counts(), [], engine.fuse
+    monkeypatch.setattr(engine, "fuse", lambda *a, **k: seen.append(counts()) or real_fuse(*a, **k))
+    res = engine.search(sample_library, "summer sale", top_k=3)
+    assert res["ads"] and seen and all(set(c.values()) == {1} for c in seen)
+    assert counts() == before

@@ -77,7 +77,7 @@ def one_openmp_thread():
                 omp.omp_set_num_threads(n)
 
 
-_BLAS_LOCK = threading.Lock()
+_BLAS_LOCK = threading.RLock()  # a search holds it and its query encoding takes it again
 
 
 @lru_cache(maxsize=1)
@@ -90,6 +90,7 @@ def _blas_controller():
 
 @contextmanager
 def one_blas_thread():
-    """numpy's BLAS thread count is process-wide: set to 1 around the call (serialised) and put back."""
+    """numpy's BLAS thread count is process-wide: set to 1 around the call (serialised, re-entrant)
+    and put back."""
     with _BLAS_LOCK, _blas_controller().limit(limits=1, user_api="blas"):
         yield
