@@ -20,7 +20,6 @@ from . import nodes as _nodes
 from .channels import CHANNELS, QueryContext
 from .config import SearchConfig
 from .corpus import Corpus, get_corpus, library_state
-from ..video import best_moment
 from .explain import best_label, hit_fields, hit_match, why_text
 from .verdict import decide
 from .filters import allowed_mask
@@ -161,9 +160,15 @@ def hit_record(library, corpus: Corpus, r: int, dups: list[int], score: float, q
         "thumb_path": _abs(library, corpus.thumb_paths[r]), "media_path": _abs(library, corpus.media_paths[r]),
         "kind": corpus.kinds[r],
         # for a video, the keyframe whose OCR text and labels match the query (else its hook)
-        "moment_s": best_moment(corpus.video_extras[r], query_terms or [])
+        "moment_s": _best_moment(corpus.video_extras[r], query_terms or [])
         if corpus.video_extras and corpus.video_extras[r] else None,
     }
+
+
+def _best_moment(extra: dict, terms: list[str]):
+    from ..video import best_moment  # core.video loads PIL and imageio-ffmpeg: only for a video hit
+
+    return best_moment(extra, terms)
 
 
 # on POSIX a leading "/" is the whole of isabs; elsewhere (drive letters) ask os.path
