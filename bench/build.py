@@ -125,7 +125,12 @@ def one_size(n: int, ocr_share: float, seed: int, visual_dim: int = 3840, index:
     rss_before = peak_rss_gb()
     memory: dict[str, list[float]] = {}
 
+    started = time.perf_counter()
+
     def watch(stage: str, done: int, total: int) -> None:   # resident memory as each stage starts (GB)
+        if stage not in memory:   # live on stderr too: a build that does not finish still shows how far it got
+            print(f"  {time.perf_counter() - started:7.1f} s  {stage:<11} RSS {_status_gb('VmRSS'):.2f} GB"
+                  f"  peak {_status_gb('VmHWM'):.2f} GB  load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
         memory.setdefault(stage, [round(_status_gb("VmRSS"), 2), round(_status_gb("VmHWM"), 2)])
 
     t, c = time.perf_counter(), cpu_s()

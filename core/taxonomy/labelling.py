@@ -92,7 +92,8 @@ class TreeLabeller:
         # dense (nodes × facets, a few hundred columns): the per-node loop below read ~19 sparse rows per
         # node, 189k scipy __getitem__ calls and a fifth of the labelling time at 10k ads
         facet_counts = np.asarray((M @ self.facets.matrix).todense(), dtype=np.float64)
-        video = M @ (c.frame["kind"].to_numpy() == "video").astype(float)
+        self._is_video = c.frame["kind"].to_numpy() == "video"   # read per sample by the convergent sampler
+        video = M @ self._is_video.astype(float)
         sizes = np.array([len(rows[n]) for n in ids])
         tested = self.facets.of_kind(*TESTED_KINDS)
 
@@ -322,7 +323,7 @@ class TreeLabeller:
         keywords = [(str(self.vocab[j]), float(tf[j])) for j in top]
         facet_row = np.asarray(self.facets.matrix[sample].sum(axis=0)).ravel()
         scale = ev.size / max(len(sample), 1)   # shares from the sample, counts as for the node
-        video = float((self.corpus.frame["kind"].to_numpy()[sample] == "video").sum()) * scale
+        video = float(self._is_video[sample].sum()) * scale
         return self._evidence(ev.node_id, ev.level, ev.size, keywords, ev.tags, facet_row * scale, video)
 
 
