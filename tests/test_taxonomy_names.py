@@ -98,6 +98,21 @@ def _check_names(tree, lexicon) -> dict:
     return q
 
 
+@pytest.mark.parametrize("terms,expected", [
+    # the phrase a leading word comes from keeps the ads' order (real ads gave "Allinvaders stop photos")
+    ([("allinvaders", 3.0, 1.0), ("stop allinvaders", 2.5, 1.0), ("stop", 2.0, 1.0)], "Stop allinvaders photos"),
+    ([("tea", 3.0, 0.67), ("tea party", 2.5, 0.67), ("trump", 2.0, 0.67)], "Tea party photos"),
+    # a phrase leads a single word ("Defense black fist photos" before)
+    ([("defense", 3.0, 1.0), ("black fist", 2.5, 1.0), ("fist", 2.0, 1.0)], "Black fist defense photos"),
+    # two words the ads say the other way round
+    ([("community", 3.0, 0.5), ("black", 2.0, 0.5), ("black community", 1.0, 0.25)], "Black community photos"),
+    ([("testimonial", 2.0, 0.8), ("quote", 1.0, 0.7)], "Testimonial quote photos"),
+])
+def test_names_keep_the_order_the_ads_say_their_words(terms, expected):
+    ev = NodeEvidence("f1", 1, 40, layout=[("photo", 0.9)], name_terms=terms)
+    assert RuleLabeller().label(ev).name == expected
+
+
 def test_sample_tree_names(sample_library):
     from core.taxonomy import load_tree
 

@@ -155,7 +155,8 @@ class RuleLabeller:
         if ev.mixed and ev.level < 3:
             return self.mixed_name(ev, form, avoid)
         cands = self.head_candidates(ev)
-        options = [self._compose(cands[start:], form) for start in range(len(cands))] or []
+        said = {t for t, *_ in ev.name_terms or []}
+        options = [self._compose(cands[start:], form, said) for start in range(len(cands))] or []
         if not options:
             colour = next((c for c, s in ev.colours if s >= 0.4 and c in COLOR_NAMES), "")
             options = [self._compose([colour] if colour else ["mixed"], form or "creatives")]
@@ -182,14 +183,19 @@ class RuleLabeller:
         options += [head + ": " + ", ".join(p) for p in zip(words, words[2:])]
         return next((o for o in options if o.lower() not in avoid), options[0])
 
-    def _compose(self, cands: list[str], form: str) -> str:
+    def _compose(self, cands: list[str], form: str, said: set[str] = frozenset()) -> str:
+        """Up to two leading terms in the order the ads say them: the phrase a word comes from
+        ("stop allinvaders", not "allinvaders stop"), a phrase before a word ("black fist defense")."""
         head: list[str] = []
         for c in cands:
             words = _words(c)
             if not head:
                 head = words
+            elif set(head) < set(words) and len(words) <= 3:
+                head = words
             elif len(head) == 1 and not {_stem(w) for w in words} & {_stem(w) for w in head} and len(head) + len(words) <= 3:
-                head = head + words
+                backwards = " ".join(words + head) in said and " ".join(head + words) not in said
+                head = words + head if len(words) > 1 or backwards else head + words
             if len(head) >= 2:
                 break
         form_words = form.split() if form else []
