@@ -155,15 +155,17 @@ class RuleLabeller:
         if ev.mixed and ev.level < 3:
             return self.mixed_name(ev, form, avoid)
         cands = self.head_candidates(ev)
-        said = {t for t, *_ in ev.name_terms or []}
-        options = [self._compose(cands[start:], form, said) for start in range(len(cands))] or []
-        if not options:
+        if not cands:
             colour = next((c for c, s in ev.colours if s >= 0.4 and c in COLOR_NAMES), "")
-            options = [self._compose([colour] if colour else ["mixed"], form or "creatives")]
-        for opt in options:
-            if opt.lower() not in avoid:
-                return opt
-        return options[0]
+            return self._compose([colour] if colour else ["mixed"], form or "creatives")
+        said = {t for t, *_ in ev.name_terms or []}
+        first = None
+        for start in range(len(cands)):   # composed one at a time: most nodes take the first (71k micro-patterns at 100k)
+            option = self._compose(cands[start:], form, said)
+            if option.lower() not in avoid:
+                return option
+            first = first or option
+        return first
 
     def mixed_name(self, ev: NodeEvidence, form: str, avoid: set[str]) -> str:
         """'Mixed photos: veterans, police': the look they share, then their commonest distinct words."""
