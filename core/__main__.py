@@ -220,7 +220,7 @@ def cmd_bench(a) -> int:
         model = calibrate_verdict(lib, pos, neg, source=f"{a.queries or 'self-test'} (reuse) + {a.calibrate_verdict} (generate)")
         print(json.dumps(model, indent=1))
         return 0
-    res = core.run_benchmark(lib, queries=a.queries, root=a.root, k=a.k)
+    res = core.run_benchmark(lib, queries=a.queries, root=a.root, k=a.k, channel_ranks=a.channels)
     print(json.dumps(res, indent=1, default=str) if a.json else _bench_table(res))
     return 0
 
@@ -228,11 +228,18 @@ def cmd_bench(a) -> int:
 def _bench_table(res: dict) -> str:
     keys = ["n", "recall@1", "recall@5", "recall@10", "mrr", "node_recall@5"]
     lines = ["style".ljust(18) + "".join(k.rjust(14) for k in keys)]
-    rows = [("all", res)] + sorted(res.get("by_style", {}).items())
+    rows = ([("all", res)] + sorted(res.get("by_style", {}).items())
+            + [(f"half {h}", r) for h, r in sorted(res.get("by_half", {}).items())])
     for name, r in rows:
         lines.append(name.ljust(18) + "".join(_fmt(r.get(k)).rjust(14) for k in keys))
     lat = res.get("latency_ms", {})
     lines.append(f"latency p50 {lat.get('p50', 0):.1f} ms, p95 {lat.get('p95', 0):.1f} ms")
+    missed = [q for q in res.get("queries", []) if "channels" in q and (q["rank"] is None or q["rank"] > 1)]
+    if missed:  # --channels: where each channel alone ranked the target of every query not found first
+        lines.append("not first: rank (each channel alone)")
+        for q in missed:
+            ch = " ".join(f"{c}={r}" for c, r in q["channels"].items())
+            lines.append(f"  {str(q.get('id') or ''):<6} {q['style']:<16} {_fmt(q['rank']):>4}  ({ch})  {q['query'][:60]}")
     return "\n".join(lines)
 
 
@@ -329,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--root")
     s.add_argument("--k", type=int, default=5)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--channels", action="store_true",
+                   help="also say where each channel alone ranked every query's target (what found it, what buried it)")
     s.add_argument("--calibrate-verdict", metavar="NEGATIVES_TXT", default=None,
                    help="fit this library's reuse/generate verdict: --queries (or the self-test) as reuse, one "
                         "no-match request per line of NEGATIVES_TXT as generate; stored as a run record")

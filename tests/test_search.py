@@ -154,6 +154,47 @@ def test_self_benchmark_runs(sample_library):
     assert {"p50", "p95"} <= set(out["latency_ms"]) and "reuse_threshold" in out
 
 
+def test_benchmark_halves_are_seeded_balanced_per_style_and_independent_of_order():
+    import random
+
+    from core.search.bench import assign_halves
+
+    items = [{"id": f"q{i:03d}", "query": f"query {i}", "style": ("visual", "concept", "remembered_text")[i % 3]}
+             for i in range(61)]
+    assign_halves(items)
+    first = {it["id"]: it["half"] for it in items}
+    for style in ("visual", "concept", "remembered_text"):
+        halves = [it["half"] for it in items if it["style"] == style]
+        assert halves.count("A") == len(halves) // 2 and halves.count("B") == len(halves) - len(halves) // 2
+    shuffled = [dict(it) for it in items]
+    random.Random(3).shuffle(shuffled)
+    assign_halves(shuffled)
+    assert {it["id"]: it["half"] for it in shuffled} == first  # the file's order does not move a query
+    other = [dict(it) for it in items]
+    assign_halves(other, seed="another seed")
+    assert {it["id"]: it["half"] for it in other} != first
+
+
+def test_benchmark_reports_both_halves_and_where_each_channel_ranked_the_target(sample_library):
+    from core.search.bench import run_benchmark, target_channel_ranks
+
+    out = run_benchmark(sample_library, n=6, seed=1, calibrate=False, channel_ranks=True)
+    halves = out["by_half"]
+    assert set(halves) == {"A", "B"} and halves["A"]["n"] + halves["B"]["n"] == out["n"]
+    for k in ("recall@1", "recall@10", "mrr"):  # the halves partition the queries
+        assert abs(halves["A"][k] * halves["A"]["n"] + halves["B"][k] * halves["B"]["n"] - out[k] * out["n"]) < 0.01
+    size = len(sample_library.execute("SELECT id FROM ads").fetchall())
+    for q in out["queries"]:
+        assert q["half"] in ("A", "B") and q["channels"] and {"dense", "words", "chars"} <= set(q["channels"])
+        assert all(1 <= r <= size for r in q["channels"].values())
+    # a headline only one ad carries: the word channel alone puts that ad first; an unrelated query does not
+    row = _unique_headline_ads(sample_library, n=1).iloc[0]
+    ranks = target_channel_ranks(sample_library, " ".join(words(row.headline)), {int(row.ad_id)})
+    assert ranks["words"] == 1, ranks
+    far = target_channel_ranks(sample_library, "zzqx vvkj", {int(row.ad_id)})
+    assert far["words"] > 1, far  # no word matches: the target ties with every ad, mid-library
+
+
 # -- a small library of its own: identical creatives, no taxonomy ------------------------------------
 @pytest.fixture(scope="module")
 def tiny_library(sample_library, tmp_path_factory):

@@ -29,4 +29,8 @@ def test_dev_queries_recall_at_10(shared_library, shared_ads):
     assert out["recall@10"] >= 0.80, summary
     assert out["by_style"]["remembered_text"]["recall@10"] >= 0.95, summary
     assert out["node_recall@5"] is None  # no taxonomy was built
+    # the tuning halves: 10 + 10 queries of each style, the same split in every run (bench.assign_halves)
+    assert {h: r["n"] for h, r in out["by_half"].items()} == {"A": 30, "B": 30}
+    assert {(q["style"], q["half"]) for q in out["queries"] if q["id"] in ("q096", "q106", "q116")} == {
+        ("visual", "B"), ("remembered_text", "B"), ("concept", "B")}
     assert 0.0 < out["reuse_threshold"] < 1.0

@@ -13,6 +13,12 @@ put it there). The verdict is measured, never moved, here: reuse confidence of t
 it is right vs when every target is excluded (the best ad is then a wrong one). Node recall is
 over the taxonomy's leaves (the deepest node of each target), reported beside its chance level
 (5 / number of leaves): with a handful of families any node search looks perfect.
+
+Tuning discipline: every query gets a half (A or B; within each style, queries sorted by a seeded
+hash of their id, first half A), and the report holds both halves' figures (`by_half`): a change is
+decided on one half and kept only when the other half and the whole do not get worse. With
+`channel_ranks=True` each query's details say where every channel alone ranked its best target
+(which channel found the ad, which one buried it).
 """
 from __future__ import annotations
 
@@ -28,6 +34,45 @@ import numpy as np
 from .lexical import words as _words
 
 STYLES_SELF = ("partial_text", "misspelled_text", "visual", "attributes")
+SPLIT_SEED = "s2-split"
+
+
+def assign_halves(items: list[dict], seed: str = SPLIT_SEED) -> None:
+    """Set item["half"] to "A" or "B": within each style, the queries sorted by sha256(seed:id)
+    (the query text when there is no id), the first half (rounded down) A. Deterministic, balanced
+    per style, independent of the file's order and of the other queries' texts."""
+    by_style: dict[str, list[dict]] = defaultdict(list)
+    for it in items:
+        by_style[it["style"]].append(it)
+    for group in by_style.values():
+        group.sort(key=lambda it: hashlib.sha256(f"{seed}:{it.get('id') or it['query']}".encode()).hexdigest())
+        for i, it in enumerate(group):
+            it["half"] = "A" if i < len(group) // 2 else "B"
+
+
+def target_channel_ranks(library, query: str, targets: set[int], **search_kw) -> dict[str, int]:
+    """Where each search channel alone ranks the best of `targets` (1 = first; an ad tied with others
+    takes the middle of their ranks, so a target the channel scores 0 like most ads ranks mid-library),
+    over the whole library, before fusion, the taxonomy lift and the collapse."""
+    from .channels import CHANNELS, QueryContext
+    from .corpus import get_corpus
+    from .engine import make_config
+
+    cfg = make_config(None, **{k: v for k, v in search_kw.items() if k != "fusion"})
+    corpus = get_corpus(library)
+    rows = np.flatnonzero(np.isin(corpus.ad_ids, np.asarray(sorted(targets), dtype=np.int64)))
+    if not len(rows):
+        return {}
+    ctx = QueryContext(library, corpus, query, cfg, None)
+    out = {}
+    for ch in CHANNELS:
+        if cfg.weights.get(ch.name, 0) <= 0:
+            continue
+        s = ch.scores(ctx)
+        if s is not None:
+            best = float(np.max(s[rows]))
+            out[ch.name] = int(np.sum(s > best)) + (int(np.sum(s == best)) + 1) // 2
+    return out
 
 
 # -- query sources ---------------------------------------------------------------------------------
@@ -133,13 +178,14 @@ def _metrics(ranks: list, node_hits: list) -> dict:
 
 
 def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, seed: int = 0, top_k: int = 10,
-                  calibrate: bool = True, progress=None, **search_kw) -> dict:
+                  calibrate: bool = True, progress=None, channel_ranks: bool = False, **search_kw) -> dict:
     from .corpus import get_corpus
     from .engine import search
 
     corpus = get_corpus(library)
     items = load_queries(library, queries, root) if queries else self_test_queries(library, n=n, seed=seed)
     items = [it for it in items if it["targets"]]
+    assign_halves(items)
     files_to_ids: dict[str, set[int]] = defaultdict(set)
     for f, a in zip(corpus.files, corpus.ad_ids.tolist()):
         files_to_ids[f].add(int(a))
@@ -150,6 +196,7 @@ def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, see
         search(library, q, top_k=top_k, **search_kw)
     per_source: dict[str, list] = defaultdict(list)
     per_style: dict[str, list] = defaultdict(list)
+    per_half: dict[str, list] = defaultdict(list)
     node_style: dict[str, list] = defaultdict(list)
     lat, pos, neg, details = [], [], [], []
     for j, it in enumerate(items):
@@ -167,8 +214,11 @@ def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, see
         if it.get("source"):
             per_source[it["source"]].append((rank, node_hit))
         node_style[it["style"]].append(node_hit)
-        details.append({"id": it.get("id"), "query": it["query"], "style": it["style"], "rank": rank, "node_hit": node_hit,
-                        "top": res["ads"][0]["file"] if res["ads"] else None})
+        per_half[it["half"]].append((rank, node_hit))
+        details.append({"id": it.get("id"), "query": it["query"], "style": it["style"], "half": it["half"], "rank": rank,
+                        "node_hit": node_hit, "top": res["ads"][0]["file"] if res["ads"] else None})
+        if channel_ranks:
+            details[-1]["channels"] = target_channel_ranks(library, it["query"], it["targets"], **search_kw)
         if calibrate and res["ads"]:
             if rank == 1:
                 pos.append(res.get("confidence", 0.0))
@@ -184,6 +234,8 @@ def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, see
         sum(1 for r in all_ranks if r is not None and r <= k) / max(1, len(all_ranks)), 4)
     out["by_style"] = {s: {**_metrics(per_style[s], node_style[s]), **({} if tax else {"node_recall@5": None})}
                        for s in sorted(per_style)}
+    out["by_half"] = {h: {**_metrics([r for r, _ in v], [x for _, x in v]), **({} if tax else {"node_recall@5": None})}
+                      for h, v in sorted(per_half.items())}
     if per_source:
         out["by_source"] = {s: _metrics([r for r, _ in v], [h for _, h in v]) for s, v in sorted(per_source.items())}
     out["latency_ms"] = {"p50": round(float(np.percentile(lat, 50)), 2) if lat else None,
