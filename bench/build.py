@@ -10,6 +10,7 @@ tree's leaves against the dataset's identical-image groups, plus the outlier sha
     python bench/build.py                      # 1k and 10k (1k is also the same-run reference: ratios printed)
     python bench/build.py --sizes 1000,10000,100000
     python bench/build.py --real               # needs ../shared/ads
+    python bench/build.py --sizes 100000 --keep /tmp/taxlibs   # write once, build a fresh copy each run
     python bench/build.py --sizes 1000000 --visual-dim 512 --index   # the 1M point: a hub model's 512-d vectors
                                                                      # (3840-d at 1M is 15 GB of floats), plus the FAISS files
 """
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -239,6 +241,7 @@ def main(argv=None) -> None:
     ap.add_argument("--ocr-vectors", choices=("auto", "minilm", "synthetic"), default="auto",
                     help="OCR-text embeddings written before the timer: MiniLM, or bag-of-words stand-ins (auto: above 20k ads)")
     ap.add_argument("--reference", type=int, default=1000, help="ads in the reference build measured first in the same run (0: none)")
+    ap.add_argument("--keep", help="folder where written libraries are kept and reused (each build runs on a fresh copy)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)     # internal: build one size in this process
     ap.add_argument("--write", type=int, help=argparse.SUPPRESS)   # internal: write one size in this process
     ap.add_argument("--folder", help=argparse.SUPPRESS)
@@ -260,7 +263,15 @@ def main(argv=None) -> None:
         extra = ["--visual-dim", str(args.visual_dim), "--ocr-vectors", args.ocr_vectors, "--ocr-share", str(args.ocr_share),
                  "--seed", str(args.seed)] + ["--index"] * args.index + ["--no-rebuild"] * args.no_rebuild
         with tempfile.TemporaryDirectory(prefix="taxbench") as tmp:
-            wrote = _child(["--write", str(n), "--folder", tmp, *extra], "WROTE ")
+            kept = Path(args.keep) / f"lib{n}-s{args.seed}-v{args.visual_dim}" if args.keep else None
+            if kept is not None and (kept / "wrote.json").exists():   # written before: build a fresh copy of it
+                wrote = json.loads((kept / "wrote.json").read_text())
+                shutil.copytree(kept, tmp, dirs_exist_ok=True)
+            else:
+                wrote = _child(["--write", str(n), "--folder", tmp, *extra], "WROTE ")
+                if kept is not None and wrote is not None:
+                    shutil.copytree(tmp, kept)
+                    (kept / "wrote.json").write_text(json.dumps(wrote))
             built = _child(["--one", str(n), "--folder", tmp, *extra], "RESULT ") if wrote is not None else None
         if built is None:
             continue

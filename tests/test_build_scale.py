@@ -168,3 +168,28 @@ def test_micro_patterns_past_the_limit_keep_the_names_and_evidence_of_small_libr
     assert sum(1 for v in small.values() if "variants" in v[0]) >= 5   # named micro-patterns are compared
     assert big == small
     lib.close()
+
+
+def test_line_space_assembled_in_row_chunks_is_the_same_matrix(tmp_path, monkeypatch):
+    from core.taxonomy import features
+    from core.taxonomy.corpus import load_corpus
+
+    lib = Library(tmp_path / "lib")
+    write_synthetic_library(lib, SyntheticSpec(n_ads=500, n_families=5, seed=6, visual_dim=96))
+    lib.execute("UPDATE ads SET text_vec = NULL WHERE id % 9 = 0")   # ads without a document vector: visual alone
+    corpus = load_corpus(lib)
+    whole = features.line_features(corpus)
+    monkeypatch.setattr(features, "LINE_CHUNK", 37)
+    chunked = features.line_features(corpus)
+    assert chunked.dtype == np.float32 and chunked.shape == whole.shape and whole.shape[1] > 96
+    assert np.array_equal(chunked, whole)
+    lib.close()
+
+
+def test_nonzero_rows_in_chunks():
+    from core.taxonomy.variants import _nonzero_rows
+
+    X = np.random.default_rng(0).standard_normal((1000, 16)).astype(np.float32)
+    X[::7] = 0
+    assert np.array_equal(_nonzero_rows(X, chunk=64), np.linalg.norm(X, axis=1) > 0)
+    assert _nonzero_rows(X[:0]).shape == (0,)

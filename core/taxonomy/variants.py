@@ -139,6 +139,12 @@ def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
     return np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
 
 
+def _nonzero_rows(X: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Rows with a non-zero norm, chunk by chunk: a norm over all rows at once squares the whole matrix
+    into a temporary (1.5 GB for 100k visual rows, the peak of a 100k build)."""
+    return np.concatenate([np.linalg.norm(X[s:s + chunk], axis=1) > 0 for s in range(0, len(X), chunk)]) if len(X) else np.zeros(0, bool)
+
+
 def _rowwise_dot(A: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int = 4096) -> np.ndarray:
     out = np.empty(len(i), dtype=np.float32)
     for s in range(0, len(i), chunk):
@@ -192,7 +198,7 @@ class VariantLinker(BaseEstimator):
         n = data.n
         everyone = np.arange(n)
         has_text = np.array([substantial(t, self.ocr_min_chars) for t in data.ocr_text], dtype=bool)
-        has_visual = np.linalg.norm(data.visual, axis=1) > 0 if data.visual.size else np.zeros(n, bool)
+        has_visual = _nonzero_rows(data.visual) if data.visual.size else np.zeros(n, bool)
         reduced = self._reduced(data.visual)
         # OCR-text neighbours: in a PCA space too once exact search is off (the rules read full cosines)
         ocr_space = self._reduced(data.ocr_vec, everyone[has_text]) if has_text.sum() > KNN_EXACT_MAX else None
