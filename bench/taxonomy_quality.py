@@ -2,6 +2,7 @@
 variant-pair F1, and the tree's shape, for the current default, the old rule and a plain Ward cut.
 
     python bench/taxonomy_quality.py --real /tmp/realads_copy --sample /tmp/s0 /tmp/s1 /tmp/s2
+    python bench/taxonomy_quality.py --real LIB --sample S0 S1 S2 --views --attach 0.6 --pool-cut 0.75   # a sweep point
 
 Libraries are read, never written (the hierarchy is built in memory). A real library is one into
 which ../shared/ads was ingested (`python -m core ingest ../shared/ads --library DIR`); each set is
@@ -184,21 +185,29 @@ def shape(tree) -> dict:
             "leaves": int(tree.assignments()["leaf_id"].nunique())}
 
 
-def evaluate(library, truth_fn, ad_ids=None, seed: int = 0) -> dict:
+def evaluate(library, truth_fn, ad_ids=None, seed: int = 0, lines: dict | None = None, shares: dict | None = None) -> dict:
+    """lines: LineClustering settings to try (threshold, attach, pool_cut); shares: line-space shares
+    (visual_share, lexical_share) to try; both default to the library's defaults."""
     from scipy.cluster.hierarchy import fcluster, ward
     from sklearn.metrics import adjusted_rand_score
 
     from core.taxonomy.build import prepare
-    from core.taxonomy.features import l2_rows
-    from core.taxonomy.hierarchy import build_hierarchy
+    from core.taxonomy.features import kind_gate, l2_rows, line_features
+    from core.taxonomy.hierarchy import Units, build_hierarchy
     from core.taxonomy.methods import get_method
+    from core.taxonomy.methods.lines import LineClustering
 
     t0 = time.perf_counter()
-    prep = prepare(library, None, seed, ad_ids=ad_ids)
+    prep = prepare(library, None, seed, ad_ids=ad_ids, line_space=not shares)
     corpus = prep.corpus
+    if shares:
+        prep = dataclasses.replace(prep, units=Units.from_labels(
+            prep.units.of_ad, prep.features, line_features(corpus, seed=seed, **shares), kind_gate(corpus)))
     truth = truth_fn(corpus)
     out = {"ads": int(corpus.n), "lines": int(len(set(truth))), "units": int(len(prep.units.weight))}
     auto = get_method("auto")
+    if lines:
+        auto = dataclasses.replace(auto, lines=lambda s: LineClustering(random_state=s, **lines))
     new = build_hierarchy(prep.units, corpus.ad_ids, auto, seed).tree
     old = build_hierarchy(prep.units, corpus.ad_ids, dataclasses.replace(auto, lines=None), seed).tree
     fam = lambda tree: tree.assignments()["family_id"].to_numpy()   # noqa: E731
@@ -219,15 +228,30 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--real", help="a library with ../shared/ads ingested (read only)")
     ap.add_argument("--sample", nargs="*", default=[], help="sample libraries (python -m core demo --library DIR --seed S)")
+    ap.add_argument("--views", action="store_true", help="also one ad per distinct image (IRA, all) and three "
+                    "seeded 70%% subsets of IRA: how a figure holds on another mix of the same ads")
+    for flag, what in (("--threshold", "family cut"), ("--attach", "lone-creative attach distance"),
+                       ("--pool-cut", "leftover cut"), ("--visual-share", "visual share of the line space"),
+                       ("--lexical-share", "shared-words share of the line space")):
+        ap.add_argument(flag, type=float, help=f"try another {what} (default: the library's)")
     a = ap.parse_args(argv)
+    lines = {k: getattr(a, k) for k in ("threshold", "attach", "pool_cut") if getattr(a, k) is not None}
+    shares = {k: getattr(a, k) for k in ("visual_share", "lexical_share") if getattr(a, k) is not None}
+    settings = {"lines": lines or None, "shares": shares or None}
     rows = []
     if a.real:
-        lib = core.open_library(a.real)
-        ids = lib.query_df("SELECT id, file FROM ads ORDER BY id")
+        lib = core.open_library(a.real, read_only=True)
+        ids = lib.query_df("SELECT id, file, creative_id FROM ads ORDER BY id")
         sets = ids["file"].str.split("/").str[0]
-        for name in ("all",) + SETS:
-            sub = None if name == "all" else ids["id"][sets == name].to_numpy()
-            r = evaluate(lib, lambda c: real_truth(c.frame["file"].tolist()), sub)
+        views = [(name, None if name == "all" else ids["id"][sets == name].to_numpy()) for name in ("all",) + SETS]
+        if a.views:
+            ira = ids[sets == SETS[0]]
+            views += [("ira_one_per_image", ira.drop_duplicates("creative_id")["id"].to_numpy()),
+                      ("all_one_per_image", ids.drop_duplicates("creative_id")["id"].to_numpy())]
+            views += [(f"ira_70pct_{s}", np.sort(np.random.default_rng(s).choice(ira["id"].to_numpy(), int(0.7 * len(ira)),
+                                                                                replace=False))) for s in range(3)]
+        for name, sub in views:
+            r = evaluate(lib, lambda c: real_truth(c.frame["file"].tolist()), sub, **settings)
             if name == "all":
                 tree = r["_new_tree"]
                 r["ari_new_banners_by_domain"] = round(__import__("sklearn.metrics", fromlist=["x"]).adjusted_rand_score(
@@ -241,8 +265,8 @@ def main(argv=None) -> int:
                 r["variant_pairs_ira"]["pairs"] = len(same)
             rows.append((f"real:{name}", r))
     for path in a.sample:
-        lib = core.open_library(path)
-        r = evaluate(lib, lambda c, p=path: sample_truth(Path(p), c.frame["file"].tolist()))
+        lib = core.open_library(path, read_only=True)
+        r = evaluate(lib, lambda c, p=path: sample_truth(Path(p), c.frame["file"].tolist()), **settings)
         r["variant_pairs"] = pair_f1(sample_truth(Path(path), r["_corpus"].frame["file"].tolist(), "variant_group"),
                                      r["_new_tree"].assignments()["leaf_id"].to_numpy())
         rows.append((f"sample:{Path(path).name}", r))

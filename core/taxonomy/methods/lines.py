@@ -34,7 +34,9 @@ still alone share one pool per kind. attach / pool_cut were swept on eight views
 the three sample seeds: 0.65 / 0.7 gave mean ARI 0.591 (IRA 0.716, IRA distinct 0.489, 70% subsets
 0.756/0.652/0.679, all 0.544, banners 0.377); 0.6 / 0.75 gives 0.614 (0.745, 0.528, 0.792/0.703/0.721,
 0.541, 0.366), the seeds unchanged (0.959/0.937/0.960), 45 families for all 461 ads; 0.5-0.55 cost
-banners 0.02-0.09, a pool cut of 0.6 cost IRA 0.03-0.12, 0.8 gained nothing. Attaching everything cost IRA ARI (0.78 → 0.71, since many IRA
+banners 0.02-0.09, a pool cut of 0.6 cost IRA 0.03-0.12, 0.8 gained nothing. Re-run a point with
+`python bench/taxonomy_quality.py --real LIB --sample S0 S1 S2 --views --attach A --pool-cut P`
+(also --threshold, --visual-share, --lexical-share). Attaching everything cost IRA ARI (0.78 → 0.71, since many IRA
 pages ran one ad) but kept the root browsable (20 families for the 190 IRA ads instead of 62). With
 lexical.py's shared words, ARI is the same either way (IRA 0.733 with attach 0.7 and one pool,
 0.731 with these loose groups, 0.74 leaving each lone ad its own family: 36 families, 12 of one
