@@ -130,7 +130,7 @@ class RuleLabeller:
             for t, _, cover in ev.name_terms:
                 if cover >= MIN_COVER:
                     add(t)
-        return _prefer_phrases(cands, ev.name_terms)
+        return cands   # the order the ads say them is _compose's job
 
     def form(self, ev: NodeEvidence) -> str:
         if ev.level == 3 and ev.size > 1:
@@ -248,16 +248,6 @@ class RuleLabeller:
 def _stem(word: str) -> str:
     """Enough of a stem to see "bagels" and "bagel" as one word."""
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
-
-
-def _prefer_phrases(cands: list[str], name_terms) -> list[str]:
-    """Two leading words that the ads say as one phrase keep its order: "quiet place", not "place quiet"."""
-    cover = {t: c for t, _, c in name_terms or []}
-    if len(cands) >= 2 and " " not in cands[0] and " " not in cands[1]:
-        swapped = f"{cands[1]} {cands[0]}"
-        if swapped in cover and f"{cands[0]} {cands[1]}" not in cover:
-            return [swapped] + cands[2:]
-    return cands
 
 
 def _distinct(terms: list[str], k: int) -> list[str]:
