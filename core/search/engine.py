@@ -93,7 +93,7 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
 
     if tax is not None:
         masked = np.where(np.isfinite(final), final, np.nanmin(final[np.isfinite(final)]))
-        leaves, lscore = _nodes.score_leaves(tax, masked, node_text)
+        leaves, lscore = _nodes.score_leaves(tax, masked)
         order = np.argsort(-lscore)[: cfg.top_nodes]
         top_leaves = set(tax.leaf_of_row[_head_order(final, min(10, corpus.size))[:10]].tolist())
         for rank in order:
