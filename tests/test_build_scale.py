@@ -193,3 +193,44 @@ def test_nonzero_rows_in_chunks():
     X[::7] = 0
     assert np.array_equal(_nonzero_rows(X, chunk=64), np.linalg.norm(X, axis=1) > 0)
     assert _nonzero_rows(X[:0]).shape == (0,)
+
+
+def test_candidate_pairs_deduplicated_by_key_equal_the_row_unique():
+    from core.taxonomy.variants import _unique_pairs
+
+    rng = np.random.default_rng(3)
+    for n in (2, 9, 5000):
+        pairs = rng.integers(0, n, size=(4000, 2))
+        lo, hi = pairs.min(axis=1), pairs.max(axis=1)
+        want = np.unique(np.column_stack([lo, hi])[lo != hi], axis=0)
+        got = _unique_pairs(pairs)
+        assert got.dtype == np.int64 and np.array_equal(got, want)
+    assert _unique_pairs(np.array([[4, 4]])).shape == (0, 2)
+
+
+def test_build_turns_numpy_hugepage_advice_off_and_back(tmp_path):
+    from numpy._core.multiarray import _get_madvise_hugepage, _set_madvise_hugepage
+
+    lib = Library(tmp_path / "lib")
+    write_synthetic_library(lib, SyntheticSpec(n_ads=120, n_families=4, seed=2, visual_dim=64))
+    before = _set_madvise_hugepage(True)
+    try:
+        seen = []
+        build_taxonomy(lib, seed=0, progress=lambda stage, *a: seen.append(_get_madvise_hugepage()))
+        assert seen and not any(seen) and _get_madvise_hugepage()
+    finally:
+        _set_madvise_hugepage(before)
+    lib.close()
+
+
+def test_build_drops_visual_rows_after_the_line_space_with_the_same_units(tmp_path):
+    from core.taxonomy.build import prepare
+
+    lib = Library(tmp_path / "lib")
+    write_synthetic_library(lib, SyntheticSpec(n_ads=300, n_families=4, seed=1, visual_dim=64))
+    kept, dropped = prepare(lib), prepare(lib, release_visual=True)
+    assert kept.corpus.visual.shape[1] == 64 and dropped.corpus.visual.shape == (len(kept.corpus.creative_ids), 0)
+    for field in ("of_ad", "X", "weight", "line_X", "kind"):
+        assert np.array_equal(getattr(kept.units, field), getattr(dropped.units, field)), field
+    assert np.array_equal(kept.features, dropped.features)
+    lib.close()

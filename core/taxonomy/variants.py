@@ -135,8 +135,13 @@ def _pairs_from_neighbours(rows: np.ndarray, nn: np.ndarray) -> np.ndarray:
 def _unique_pairs(pairs: np.ndarray) -> np.ndarray:
     if len(pairs) == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.column_stack([pairs.min(axis=1), pairs.max(axis=1)]).astype(np.int64)
-    return np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
+    lo, hi = pairs.min(axis=1).astype(np.int64), pairs.max(axis=1).astype(np.int64)
+    keep = lo != hi
+    # one int64 key per pair, lo·(max+1)+hi, sorts as the rows (lo, hi) do: the same rows, in the same
+    # order, as np.unique(axis=0), which sorts a structured view (4.4 s of 2.2M candidates at 100k)
+    width = int(hi.max()) + 1
+    keys = np.unique(lo[keep] * width + hi[keep])
+    return np.column_stack([keys // width, keys % width])
 
 
 def _nonzero_rows(X: np.ndarray, chunk: int = 8192) -> np.ndarray:
