@@ -146,8 +146,10 @@ def test_nodes_have_a_browsable_number_of_children(tree):
     assert 8 <= len(families) <= 60, "a root of lines: more than a handful, about a page of cards"
     for node in tree.nodes.values():
         if node.level in (1, 2):
-            clusters = [c for c in tree.children(node.id) if c.level < 3]
+            kids = tree.children(node.id)
+            clusters = [c for c in kids if c.level < 3]
             assert len(clusters) == 0 or 2 <= len(clusters) <= 15, (node.id, len(clusters))
+            assert len(kids) <= 15, (node.id, len(kids), "micro-patterns count as children: 59 of them are not browsable")
 
 
 def test_no_family_takes_over_the_library(tree):

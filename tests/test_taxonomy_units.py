@@ -113,6 +113,23 @@ def test_ward_sweep_picks_planted_count_and_respects_weights():
     assert np.bincount(w.labels_).tolist() == sorted(np.bincount(w.labels_).tolist(), reverse=True)
 
 
+@pytest.mark.parametrize("n_units", [40, 95])
+def test_ward_shows_a_crowded_structureless_set_in_browsable_parts(n_units):
+    """Sub-clusters of a family of 95 unrelated banners: no split is 'separated' (silhouette under the
+    floor), yet a node of 95 children cannot be browsed, so the set is cut into parts of ≤ max_units."""
+    X = np.random.default_rng(n_units).normal(size=(n_units, 16))
+    plain = WardClustering(k_max=8, min_silhouette=0.5).fit(X)
+    assert plain.n_clusters_ == 1
+    crowded = WardClustering(k_max=8, min_silhouette=0.5, max_units=15).fit(X)
+    assert 2 <= crowded.n_clusters_ <= 15
+    assert np.bincount(crowded.labels_).max() <= 15
+
+
+def test_ward_max_units_leaves_a_set_that_fits_alone():
+    X, _ = _blobs(k=3, n_per=4, spread=0.2)
+    assert np.array_equal(WardClustering(k_max=8).fit(X).labels_, WardClustering(k_max=8, max_units=15).fit(X).labels_)
+
+
 def test_auto_uses_ward_under_50_ads_and_hdbscan_only_when_clearly_better():
     X, _ = _blobs(k=3, n_per=10, spread=0.2)
     small = AutoClustering().fit(X)

@@ -9,7 +9,10 @@ family's own spread (95th percentile of its units' distances to the centroid). B
 get a second clustering (Ward, 2-8 sub-clusters). Every unit of a cluster that holds more than one
 becomes a level-3 node, so that an ad's leaf is its own micro-pattern (its variants, or itself).
 
-Shape: a family or sub-cluster has 2-8 sub-clusters (Ward's k_max) or none; the root holds one
+Shape: a family has 2-8 sub-clusters (Ward's k_max) or none, and up to 15 when it holds more than
+15 micro-patterns: those are cut into parts of at most 15 whether or not the cut is "separated"
+(methods.MAX_CHILDREN; on the 461 real ads six banner sub-clusters held 16-59 micro-patterns each,
+a list nobody browses; now no family or sub-cluster shows more than 15 children). The root holds one
 family per line, which on real libraries is more than 15 (461 real ads: 36; 190 IRA ads: 21)
 because advertiser lines are that many: grouping them under a coarser level would cost the
 family-level agreement with those lines, so the root is a list of lines (largest first).

@@ -30,11 +30,13 @@ class MethodConfig:
 
 SUB_MAX_SHARE = 0.8        # inside a family, "one odd creative vs the rest" is not a level
 SUB_MIN_SILHOUETTE = 0.1   # real ads' silhouettes run 0.1-0.2; the generated sample's 0.2-0.35
+MAX_CHILDREN = 15          # a node shows at most this many children where its units allow (issue 12: 3-15)
 
 
 def _ward_sub(seed: int) -> WardClustering:
     # inside a family only a separated split is worth a level
-    return WardClustering(k_max=8, min_silhouette=SUB_MIN_SILHOUETTE, max_share=SUB_MAX_SHARE, random_state=seed)
+    return WardClustering(k_max=8, min_silhouette=SUB_MIN_SILHOUETTE, max_share=SUB_MAX_SHARE, max_units=MAX_CHILDREN,
+                          random_state=seed)
 
 
 def _lines(seed: int) -> LineClustering:

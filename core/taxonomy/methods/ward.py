@@ -13,7 +13,9 @@ score wins, so that a family level does not split what its sub-clusters will sho
 (measured on five generated sample libraries: ARI 0.96 mean, 0.92 worst, vs 0.92 / 0.89 for
 the plain arg-max). Cuts whose largest cluster holds more than `max_share` of the ads are
 skipped while any other cut exists: on real ads (IRA, banners) the best silhouette was often
-"a few unusual ads vs everything else", a level that names nothing. Ward needs all pairwise distances, so above `fit_max` ads it runs on a seeded
+"a few unusual ads vs everything else", a level that names nothing. With `max_units`, a set of more
+units than that is always cut (k up to max(k_max, max_units)), into parts of at most max_units units
+when a cut allows it: a node must stay browsable even where no split is separated. Ward needs all pairwise distances, so above `fit_max` ads it runs on a seeded
 sample of ads and the units left out join their nearest cluster centroid.
 """
 from __future__ import annotations
@@ -26,11 +28,12 @@ from .base import canonical_labels, place_unfitted, snapped_rows, weighted_silho
 
 class WardClustering(BaseEstimator, ClusterMixin):
     def __init__(self, k_min: int = 2, k_max: int = 30, min_silhouette: float = -1.0, tolerance: float = 0.02,
-                 max_share: float | None = None, fit_max: int = 3000, random_state: int = 0):
+                 max_share: float | None = None, max_units: int | None = None, fit_max: int = 3000, random_state: int = 0):
         self.k_min = k_min
         self.k_max = k_max
         self.tolerance = tolerance
         self.max_share = max_share
+        self.max_units = max_units
         self.min_silhouette = min_silhouette
         self.fit_max = fit_max
         self.random_state = random_state
@@ -41,6 +44,8 @@ class WardClustering(BaseEstimator, ClusterMixin):
 
         if self.k_min < 2 or self.k_max < self.k_min:
             raise ValueError("need 2 ≤ k_min ≤ k_max")
+        if self.max_units is not None and self.max_units < 2:
+            raise ValueError("need max_units ≥ 2")
         X = np.asarray(X, dtype=np.float64)
         w = weights_or_ones(X, sample_weight)
         m = len(X)
@@ -49,7 +54,9 @@ class WardClustering(BaseEstimator, ClusterMixin):
         fit_units, rows, first = snapped_rows(w, self.fit_max, self.random_state)
         counts = np.bincount(rows).astype(float)
         Xu = X[fit_units]
-        k_hi = min(self.k_max, len(fit_units) - 1)
+        # more units than a node can show: a split is needed to browse them, separated or not
+        crowded = self.max_units is not None and len(fit_units) > self.max_units
+        k_hi = min(max(self.k_max, self.max_units) if crowded else self.k_max, len(fit_units) - 1)
         if k_hi < self.k_min or np.allclose(Xu, Xu[0]):
             return self._single(m, w)
         Z = ward(Xu[rows])
@@ -62,11 +69,16 @@ class WardClustering(BaseEstimator, ClusterMixin):
                 continue
             cuts[n_lab] = lab
             self.sweep_[n_lab] = round(weighted_silhouette(D, lab, counts), 4)
-        if not cuts or max(self.sweep_.values()) < self.min_silhouette:
+        if not cuts or (max(self.sweep_.values()) < self.min_silhouette and not crowded):
             return self._single(m, w)
         eligible = {k: s for k, s in self.sweep_.items()
                     if self.max_share is None or np.bincount(cuts[k], weights=counts).max() <= self.max_share * counts.sum()}
         eligible = eligible or self.sweep_
+        if crowded:   # cuts whose every cluster shows at most max_units units, else the least crowded
+            units_in = {k: np.bincount(cuts[k]).max() for k in eligible}
+            fits = {k: s for k, s in eligible.items() if units_in[k] <= self.max_units}
+            least = min(units_in.values())
+            eligible = fits or {k: s for k, s in eligible.items() if units_in[k] == least}
         top = max(eligible.values())
         k_best = min(k for k, s in eligible.items() if s >= top - self.tolerance)
         self.silhouette_ = self.sweep_[k_best]
