@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from .corpus import AdCorpus, load_corpus
-from .features import FeatureBuilder, kind_gate, line_features, resolve_axes
+from .features import FeatureBuilder, kind_gate, line_features, line_visual, resolve_axes
 from .hierarchy import OUTLIER_MODES, Units, build_hierarchy
 from .labelling import TreeLabeller, membership
 from .labels import Labeller
@@ -68,12 +68,18 @@ def prepare(library, axes: dict | None = None, seed: int = 0, progress: Progress
     inputs = variant_inputs(corpus, library=library)
     t = _lap(stage_s, "ocr_embed", t)
     linker = VariantLinker(veto_phash=veto_phash, random_state=seed).fit(inputs)
+    del inputs   # holds the visual rows too
     t = _lap(stage_s, "variants", t)
     links = linker.pairs_["reason"].value_counts().to_dict()
-    lines = line_features(corpus, seed=seed) if line_space else None
+    lines = None
+    if line_space:
+        line_vis = line_visual(corpus, seed)
+        if release_visual:   # before the rest of the line space is assembled: that was the build's peak
+            corpus.visual = np.zeros((len(corpus.creative_ids), 0), np.float32)
+        lines = line_features(corpus, seed=seed, visual=line_vis)
+        del line_vis
     t = _lap(stage_s, "line_space", t)
     if release_visual:
-        del inputs
         corpus.visual = np.zeros((len(corpus.creative_ids), 0), np.float32)
     units = Units.from_labels(linker.labels_[corpus.creative_of_ad], fb.features_, lines, kind_gate(corpus))
     _lap(stage_s, "units", t)

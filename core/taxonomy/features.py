@@ -286,14 +286,11 @@ def kind_gate(corpus: AdCorpus) -> np.ndarray:
     return np.where(f["kind"].to_numpy() == "video", 2, np.where(strip, 1, 0)).astype(np.int64)
 
 
-def line_features(corpus: AdCorpus, visual_share: float = LINE_VISUAL_SHARE, seed: int = 0,
-                  lexical_share: float = LINE_LEXICAL_SHARE) -> np.ndarray:
-    """Per ad: [document vector · √(1−s), visual · √s] · √(1−l) and the shared-words rows
-    (lexical.py) · √l, all unit rows, so that a cosine in this space is the mix of the cosines.
-    Ads without a document vector use the visual alone; ads without shared words skip that block."""
+def line_visual(corpus: AdCorpus, seed: int = 0) -> np.ndarray:
+    """The visual part of the line space, per creative: the rows reduced to LINE_VISUAL_DIMS by an
+    uncentred SVD (or as they are when already small). Its own step so that a build can free the
+    full visual rows before the rest of the line space is assembled."""
     from sklearn.decomposition import TruncatedSVD
-
-    from .lexical import lexical_rows
 
     vis = corpus.visual
     if vis.size and vis.shape[1] > LINE_VISUAL_DIMS and len(vis) > LINE_VISUAL_DIMS:
@@ -302,6 +299,18 @@ def line_features(corpus: AdCorpus, visual_share: float = LINE_VISUAL_SHARE, see
             rows = vis[np.sort(np.random.default_rng(seed).choice(len(vis), PCA_FIT_MAX, replace=False))]
         svd = TruncatedSVD(LINE_VISUAL_DIMS, random_state=seed).fit(rows)
         vis = np.vstack([svd.transform(vis[s:s + 20_000]) for s in range(0, len(vis), 20_000)]).astype(np.float32)
+    return vis
+
+
+def line_features(corpus: AdCorpus, visual_share: float = LINE_VISUAL_SHARE, seed: int = 0,
+                  lexical_share: float = LINE_LEXICAL_SHARE, visual: np.ndarray | None = None) -> np.ndarray:
+    """Per ad: [document vector · √(1−s), visual · √s] · √(1−l) and the shared-words rows
+    (lexical.py) · √l, all unit rows, so that a cosine in this space is the mix of the cosines.
+    Ads without a document vector use the visual alone; ads without shared words skip that block.
+    `visual`: `line_visual(corpus, seed)` computed before (then corpus.visual is not read)."""
+    from .lexical import lexical_rows
+
+    vis = line_visual(corpus, seed) if visual is None else visual
     vis = l2_rows(vis)[corpus.creative_of_ad] if vis.size else np.zeros((corpus.n, 0), np.float32)
     lex = lexical_rows(corpus.frame, seed) if lexical_share > 0 else np.zeros((corpus.n, 0), np.float32)
     has_words = corpus.text.size > 0
