@@ -3,14 +3,14 @@
 - text: the query against the node's label/description/keywords/tags (BM25) and its vectors
   (label_vec, text_centroid); a leaf inherits part of its ancestors' text match, so a query that
   names a family lifts its micro-patterns. The engine adds it to the ads of the best-matching
-  leaves (the node boost), so it is inside every ad's final score;
-- leaves are ranked by the best final score among their own ads (after that boost): the nodes
-  shown are the micro-patterns of the best ads, and a target ad in the top 5 has its leaf in the
-  top 5 nodes (unless near-copies folded into better hits sit in other leaves). Adding the leaf's text match a second time (0.6 · z, before) re-shuffled
-  leaves away from the best ads: leaf recall@5 on the dev queries 0.767 → 0.800 (half A 0.800 →
-  0.833, half B 0.733 → 0.767), 20 IRA "what it shows" queries 0.55 → 0.60, self-test on the
-  real ads (3 query seeds) 0.84/0.81/0.88 → 0.88/0.86/0.89, on sample libraries of generator
-  seeds 0 and 1 0.865 → 0.910 and 0.765 → 0.825; the ads' ranking is unchanged.
+  leaves (the node boost), so it is already inside every ad's final score;
+- leaves are ranked by the best final score among their own ads: the nodes shown are the
+  micro-patterns of the best ads, so a target ad in the top 5 has its leaf in the top 5 nodes
+  (unless near-copies folded into better hits sit in other leaves). Adding the leaf's text match
+  a second time (0.6 z, before) put other leaves first: leaf recall@5 on the dev queries 0.767 →
+  0.800 (half A 0.800 → 0.833, half B 0.733 → 0.767), 20 IRA "what it shows" queries 0.55 →
+  0.60, self-test on the real ads (3 query seeds) 0.84/0.81/0.88 → 0.88/0.86/0.89, sample
+  libraries of generator seeds 0/1/2 0.865/0.765/0.74 → 0.910/0.825/0.79; ads unchanged.
 Only the deepest nodes (the ones ads are assigned to) are ranked: they are where a strategist
 lands, and their path names the family and sub-cluster above them.
 """
