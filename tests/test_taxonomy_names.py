@@ -131,3 +131,20 @@ def test_name_quality_counts_noise_and_duplicates(lexicon):
                       "is_outlier": False, "x": 0.0, "y": 0.0})
     q = name_quality(ClusterTree(nodes, a), lexicon)
     assert q["noisy"] == {"f1": ["ameriea"]} and {k: sorted(v) for k, v in q["duplicates"].items()} == {"text cards": ["f1.s1", "f2"]}
+
+
+@pytest.mark.parametrize("text, fragment", [("Don't stop now, we don't back down", "don"),
+                                            ("It doesn't matter", "doesn"), ("We'll win, you'll see", "ll")])
+def test_what_is_left_of_a_contraction_is_never_a_keyword(text, fragment):
+    """"don't" splits at the apostrophe; "don" named real-ads nodes ("Rally don photo")."""
+    from core.taxonomy.keywords import doc_term_matrix
+
+    _, vocab = doc_term_matrix([text, text.upper()])
+    assert fragment not in {w for term in vocab for w in term.split()}
+    assert len(vocab) > 0
+
+
+def test_a_description_names_each_colour_once():
+    ev = NodeEvidence("f1", 1, 9, keywords=[("deportes", 1.0)], colours=[("white", 0.6), ("black and white", 0.5), ("blue", 0.45)])
+    text = RuleLabeller().describe(ev)
+    assert "in white and blue" in text and "black and white" not in text, text

@@ -11,13 +11,17 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
 # the ad document's section markers ("tags: ...", "shows: ...") are structure, not content
 STRUCTURE_WORDS = frozenset({"tags", "tag", "shows", "colours", "colors", "colour", "color", "layout"})
+# what is left of a contraction once the token pattern splits at the apostrophe ("don't" → "don"):
+# a fragment, never a keyword or a name ("Rally don photo", "Black doesn photo" on the real ads)
+CONTRACTION_STEMS = frozenset({"don", "doesn", "didn", "isn", "aren", "wasn", "weren", "won", "wouldn", "couldn",
+                               "shouldn", "haven", "hasn", "hadn", "ain", "mustn", "needn", "ve", "ll"})
 # letters (any script) of 2+, or a percentage like "50%"
 TOKEN_PATTERN = r"(?u)\b[^\W\d_][^\W_]+\b|\b\d{1,3}%"
 
 
 def make_vectorizer(n_docs: int) -> CountVectorizer:
     return CountVectorizer(
-        stop_words=sorted(ENGLISH_STOP_WORDS | STRUCTURE_WORDS), ngram_range=(1, 2), token_pattern=TOKEN_PATTERN,
+        stop_words=sorted(ENGLISH_STOP_WORDS | STRUCTURE_WORDS | CONTRACTION_STEMS), ngram_range=(1, 2), token_pattern=TOKEN_PATTERN,
         lowercase=True, min_df=1 if n_docs < 5000 else 2, max_features=100_000, dtype=np.float32)
 
 

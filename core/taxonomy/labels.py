@@ -230,7 +230,10 @@ class RuleLabeller:
             head += (", among them " if ev.mixed else " about ") + _and(kws)
         details = []
         look = [w for w, s in ev.layout if s >= 0.5 and w != "video"][:2]
-        colours = [c for c, s in ev.colours if s >= 0.4][:2]
+        colours = []
+        for c, share in ev.colours:   # "black and white" already says "white": one mention of each colour
+            if share >= 0.4 and len(colours) < 2 and not set(c.split()) & {w for k in colours for w in k.split()}:
+                colours.append(c)
         if look or colours:
             details.append("mostly " + " ".join(filter(None, [", ".join(look), ("in " + _and(colours)) if colours else ""])))
         objects = [o for o, s in ev.concepts if s >= 0.3][:2] if ev.name_terms is not None else \

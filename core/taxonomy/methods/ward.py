@@ -14,8 +14,9 @@ score wins, so that a family level does not split what its sub-clusters will sho
 the plain arg-max). Cuts whose largest cluster holds more than `max_share` of the ads are
 skipped while any other cut exists: on real ads (IRA, banners) the best silhouette was often
 "a few unusual ads vs everything else", a level that names nothing. With `max_units`, a set of more
-units than that is always cut (k up to max(k_max, max_units)), into parts of at most max_units units
-when a cut allows it: a node must stay browsable even where no split is separated. Ward needs all pairwise distances, so above `fit_max` ads it runs on a seeded
+units than that is always cut, even where no split is separated (a node must stay browsable): the
+sweep's cut, then its most crowded cluster halved until every cluster holds at most max_units units
+or there are max(k_max, max_units) clusters. Ward needs all pairwise distances, so above `fit_max` ads it runs on a seeded
 sample of ads and the units left out join their nearest cluster centroid.
 """
 from __future__ import annotations
@@ -56,7 +57,7 @@ class WardClustering(BaseEstimator, ClusterMixin):
         Xu = X[fit_units]
         # more units than a node can show: a split is needed to browse them, separated or not
         crowded = self.max_units is not None and len(fit_units) > self.max_units
-        k_hi = min(max(self.k_max, self.max_units) if crowded else self.k_max, len(fit_units) - 1)
+        k_hi = min(self.k_max, len(fit_units) - 1)
         if k_hi < self.k_min or np.allclose(Xu, Xu[0]):
             return self._single(m, w)
         Z = ward(Xu[rows])
@@ -74,15 +75,12 @@ class WardClustering(BaseEstimator, ClusterMixin):
         eligible = {k: s for k, s in self.sweep_.items()
                     if self.max_share is None or np.bincount(cuts[k], weights=counts).max() <= self.max_share * counts.sum()}
         eligible = eligible or self.sweep_
-        if crowded:   # cuts whose every cluster shows at most max_units units, else the least crowded
-            units_in = {k: np.bincount(cuts[k]).max() for k in eligible}
-            fits = {k: s for k, s in eligible.items() if units_in[k] <= self.max_units}
-            least = min(units_in.values())
-            eligible = fits or {k: s for k, s in eligible.items() if units_in[k] == least}
         top = max(eligible.values())
         k_best = min(k for k, s in eligible.items() if s >= top - self.tolerance)
         self.silhouette_ = self.sweep_[k_best]
         fit_labels = cuts[k_best] - 1
+        if crowded:
+            fit_labels = _split_crowded(Xu, counts, fit_labels, self.max_units, min(max(self.k_max, self.max_units), len(fit_units)))
         self.labels_ = canonical_labels(place_unfitted(X, fit_units, fit_labels), w)
         self.n_clusters_ = int(self.labels_.max()) + 1
         return self
@@ -91,3 +89,25 @@ class WardClustering(BaseEstimator, ClusterMixin):
         self.labels_ = np.zeros(m, dtype=np.int64)
         self.n_clusters_ = 1
         return self
+
+
+def _split_crowded(Xu: np.ndarray, counts: np.ndarray, labels: np.ndarray, max_units: int, k_cap: int) -> np.ndarray:
+    """Halve the cluster of most units (Ward on its own units) until none holds more than max_units
+    or there are k_cap clusters: one cut of the whole tree can leave a 22-unit cluster at any k."""
+    from scipy.cluster.hierarchy import fcluster, ward
+
+    labels = labels.copy()
+    while labels.max() + 1 < k_cap:
+        sizes = np.bincount(labels)
+        big = int(np.argmax(sizes))
+        if sizes[big] <= max_units:
+            break
+        idx = np.flatnonzero(labels == big)
+        rows = np.repeat(np.arange(len(idx)), np.maximum(counts[idx], 1).astype(np.int64))
+        if np.allclose(Xu[idx], Xu[idx[0]]):
+            break
+        two = fcluster(ward(Xu[idx][rows]), 2, criterion="maxclust")[np.searchsorted(rows, np.arange(len(idx)))]
+        if len(np.unique(two)) < 2:
+            break
+        labels[idx[two == two.max()]] = labels.max() + 1
+    return labels
