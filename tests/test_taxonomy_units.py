@@ -125,6 +125,12 @@ def test_ward_shows_a_crowded_structureless_set_in_browsable_parts(n_units):
     assert np.bincount(crowded.labels_).max() <= 15
 
 
+def test_ward_max_units_leaves_a_set_too_big_for_two_levels_to_the_sweep():
+    """300 units cannot be shown 15 at a time in two levels: only the silhouette sweep decides."""
+    X = np.random.default_rng(1).normal(size=(300, 8))
+    assert np.array_equal(WardClustering(k_max=8).fit(X).labels_, WardClustering(k_max=8, max_units=15).fit(X).labels_)
+
+
 def test_ward_max_units_leaves_a_set_that_fits_alone():
     X, _ = _blobs(k=3, n_per=4, spread=0.2)
     assert np.array_equal(WardClustering(k_max=8).fit(X).labels_, WardClustering(k_max=8, max_units=15).fit(X).labels_)
