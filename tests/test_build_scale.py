@@ -234,3 +234,37 @@ def test_build_drops_visual_rows_after_the_line_space_with_the_same_units(tmp_pa
         assert np.array_equal(getattr(kept.units, field), getattr(dropped.units, field)), field
     assert np.array_equal(kept.features, dropped.features)
     lib.close()
+
+
+def test_sub_clusters_past_the_cluster_limit_take_their_ads_mean_vector_and_naive_representatives(tmp_path, monkeypatch):
+    from core.taxonomy import representatives as reps
+    from core.taxonomy.corpus import load_corpus
+    from core.taxonomy.features import FeatureBuilder
+
+    lib = Library(tmp_path / "lib")
+    write_synthetic_library(lib, SyntheticSpec(n_ads=400, n_families=6, seed=5, visual_dim=128))
+
+    def names(tree):
+        return {n.id: (n.label, n.description, n.keywords, n.tags, n.size) for n in tree.nodes.values()}
+
+    small = build_taxonomy(lib, seed=0)
+    monkeypatch.setattr(labelling, "CLUSTER_ENCODE_MAX", 0)   # the path of trees with > 500 clusters
+    big = build_taxonomy(lib, seed=0)
+    assert names(big) == names(small)                         # names and evidence do not read the vectors
+    subs = big.at_level(2)
+    assert subs and any(n.size > reps.N_REPRESENTATIVES for n in subs)
+    ids, text = lib.ad_vectors("text_vec")
+    row = {int(i): r for r, i in enumerate(ids)}
+    corpus = load_corpus(lib)
+    X = FeatureBuilder(random_state=0).fit(corpus).features_
+    for node in subs:
+        rows = np.searchsorted(corpus.ad_ids, big.members(node.id))
+        mean = text[[row[int(a)] for a in big.members(node.id)]].mean(axis=0)
+        assert np.allclose(node.label_vec, mean / np.linalg.norm(mean), atol=1e-5)
+        assert np.isnan(node.fidelity) and node.rep_trace == []
+        assert node.representatives == [int(a) for a in corpus.ad_ids[rows[reps.naive(X[rows])]]]
+    for node in big.at_level(1):   # families still run the sampler and embed their texts
+        assert node.rep_trace and np.isfinite(node.fidelity)
+        assert node.representatives == small.nodes[node.id].representatives
+    assert all(small.nodes[n.id].rep_trace for n in subs if n.size > 1)   # below the limit they sampled
+    lib.close()

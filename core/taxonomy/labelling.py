@@ -20,6 +20,11 @@ N_KEYWORDS = 10
 # facet shares a node's evidence lists, per kind: (kind, at most)
 SHARE_LIMITS = (("layout", 8), ("colour", 5), ("object", 5), ("format", 5), ("placement", 5), ("cta", 3))
 MICRO_ENCODE_MAX = 2_000   # micro-patterns whose names are embedded with MiniLM; above, none are (see run)
+# Families and sub-clusters past which sub-clusters go the micro-patterns' way: no MiniLM vector of their
+# own (label_vec = their ads' mean document vector, fidelity not measured) and naive representatives
+# instead of the convergent sampler's rounds. MiniLM for ~860 clusters was over half of labelling at 100k
+# ads (800 sub-clusters); the 461 real ads have 85 families and sub-clusters, the sample library 40.
+CLUSTER_ENCODE_MAX = 500
 # A visual concept (ImageNet class) speaks for an ad only when the classifier is sure (p ≥ 0.5) and
 # the word is common (Zipf ≥ 3.5): on the real ads p ≥ 0.3 gives "web site" for 67 text banners,
 # "stage", "jigsaw puzzle"; on the sample "bell cote" (Zipf 3.0) for a church photo.
@@ -132,14 +137,15 @@ class TreeLabeller:
         label_texts = [label_text(tree.nodes[n].label, tree.nodes[n].description, keywords[n]) if tree.nodes[n].level < 3
                        else label_text(tree.nodes[n].label, "", keywords[n][:4]) for n in ids]
         # past MICRO_ENCODE_MAX micro-patterns (17k at 100k ads) their names are not embedded: label_vec is
-        # their ads' mean document vector, already in MiniLM's space, and fidelity is not measured
-        micro = [k for k, n in enumerate(ids) if tree.nodes[n].level == 3]
-        modelless = set(micro) if len(micro) > MICRO_ENCODE_MAX else set()
+        # their ads' mean document vector, already in MiniLM's space, and fidelity is not measured (and the
+        # same for sub-clusters past CLUSTER_ENCODE_MAX clusters)
+        without_model = _modelless_levels(tree, ids)
+        modelless = {k for k, n in enumerate(ids) if tree.nodes[n].level in without_model}
         encoded = [k for k in range(len(ids)) if k not in modelless]
         at = {k: i for i, k in enumerate(encoded)}   # row of label_vecs / desc_vecs (encoded nodes only)
         label_vecs = self.encode([label_texts[k] for k in encoded])
         desc_vecs = label_vecs.copy()
-        clusters = [k for k, n in enumerate(ids) if tree.nodes[n].level < 3]
+        clusters = [k for k, n in enumerate(ids) if tree.nodes[n].level < 3 and k not in modelless]
         if clusters:
             desc_vecs[[at[k] for k in clusters]] = self.encode([tree.nodes[ids[k]].description for k in clusters])
         micro_row = {k: i for i, k in enumerate(sorted(modelless))}
@@ -318,7 +324,8 @@ class TreeLabeller:
 
             # a micro-pattern is one creative and its variants: reading more of them changes nothing,
             # so its representatives are the naive ones and only clusters run the sampling rounds
-            clusters = {n: rows[n] for n in ids if tree.nodes[n].level < 3}
+            naive_levels = _modelless_levels(tree, ids) | {3}
+            clusters = {n: rows[n] for n in ids if tree.nodes[n].level not in naive_levels}
             result = reps.convergent(clusters, c.text, describe, self.encode, seed=self.seed)
             for nid, (r, trace) in result.items():
                 out[nid], traces[nid] = r, trace
@@ -342,6 +349,18 @@ class TreeLabeller:
         scale = ev.size / max(len(sample), 1)   # shares from the sample, counts as for the node
         video = float(self._is_video[sample].sum()) * scale
         return self._evidence(ev.node_id, ev.level, ev.size, keywords, ev.tags, facet_row * scale, video)
+
+
+def _modelless_levels(tree: ClusterTree, ids: list[str]) -> set[int]:
+    """Levels whose nodes get no MiniLM vector of their own: micro-patterns past MICRO_ENCODE_MAX,
+    and sub-clusters too once families and sub-clusters together pass CLUSTER_ENCODE_MAX."""
+    levels = [tree.nodes[n].level for n in ids]
+    out = set()
+    if levels.count(3) > MICRO_ENCODE_MAX:
+        out.add(3)
+    if levels.count(1) + levels.count(2) > CLUSTER_ENCODE_MAX:
+        out.add(2)
+    return out
 
 
 def _concept_word(label: str) -> str | None:
