@@ -268,3 +268,22 @@ def test_sub_clusters_past_the_cluster_limit_take_their_ads_mean_vector_and_naiv
         assert node.representatives == small.nodes[node.id].representatives
     assert all(small.nodes[n.id].rep_trace for n in subs if n.size > 1)   # below the limit they sampled
     lib.close()
+
+
+def test_ocr_cosines_only_where_both_have_a_vector_equal_all_pairs_dots():
+    from core.taxonomy.variants import VariantInputs, VariantLinker, _rowwise_dot
+
+    rng = np.random.default_rng(7)
+    n = 300
+    visual = rng.standard_normal((n, 32)).astype(np.float32)
+    visual /= np.linalg.norm(visual, axis=1, keepdims=True)
+    ocr = rng.standard_normal((n, 16)).astype(np.float32)
+    ocr /= np.linalg.norm(ocr, axis=1, keepdims=True)
+    texts = [f"offer number {i} today only" for i in range(n)]
+    for r in range(0, n, 3):   # a third without OCR text: zero vectors
+        ocr[r], texts[r] = 0, ""
+    data = VariantInputs(rng.integers(0, 2 ** 62, n), np.ones(n, bool), visual, texts, ocr)
+    pairs = VariantLinker().fit(data).pairs_
+    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
+    assert (ocr[i] == 0).all(axis=1).any() and not (ocr[i] == 0).all(axis=1).all()
+    assert np.array_equal(pairs["ocr_cos"].to_numpy(), _rowwise_dot(ocr, i, j))
