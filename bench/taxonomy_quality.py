@@ -179,7 +179,10 @@ def shape(tree) -> dict:
     n = tree.root.size
     kids = [len([c for c in tree.children(nd.id) if c.level < 3]) for nd in tree.nodes.values() if nd.level in (1, 2)]
     kids = [k for k in kids if k]
+    # every child counted, micro-patterns too: no family or sub-cluster should list more than 15
+    all_kids = [len(tree.children(nd.id)) for nd in tree.nodes.values() if nd.level in (1, 2)]
     return {"families": len(fams), "root_children": len(tree.children(ROOT_ID)),
+            "max_children": max(all_kids, default=0),
             "family_sizes": sorted((f.size for f in fams), reverse=True), "max_share": round(max(f.size for f in fams) / n, 3),
             "mixed": [f.size for f in fams if f.mixed], "sub_children": [min(kids), max(kids)] if kids else [],
             "leaves": int(tree.assignments()["leaf_id"].nunique())}

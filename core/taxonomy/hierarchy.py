@@ -12,7 +12,7 @@ becomes a level-3 node, so that an ad's leaf is its own micro-pattern (its varia
 Shape: a family has 2-8 sub-clusters (Ward's k_max) or none, and up to 15 when it holds more than
 15 micro-patterns: those are cut into parts of at most 15 whether or not the cut is "separated"
 (methods.MAX_CHILDREN; on the 461 real ads six banner sub-clusters held 16-59 micro-patterns each,
-a list nobody browses; now no family or sub-cluster shows more than 15 children). The root holds one
+a list nobody browses; now none shows more than 15: `max_children` of bench/taxonomy_quality.py). The root holds one
 family per line, which on real libraries is more than 15 (461 real ads: 36; 190 IRA ads: 21)
 because advertiser lines are that many: grouping them under a coarser level would cost the
 family-level agreement with those lines, so the root is a list of lines (largest first).

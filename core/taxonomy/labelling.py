@@ -14,7 +14,7 @@ from .facets import TESTED_KINDS, Facets, build_facets
 from .keywords import c_tf_idf, doc_term_matrix, top_terms
 from .labels import STRONG_COVER, Labeller, NodeEvidence, RuleLabeller, is_content, unique_name
 from .tree import ROOT_ID, ClusterTree
-from .words import Lexicon, ad_texts, zipf
+from .words import ad_texts, corpus_lexicon, zipf
 
 N_KEYWORDS = 10
 # facet shares a node's evidence lists, per kind: (kind, at most)
@@ -89,11 +89,9 @@ class TreeLabeller:
         M = _membership(ids, rows, c.n)
         self.docs, self.vocab = c.doc_terms()
         self._vocab_rank = term_rank(self.vocab)
-        # words.corpus_lexicon's lexicon, with the ad texts read once for it and for the names' terms
-        # (two passes over 100k pandas rows were ~5 s of labelling)
+        # the ad texts read once, for the lexicon and for the names' terms
         self._said_texts = ad_texts(c.frame)
-        self.lexicon = Lexicon(self._said_texts, [" ".join(map(str, t or [])) for t in c.frame["tags"]]
-                               if "tags" in c.frame else [])
+        self.lexicon = corpus_lexicon(c.frame, self._said_texts)
         real = np.array([self.lexicon.is_real(t) for t in self.vocab], dtype=bool)
         self.facets: Facets = build_facets(c)
         self._kind_cols: dict[str, np.ndarray] = {}

@@ -209,18 +209,16 @@ class Lexicon:
 def ad_texts(frame) -> list[str]:
     """What each ad says in words: headline, copy, CTA, visible text and tags. Machine labels
     (ImageNet classes, colours, layout) are left out: they are not the ad's words."""
-    cols = [frame[c].fillna("").astype(str) for c in ("headline", "copy", "cta", "ocr_text") if c in frame]
-    tags = frame["tags"] if "tags" in frame else [[]] * len(frame)
-    out = []
-    for i, t in enumerate(tags):
-        parts = [c.iat[i] for c in cols] + [", ".join(map(str, t or []))]
-        out.append(". ".join(p for p in parts if p))
-    return out
+    # columns as lists, then one zip: a cell read per row (.iat) was ~5 s of a 100k build
+    cols = [frame[c].fillna("").astype(str).tolist() for c in ("headline", "copy", "cta", "ocr_text") if c in frame]
+    tags = frame["tags"].tolist() if "tags" in frame else [[]] * len(frame)
+    return [". ".join(p for p in (*parts, ", ".join(map(str, t or []))) if p) for *parts, t in zip(*cols, tags)]
 
 
-def corpus_lexicon(frame) -> Lexicon:
+def corpus_lexicon(frame, texts: list[str] | None = None) -> Lexicon:
+    """The lexicon of a library's ads; `texts`: their `ad_texts(frame)` when the caller has them already."""
     tags = frame["tags"] if "tags" in frame else []
-    return Lexicon(ad_texts(frame), [" ".join(map(str, t or [])) for t in tags])
+    return Lexicon(ad_texts(frame) if texts is None else texts, [" ".join(map(str, t or [])) for t in tags])
 
 
 def name_quality(tree, lexicon: Lexicon) -> dict:
