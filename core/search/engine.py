@@ -24,6 +24,7 @@ from .explain import best_label, hit_fields, hit_match, why_text
 from .verdict import decide
 from .filters import allowed_mask
 from .fusion import channel_z, fuse, rrf, zscore
+from .quoted import lift, quoted_phrases, rows_saying, unquoted
 
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(SearchConfig)}
 
@@ -66,7 +67,8 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
         mask = ~ex if mask is None else mask & ~ex
     if mask is not None and not mask.any():
         return out
-    ctx = QueryContext(library, corpus, query, cfg, mask)
+    phrases = quoted_phrases(query)
+    ctx = QueryContext(library, corpus, unquoted(query) if phrases else query, cfg, mask)
     chans = {ch.name: ch.scores(ctx) for ch in CHANNELS if cfg.weights.get(ch.name, 0) > 0}
     chans = {k: v for k, v in chans.items() if v is not None}
     if not chans:
@@ -91,6 +93,8 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
         final = final + boost_rows
     if mask is not None:
         final = np.where(mask, final, -np.inf)
+    if phrases:  # "quoted words": ads whose own text says them first (quoted.py)
+        final = lift(final, rows_saying(corpus, phrases, mask))
 
     if tax is not None:
         masked = np.where(np.isfinite(final), final, np.nanmin(final[np.isfinite(final)]))
