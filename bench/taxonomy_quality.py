@@ -235,11 +235,12 @@ def main(argv=None) -> int:
                     "seeded 70%% subsets of IRA: how a figure holds on another mix of the same ads")
     for flag, what in (("--threshold", "family cut"), ("--attach", "lone-creative attach distance"),
                        ("--pool-cut", "leftover cut"), ("--visual-share", "visual share of the line space"),
-                       ("--lexical-share", "shared-words share of the line space")):
+                       ("--lexical-share", "shared-words share of the line space"),
+                       ("--page-share", "landing-page share of the line space")):
         ap.add_argument(flag, type=float, help=f"try another {what} (default: the library's)")
     a = ap.parse_args(argv)
     lines = {k: getattr(a, k) for k in ("threshold", "attach", "pool_cut") if getattr(a, k) is not None}
-    shares = {k: getattr(a, k) for k in ("visual_share", "lexical_share") if getattr(a, k) is not None}
+    shares = {k: getattr(a, k) for k in ("visual_share", "lexical_share", "page_share") if getattr(a, k) is not None}
     settings = {"lines": lines or None, "shares": shares or None}
     rows = []
     if a.real:
@@ -257,6 +258,9 @@ def main(argv=None) -> int:
             r = evaluate(lib, lambda c: real_truth(c.frame["file"].tolist()), sub, **settings)
             if name == "all":
                 tree = r["_new_tree"]
+                ira = np.char.startswith(real_truth(r["_corpus"].frame["file"].tolist()).astype(str), "ira:")
+                r["ari_new_ira_in_all"] = round(__import__("sklearn.metrics", fromlist=["x"]).adjusted_rand_score(
+                    real_truth(r["_corpus"].frame["file"].tolist())[ira], tree.assignments()["family_id"].to_numpy()[ira]), 3)
                 r["ari_new_banners_by_domain"] = round(__import__("sklearn.metrics", fromlist=["x"]).adjusted_rand_score(
                     real_truth(r["_corpus"].frame["file"].tolist(), "domain"), tree.assignments()["family_id"]), 3)
             if name == SETS[0]:

@@ -165,3 +165,37 @@ def test_variants_never_link_across_kinds():
                          kind=np.array([0, 0, 1]))
     lab = VariantLinker(n_neighbors=2).fit(data).labels_
     assert lab[0] == lab[1] and lab[2] != lab[0], "a strip banner is not a variant of a post, however alike"
+
+
+@pytest.mark.parametrize("url, page", [
+    ("https://www.facebook.com/Back-the-Badge-341177102896426/", "backthebadge"),
+    ("https://www.facebook.com/pages/Williams-and-Kalvin/123456789", "williamsandkalvin"),
+    ("https://www.instagram.Com/stay4police/", "stay4police"),
+    ("https://www.facebook.comVeterans-US-1234567/", "veteransus"),          # OCR lost the slash
+    ("https://www.facebook.com/Black_|iberation_churCh-1160193507389202/", "blackliberationchurch"),
+    ("https://musicfb.info/", "musicfb"),
+    ("www.brand.co.uk/summer-sale?utm_source=fb", "brand co summersale"),
+    ("https://www.facebook.com/events/1234567890/", ""),                     # an event names no page
+    ("https://www.facebook.com/", ""),
+    ("—", ""), (None, ""), ("", ""), ("not a url", ""),
+])
+def test_a_landing_url_names_its_page(url, page):
+    from core.taxonomy.line_keys import landing_page
+
+    assert landing_page(url) == page
+
+
+def test_ads_of_one_page_are_brought_together_and_a_page_every_ad_shares_weighs_nothing():
+    from core.taxonomy.line_keys import page_rows
+
+    urls = ["https://facebook.com/WilliamsandKalvin/", "https://facebook.com/Williamsathalvin/",   # one page, an OCR typo
+            "https://musicfb.info/", "https://musicfb.info/", "https://facebook.com/VeteransUS-1234567/",
+            "https://www.instagram.com/veteransus/", "—"]
+    frame = pd.DataFrame({"ad_id": range(len(urls))})
+    attributes = pd.DataFrame({"ad_id": range(len(urls)), "key": ["landing_url"] * len(urls), "value": urls})
+    P = page_rows(frame, attributes)
+    assert P[0] @ P[1] > 0.5 and P[2] @ P[3] > 0.99 and P[4] @ P[5] > 0.99
+    assert max(P[0] @ P[2], P[0] @ P[4], P[2] @ P[4]) < 0.2
+    assert not P[6].any(), "an ad without a page skips the block"
+    one_brand = attributes.assign(value="https://www.brand.com/")
+    assert not page_rows(frame, one_brand).any(), "one site on every ad says nothing about lines"

@@ -269,6 +269,7 @@ class FeatureBuilder(BaseEstimator):
 # -- the line space (families) -------------------------------------------------------------------
 LINE_VISUAL_SHARE = 0.2    # of the squared norm; measured in methods/lines.py
 LINE_LEXICAL_SHARE = 0.1  # shared words (lexical.py); measured there
+LINE_PAGE_SHARE = 0.2      # the page its landing URL names (line_keys.py); measured there
 LINE_VISUAL_DIMS = 64      # uncentred SVD keeps cosines; 100k × 3840 visual rows would not fit
 LINE_CHUNK = 8192          # rows assembled at a time
 STRIP_ASPECT = 3.0         # 468×60 banners (7.8:1) and skyscrapers (1:4) are strips, not posts
@@ -303,19 +304,25 @@ def line_visual(corpus: AdCorpus, seed: int = 0) -> np.ndarray:
 
 
 def line_features(corpus: AdCorpus, visual_share: float = LINE_VISUAL_SHARE, seed: int = 0,
-                  lexical_share: float = LINE_LEXICAL_SHARE, visual: np.ndarray | None = None) -> np.ndarray:
-    """Per ad: [document vector · √(1−s), visual · √s] · √(1−l) and the shared-words rows
-    (lexical.py) · √l, all unit rows, so that a cosine in this space is the mix of the cosines.
-    Ads without a document vector use the visual alone; ads without shared words skip that block.
+                  lexical_share: float = LINE_LEXICAL_SHARE, visual: np.ndarray | None = None,
+                  page_share: float = LINE_PAGE_SHARE) -> np.ndarray:
+    """Per ad: [document vector · √(1−s), visual · √s] · √(1−l−p), the shared-words rows (lexical.py)
+    · √l and the landing-page rows (line_keys.py) · √p, all unit rows, so that a cosine in this space
+    is the mix of the cosines. Ads without a document vector use the visual alone; an ad without
+    shared words or a page skips that block (its share goes back to the rest).
     `visual`: `line_visual(corpus, seed)` computed before (then corpus.visual is not read)."""
     from .lexical import lexical_rows
+    from .line_keys import page_rows
 
     vis = line_visual(corpus, seed) if visual is None else visual
     vis = l2_rows(vis)[corpus.creative_of_ad] if vis.size else np.zeros((corpus.n, 0), np.float32)
-    lex = lexical_rows(corpus.frame, seed) if lexical_share > 0 else np.zeros((corpus.n, 0), np.float32)
+    blocks = [(rows, share) for rows, share in (
+        (lexical_rows(corpus.frame, seed) if lexical_share > 0 else None, lexical_share),
+        (page_rows(corpus.frame, corpus.attributes, seed) if page_share > 0 else None, page_share))
+        if rows is not None and rows.shape[1]]
     has_words = corpus.text.size > 0
     width = (corpus.text.shape[1] if has_words else 0) + vis.shape[1]
-    out = np.empty((corpus.n, width + lex.shape[1]), np.float32)
+    out = np.empty((corpus.n, width + sum(rows.shape[1] for rows, _ in blocks)), np.float32)
     # row chunks: each row's numbers are what whole-matrix products give, without n × width float64
     # temporaries (1.2 GB at 100k ads)
     for s in range(0, corpus.n, LINE_CHUNK):
@@ -327,10 +334,14 @@ def line_features(corpus: AdCorpus, visual_share: float = LINE_VISUAL_SHARE, see
             t_w = np.where(has_text, np.sqrt(1 - visual_share), 0.0)[:, None].astype(np.float32)
             v_w = np.where(has_text, np.sqrt(visual_share), 1.0)[:, None].astype(np.float32)
             part = np.hstack([text * t_w, part * v_w])
-        if lex.shape[1]:
-            has_lex = (np.linalg.norm(lex[rows], axis=1) > 0)[:, None]
-            out[rows, :width] = part * np.where(has_lex, np.sqrt(1 - lexical_share), 1.0)   # float64, then float32
-            out[rows, width:] = lex[rows] * np.sqrt(lexical_share)
-        else:
+        if not blocks:
             out[rows] = part
+            continue
+        present = [(np.linalg.norm(b[rows], axis=1) > 0)[:, None] for b, _ in blocks]
+        rest = 1.0 - sum(np.where(p, share, 0.0) for p, (_, share) in zip(present, blocks))
+        out[rows, :width] = part * np.sqrt(rest)   # float64, then float32
+        at = width
+        for b, share in blocks:     # a zero row (no words, no page) stays zero
+            out[rows, at:at + b.shape[1]] = b[rows] * np.sqrt(share)
+            at += b.shape[1]
     return out

@@ -41,10 +41,14 @@ def ad_texts(frame) -> list[str]:
 def lexical_rows(frame, seed: int = 0, dims: int = DIMS, fit_max: int = FIT_MAX) -> np.ndarray:
     """(n, ≤ dims) unit rows; zero rows for ads whose text has no shared n-gram; (n, 0) when the
     library's texts share nothing (or there are too few ads to weigh words)."""
+    return char_gram_rows(ad_texts(frame), seed, dims, fit_max)
+
+
+def char_gram_rows(texts: list[str], seed: int = 0, dims: int = DIMS, fit_max: int = FIT_MAX) -> np.ndarray:
+    """The rows of lexical_rows for any per-ad texts (line_keys.py passes the landing pages)."""
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    texts = ad_texts(frame)
     n = len(texts)
     rows = np.flatnonzero([len(t) >= 3 for t in texts])
     if len(rows) > ROWS_MAX:     # the rest join their families by meaning and look alone

@@ -2,7 +2,8 @@
 
 The space is the line space of `features.line_features`: the ad's own document vector (MiniLM of
 copy, headline, CTA, visible text and visual words, stored at ingest) with the visual embedding
-at 20 % of the squared norm (and lexical.py's shared words at 10 %). Within each kind (`features.kind_gate`: image, wide strip banner,
+at 20 % of the squared norm (and lexical.py's shared words at 10 %, the landing page the metadata
+names at 20 %: line_keys.py, where the figures that chose it are). Within each kind (`features.kind_gate`: image, wide strip banner,
 video) the units' average-linkage tree is cut where the ad-weighted mean cosine distance between
 two groups passes `threshold` (0.5: the ads of a family are, on average, closer than cosine 0.5
 to each other's group). The criterion is absolute, so the number of families follows the data
