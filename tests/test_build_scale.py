@@ -3,6 +3,7 @@ builds fast), on a real synthetic library and the real MiniLM for the clusters."
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from core.store import Library
 from core.taxonomy import build_taxonomy
@@ -57,12 +58,15 @@ def test_inverted_file_candidates_keep_the_pairs_the_link_rules_accept(monkeypat
     assert np.array_equal(approx, variants.knn_pairs(X, rows, 15))   # seeded: same candidates twice
 
 
-def test_visual_rows_stream_into_the_same_matrix(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mixed", [False, True], ids=["fixed-size rows", "a second model's shorter rows"])
+def test_visual_rows_stream_into_the_same_matrix(tmp_path, monkeypatch, mixed):
     from core.taxonomy import corpus
 
     lib = Library(tmp_path / "lib")
     write_synthetic_library(lib, SyntheticSpec(n_ads=300, n_families=4, seed=1, visual_dim=96))
     lib.execute("UPDATE creatives SET visual = NULL WHERE id % 7 = 0")
+    if mixed:   # rows of another length are zeros, as in vector_column (the list path, not the FLOAT[d] one)
+        lib.execute("UPDATE creatives SET visual = visual[1:48] WHERE id % 5 = 0")
     monkeypatch.setattr(corpus, "VISUAL_BATCH", 64)   # several batches
     ids, V = corpus.visual_matrix(lib)
     table = corpus.arrow_query(lib, "SELECT id, visual FROM creatives ORDER BY id")
@@ -287,3 +291,15 @@ def test_ocr_cosines_only_where_both_have_a_vector_equal_all_pairs_dots():
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
     assert (ocr[i] == 0).all(axis=1).any() and not (ocr[i] == 0).all(axis=1).all()
     assert np.array_equal(pairs["ocr_cos"].to_numpy(), _rowwise_dot(ocr, i, j))
+
+
+def test_rowwise_dots_in_cache_sized_blocks_equal_one_whole_gather():
+    from core.taxonomy.variants import _rowwise_dot
+
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((500, 3840), dtype=np.float32)
+    i, j = rng.integers(0, 500, 3000), rng.integers(0, 500, 3000)
+    whole = np.einsum("ij,ij->i", A[i], A[j])
+    assert np.array_equal(_rowwise_dot(A, i, j), whole)                 # default: ~1 MB blocks (68 rows)
+    assert np.array_equal(_rowwise_dot(A, i, j, chunk=7), whole)
+    assert np.array_equal(_rowwise_dot(A[:, :64].copy(), i, j), np.einsum("ij,ij->i", A[i, :64], A[j, :64]))

@@ -2,6 +2,7 @@
 text centroid and label vector for every node of a tree (root and families included)."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
@@ -126,9 +127,19 @@ class TreeLabeller:
             if node.parent_id is not None:
                 ev.layout_rest = layout_rest[i]
 
-        self._name(tree, evidence, names or {})
-        self.progress("labels", len(ids) // 2, len(ids))
-        rep_rows, traces = self._representatives(tree, ids, rows, evidence, idf)
+        if type(self.labeller) is RuleLabeller:
+            # the convergent sampler's MiniLM rounds (torch, outside the GIL) run while the names are
+            # composed: the sampler reads its own subsets' evidence, never the names, and the rule
+            # labeller keeps no state, so both give what they give one after the other
+            with ThreadPoolExecutor(1, thread_name_prefix="representatives") as pool:
+                sampling = pool.submit(self._representatives, tree, ids, rows, evidence, idf)
+                self._name(tree, evidence, names or {})
+                self.progress("labels", len(ids) // 2, len(ids))
+                rep_rows, traces = sampling.result()
+        else:   # a model labeller may hold state (a client, a cache): one call at a time
+            self._name(tree, evidence, names or {})
+            self.progress("labels", len(ids) // 2, len(ids))
+            rep_rows, traces = self._representatives(tree, ids, rows, evidence, idf)
         # MiniLM cost is per token and dominates a 10k build (≈1,700 of 1,800 nodes are micro-patterns):
         # a micro-pattern embeds its name and keywords only (its description is a formula over the same
         # words) and that one vector serves as label_vec and for fidelity; clusters embed both texts in full

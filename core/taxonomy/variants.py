@@ -150,8 +150,17 @@ def _nonzero_rows(X: np.ndarray, chunk: int = 8192) -> np.ndarray:
     return np.concatenate([np.linalg.norm(X[s:s + chunk], axis=1) > 0 for s in range(0, len(X), chunk)]) if len(X) else np.zeros(0, bool)
 
 
-def _rowwise_dot(A: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int = 4096) -> np.ndarray:
+GATHER_BYTES = 1 << 20   # per gathered block: two of them stay in a core's L2 (4 MB here)
+
+
+def _rowwise_dot(A: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int | None = None) -> np.ndarray:
+    """A[i[p]] · A[j[p]] for every p. The rows are gathered in blocks of about GATHER_BYTES: 4096 rows
+    of 3840 floats (63 MB a block) went through main memory twice more than blocks that stay in cache
+    (300k random pairs of 100k × 3840: 17.6 s in 4096-row blocks, 3.3–3.5 s in 128–256-row ones).
+    Each row's dot is summed alone, so the block size does not change a bit of the result."""
     out = np.empty(len(i), dtype=np.float32)
+    if chunk is None:
+        chunk = int(np.clip(GATHER_BYTES // max(A.shape[1] * A.itemsize, 1), 64, 4096))
     for s in range(0, len(i), chunk):
         out[s:s + chunk] = np.einsum("ij,ij->i", A[i[s:s + chunk]], A[j[s:s + chunk]])
     return out
