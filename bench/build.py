@@ -129,16 +129,21 @@ def one_size(n: int, ocr_share: float, seed: int, visual_dim: int = 3840, index:
 
     started = time.perf_counter()
 
+    cpu_at: dict[str, float] = {}   # process CPU seconds as each stage starts: what a stage cost whatever the load
+
     def watch(stage: str, done: int, total: int) -> None:   # resident memory as each stage starts (GB)
         if stage not in memory:   # live on stderr too: a build that does not finish still shows how far it got
-            print(f"  {time.perf_counter() - started:7.1f} s  {stage:<11} RSS {_status_gb('VmRSS'):.2f} GB"
+            print(f"  {time.perf_counter() - started:7.1f} s  CPU {cpu_s() - c:7.1f} s  {stage:<11} RSS {_status_gb('VmRSS'):.2f} GB"
                   f"  peak {_status_gb('VmHWM'):.2f} GB  load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+            cpu_at[stage] = cpu_s()
         memory.setdefault(stage, [round(_status_gb("VmRSS"), 2), round(_status_gb("VmHWM"), 2)])
 
     t, c = time.perf_counter(), cpu_s()
     tree = build_taxonomy(lib, seed=seed, progress=watch)
     build_s, build_cpu = time.perf_counter() - t, cpu_s() - c
     first_stages = dict(tree.metrics["stage_seconds"])
+    marks = list(cpu_at.items())   # CPU between one watched stage's start and the next's (all threads: UMAP's warm-up too)
+    stage_cpu = {a: round(t2 - t1, 1) for (a, t1), (_, t2) in zip(marks, marks[1:])}
     peak_build = peak_rss_gb()
     rebuild_s, rebuild_stages = None, {}
     if rebuild:
@@ -162,7 +167,7 @@ def one_size(n: int, ocr_share: float, seed: int, visual_dim: int = 3840, index:
            "sub": tree.metrics["clusters_by_level"][1], "micro": tree.metrics["clusters_by_level"][2],
            "planted_families": spec.n_families, "ari_family": round(adjusted_rand_score(a["family"], a["family_id"]), 3),
            "outlier_share": tree.metrics["outlier_share"], "method": tree.metrics["method_chosen"],
-           "projection": tree.metrics["projection"], "stages": first_stages, "memory_at_stage_start": memory, "rebuild_stages": rebuild_stages}
+           "projection": tree.metrics["projection"], "stages": first_stages, "stage_cpu_s": stage_cpu, "memory_at_stage_start": memory, "rebuild_stages": rebuild_stages}
     lib.close()
     return out
 
@@ -285,6 +290,9 @@ def main(argv=None) -> None:
               f"  outliers {r['outlier_share']:.1%}  {r['method']}/{r['projection']}", flush=True)
         print(f"         at ingest (once per creative, not in the build figure): OCR-text embeddings {r['ingest_ocr_embed_s']:.1f}s", flush=True)
         print("         first build: " + ", ".join(f"{k} {v:.1f}s" for k, v in r["stages"].items()), flush=True)
+        if r.get("stage_cpu_s"):
+            print("         CPU by stage (from one stage's start to the next's): "
+                  + ", ".join(f"{k} {v:.1f}s" for k, v in r["stage_cpu_s"].items()), flush=True)
         print("         memory as each stage starts (RSS / peak so far, GB): "
               + ", ".join(f"{k} {v[0]:.2f}/{v[1]:.2f}" for k, v in r.get("memory_at_stage_start", {}).items()), flush=True)
         if r["rebuild_stages"]:
