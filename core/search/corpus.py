@@ -28,7 +28,7 @@ LANGUAGES = {"en": "english", "ja": "japanese", "zh": "chinese", "es": "spanish"
              "it": "italian", "pt": "portuguese", "ko": "korean", "ru": "russian", "ar": "arabic", "hi": "hindi",
              "nl": "dutch", "sv": "swedish", "pl": "polish", "tr": "turkish", "vi": "vietnamese", "th": "thai",
              "id": "indonesian"}
-DOCS_VERSION = 1  # bump when _compose_docs changes what a document holds (search_docs.json is then rebuilt)
+DOCS_VERSION = 2  # bump when search_docs.json changes (it is then rebuilt); 2: each row's picture-text hash
 _NOT_WORDY = re.compile(r"^(https?://|www\.)|^[0-9a-f]{16,}$|^[\d\s.,:/+\-TZ%]+$", re.I)
 
 
@@ -49,6 +49,7 @@ class Corpus:
     visual_model: str | None
     creative_rows: "RowsByCreative | dict" = field(default_factory=dict)   # creative id → its rows
     video_extras: list = field(default_factory=list)    # a video's parsed `extra` (keyframes) or None
+    text_hash: np.ndarray | None = None                 # hash of the words read off each row's picture (OCR)
     extras: dict = field(default_factory=dict)          # lazily built per text model etc.
 
     @property
@@ -139,27 +140,33 @@ def attribute_words(key: str, value) -> str:
     return v.replace("_", " ")
 
 
-def _lexical_docs(library, n: int) -> list[str]:
-    """Each row's ad document plus its attribute words; read from vectors/search_docs.json when the
-    library's documents and attributes are unchanged since it was written (at 100k ads the attribute
-    join and this loop cost ~1.5 s of a fresh process's first search; the file loads in ~0.1 s)."""
+def _lexical_docs(library, n: int) -> tuple[list[str], np.ndarray | None]:
+    """Each row's ad document plus its attribute words, and a hash of the word set read off its
+    picture (OCR; `engine.collapse` tells a picture re-used with other copy from a template with
+    other words on it); read from vectors/search_docs.json when the library's documents and
+    attributes are unchanged since it was written (at 100k ads the attribute join and this loop cost
+    ~1.5 s of a fresh process's first search, the OCR hashes ~0.3 s; the file loads in ~0.1 s)."""
     path = library.path / "vectors" / "search_docs.json"
     key = _docs_fingerprint(library)
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
-        if saved["key"] == key and len(saved["docs"]) == n:
-            return saved["docs"]
-    except (OSError, ValueError, KeyError, TypeError):
+        if saved["key"] == key and len(saved["docs"]) == n and len(saved["text_hash"]) == n:
+            return saved["docs"], np.asarray(saved["text_hash"], dtype=np.uint64)
+    except (OSError, ValueError, KeyError, TypeError, OverflowError):
         pass
-    rows = library.execute("SELECT a.id, a.document FROM ads a JOIN creatives c ON c.id = a.creative_id ORDER BY a.id").fetchall()
+    rows = library.execute(
+        """SELECT a.id, a.document,
+                  hash(list_sort(list_distinct(regexp_extract_all(lower(coalesce(c.ocr_text, '')), '[\\p{L}\\p{N}_]+'))))
+           FROM ads a JOIN creatives c ON c.id = a.creative_id ORDER BY a.id""").fetchall()
     docs = _compose_docs(library, rows)
+    text_hash = [int(r[2]) for r in rows]
     try:  # a derived file: temp + rename, so a reader never sees half of it; a read-only folder skips it
         tmp = path.with_name(f"search_docs.tmp{os.getpid()}.json")
-        tmp.write_text(json.dumps({"key": key, "docs": docs}), encoding="utf-8")
+        tmp.write_text(json.dumps({"key": key, "docs": docs, "text_hash": text_hash}), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass
-    return docs
+    return docs, np.asarray(text_hash, dtype=np.uint64)
 
 
 def _docs_fingerprint(library) -> str:
@@ -232,7 +239,7 @@ def _build_rows(library, key: str) -> Corpus:
            FROM ads a JOIN creatives c ON c.id = a.creative_id ORDER BY a.id""").fetchnumpy()
     ad_ids = np.asarray(cols["id"], dtype=np.int64)
     n = len(ad_ids)
-    docs = _lexical_docs(library, n)
+    docs, text_hash = _lexical_docs(library, n)
     lex_key = key.split("|", 1)[1].rsplit("|", 1)[0] + f"|{_doc_digest(docs)}"
     folder = library.path / "vectors"
     lexes = {}
@@ -257,6 +264,7 @@ def _build_rows(library, key: str) -> Corpus:
         taxonomy=load_taxonomy(library, ad_ids), visual_model=max(set(models), key=models.count) if models else None,
         creative_rows=RowsByCreative(creative_ids),
         video_extras=[_parse_extra(e) if k == "video" else None for k, e in zip(kinds, _values(cols["extra"]))],
+        text_hash=text_hash,
     )
 
 
