@@ -28,7 +28,7 @@ LANGUAGES = {"en": "english", "ja": "japanese", "zh": "chinese", "es": "spanish"
              "it": "italian", "pt": "portuguese", "ko": "korean", "ru": "russian", "ar": "arabic", "hi": "hindi",
              "nl": "dutch", "sv": "swedish", "pl": "polish", "tr": "turkish", "vi": "vietnamese", "th": "thai",
              "id": "indonesian"}
-DOCS_VERSION = 2  # bump when search_docs.json changes (it is then rebuilt); 2: each row's picture-text hash
+DOCS_VERSION = 2  # bump when search_docs.json changes (it is then rebuilt); 2: with search_text_hash.npz
 _NOT_WORDY = re.compile(r"^(https?://|www\.)|^[0-9a-f]{16,}$|^[\d\s.,:/+\-TZ%]+$", re.I)
 
 
@@ -143,30 +143,37 @@ def attribute_words(key: str, value) -> str:
 def _lexical_docs(library, n: int) -> tuple[list[str], np.ndarray | None]:
     """Each row's ad document plus its attribute words, and a hash of the word set read off its
     picture (OCR; `engine.collapse` tells a picture re-used with other copy from a template with
-    other words on it); read from vectors/search_docs.json when the library's documents and
-    attributes are unchanged since it was written (at 100k ads the attribute join and this loop cost
-    ~1.5 s of a fresh process's first search, the OCR hashes ~0.3 s; the file loads in ~0.1 s)."""
+    other words on it); read from vectors/search_docs.json and search_text_hash.npz when the
+    library's documents and attributes are unchanged since they were written (at 100k ads the
+    attribute join and this loop cost ~1.5 s of a fresh process's first search, the OCR hashes
+    ~0.3 s; the files load in ~0.1 s)."""
     path = library.path / "vectors" / "search_docs.json"
+    hash_path = path.with_name("search_text_hash.npz")  # beside it: 100k hashes as JSON cost ~60 ms to parse
     key = _docs_fingerprint(library)
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
-        if saved["key"] == key and len(saved["docs"]) == n and len(saved["text_hash"]) == n:
-            return saved["docs"], np.asarray(saved["text_hash"], dtype=np.uint64)
-    except (OSError, ValueError, KeyError, TypeError, OverflowError):
+        if saved["key"] == key and len(saved["docs"]) == n:
+            with np.load(hash_path) as f:
+                if str(f["key"]) == key and len(f["text_hash"]) == n:
+                    return saved["docs"], f["text_hash"]
+    except (OSError, ValueError, KeyError, TypeError):
         pass
     rows = library.execute(
         """SELECT a.id, a.document,
                   hash(list_sort(list_distinct(regexp_extract_all(lower(coalesce(c.ocr_text, '')), '[\\p{L}\\p{N}_]+'))))
            FROM ads a JOIN creatives c ON c.id = a.creative_id ORDER BY a.id""").fetchall()
     docs = _compose_docs(library, rows)
-    text_hash = [int(r[2]) for r in rows]
-    try:  # a derived file: temp + rename, so a reader never sees half of it; a read-only folder skips it
+    text_hash = np.asarray([int(r[2]) for r in rows], dtype=np.uint64)
+    try:  # derived files: temp + rename, so a reader never sees half of one; a read-only folder skips them
         tmp = path.with_name(f"search_docs.tmp{os.getpid()}.json")
-        tmp.write_text(json.dumps({"key": key, "docs": docs, "text_hash": text_hash}), encoding="utf-8")
+        tmp.write_text(json.dumps({"key": key, "docs": docs}), encoding="utf-8")
         os.replace(tmp, path)
+        tmp = hash_path.with_name(f"search_text_hash.tmp{os.getpid()}.npz")
+        np.savez(tmp, key=np.asarray(key), text_hash=text_hash)
+        os.replace(tmp, hash_path)
     except OSError:
         pass
-    return docs, np.asarray(text_hash, dtype=np.uint64)
+    return docs, text_hash
 
 
 def _docs_fingerprint(library) -> str:
