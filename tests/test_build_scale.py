@@ -303,3 +303,28 @@ def test_rowwise_dots_in_cache_sized_blocks_equal_one_whole_gather():
     assert np.array_equal(_rowwise_dot(A, i, j), whole)                 # default: ~1 MB blocks (68 rows)
     assert np.array_equal(_rowwise_dot(A, i, j, chunk=7), whole)
     assert np.array_equal(_rowwise_dot(A[:, :64].copy(), i, j), np.einsum("ij,ij->i", A[i, :64], A[j, :64]))
+
+
+def test_labelling_with_its_model_rounds_in_threads_equals_one_call_at_a_time(tmp_path):
+    """The rule labeller's names are composed while MiniLM runs the convergent rounds and the clusters'
+    vectors in other threads; a labeller of another type is called one call at a time. Same tree."""
+    from core.taxonomy.labels import RuleLabeller
+
+    class OneAtATime(RuleLabeller):   # not the RuleLabeller type itself: the sequential path
+        pass
+
+    trees = []
+    for name, labeller in (("threads", None), ("sequential", OneAtATime())):
+        lib = Library(tmp_path / name)
+        write_synthetic_library(lib, SyntheticSpec(n_ads=150, n_families=4, seed=2, visual_dim=96))
+        trees.append(build_taxonomy(lib, labeller=labeller))
+        lib.close()
+    a, b = trees
+    assert sorted(a.nodes) == sorted(b.nodes) and len(a.nodes) > 20
+    assert any(n.rep_trace for n in a.nodes.values())   # the convergent rounds ran
+    for nid, n in a.nodes.items():
+        m = b.nodes[nid]
+        assert (n.label, n.description, n.keywords, n.tags, n.representatives, n.rep_trace) == \
+               (m.label, m.description, m.keywords, m.tags, m.representatives, m.rep_trace), nid
+        assert np.array_equal(n.label_vec, m.label_vec) and np.array_equal(n.text_centroid, m.text_centroid)
+        assert n.fidelity == m.fidelity or (np.isnan(n.fidelity) and np.isnan(m.fidelity))
