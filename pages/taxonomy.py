@@ -83,13 +83,7 @@ with st.container(horizontal=True, gap="small", vertical_alignment="center"):
                   type="secondary" if nid == node else "tertiary")
 
 
-def child_cards(parent: str | None) -> None:
-    kids = views.children(nodes, parent)
-    if kids.empty:
-        return
-    level = int(kids["level"].iloc[0])
-    noun = views.LEVEL_NAMES.get(level, "node")
-    st.markdown(f"**{len(kids)} {noun if len(kids) == 1 else 'families' if level == 1 else noun + 's'}**")
+def _cards(kids) -> None:
     cols = st.columns(3)
     for i, r in enumerate(kids.itertuples(index=False)):
         with cols[i % 3].container(border=True):
@@ -97,6 +91,24 @@ def child_cards(parent: str | None) -> None:
             ui.thumb_strip(rep_ids(r.representatives), n=4)      # pictures first: what these ads look like
             st.caption(f"{int(r.size or 0):,} ads" + (" · " + ui.safe_md(", ".join(map(str, r.keywords[:5]))) if r.keywords else ""))
             st.button("Open", key=f"child-{r.id}", on_click=go_to, args=(r.id,), width="stretch")
+
+
+def child_cards(parent: str | None) -> None:
+    kids = views.children(nodes, parent)
+    if kids.empty:
+        return
+    level = int(kids["level"].iloc[0])
+    noun = views.LEVEL_NAMES.get(level, "node")
+    # one idea each first; the pools of loosely related leftovers below, folded, so the lines are what one browses
+    mixed = kids[kids["mixed"]]
+    ideas = kids.drop(mixed.index)
+    plural = noun if len(ideas) == 1 else "families" if level == 1 else noun + "s"
+    st.markdown(f"**{len(ideas)} {plural}**" + (f" · {len(mixed)} mixed groups" if len(mixed) else ""))
+    _cards(ideas)
+    if len(mixed):
+        with st.expander(f"{len(mixed)} mixed groups: {int(mixed['size'].sum()):,} ads that are loosely related, "
+                         "not one idea each", expanded=ideas.empty, icon=":material/shuffle:"):
+            _cards(mixed)
 
 
 if node is None:

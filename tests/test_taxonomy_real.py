@@ -207,3 +207,24 @@ def test_same_input_same_families(real_library, tree):
     again = build_hierarchy(prep.units, prep.corpus.ad_ids, get_method("auto"), 0).tree.assignments()
     stored = tree.assignments().set_index("ad_id").loc[prep.corpus.ad_ids]
     assert adjusted_rand_score(again["family_id"], stored["family_id"]) == 1.0
+
+
+def test_the_taxonomy_page_folds_the_mixed_groups_below_the_lines(real_library, tree, monkeypatch):
+    """51 families at the root of the real ads, 20-odd of them pools of leftovers: the page shows the
+    lines as cards and folds the mixed groups into one expander below them."""
+    from streamlit.testing.v1 import AppTest
+
+    mixed = {f"child-{f.id}" for f in tree.at_level(1) if f.mixed}
+    lines = {f"child-{f.id}" for f in tree.at_level(1) if not f.mixed}
+    assert mixed and lines, "the real ads have both"
+    monkeypatch.setenv("CTE_DATA_DIR", str(real_library.path.parent))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at.query_params["lib"] = real_library.path.name
+    at.run()
+    at.switch_page("pages/taxonomy.py").run()
+    assert not at.exception, at.exception[0].value if at.exception else ""
+    folded = [e for e in at.expander if "mixed groups" in e.label]
+    assert len(folded) == 1 and folded[0].label.startswith(f"{len(mixed)} mixed groups")
+    inside = {b.key for b in folded[0].button}
+    assert inside == mixed
+    assert {b.key for b in at.button if b.key and b.key.startswith("child-")} - inside == lines

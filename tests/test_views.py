@@ -104,6 +104,11 @@ def test_nodes_frame_is_the_tree(nodes, tree):
         assert nodes.loc[nid, "path"] == tree.path(nid) and nodes.loc[nid, "chain"] == tree.chain(nid)
 
 
+def test_mixed_marks_the_pools_of_leftovers(nodes, tree):
+    assert nodes["mixed"].dtype == bool
+    assert {i for i in nodes.index if nodes.loc[i, "mixed"]} == {n.id for n in tree.nodes.values() if n.mixed}
+
+
 def test_paths_use_one_separator(nodes):
     deep = nodes[nodes["level"] >= 2]
     assert len(deep) and all(PATH_SEP in p and " > " not in p for p in deep["path"])

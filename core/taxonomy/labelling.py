@@ -123,7 +123,7 @@ class TreeLabeller:
                 placements=shares["placement"][i], ctas=shares["cta"][i], video_share=float(video[i]) / max(size, 1))
             ev.name_terms = name_terms.get(nid, [])
             ev.concepts = concepts[i]
-            ev.mixed = _is_mixed(node, ev)
+            ev.mixed = node.mixed = _is_mixed(node, ev)   # what the name says, kept for the build's readers
             if node.parent_id is not None:
                 ev.layout_rest = layout_rest[i]
 

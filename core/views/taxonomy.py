@@ -12,14 +12,15 @@ from .grid import ads_by_ids
 
 def nodes_frame(library, build_key: str | None = None) -> pd.DataFrame | None:
     """Every node of a build (the current one by default) read through `ClusterTree`, one row each, indexed
-    by id, ordered by level then id: keywords as words, `chain` (ids family → node) and `path`. None if no build."""
+    by id, ordered by level then id: keywords as words, `chain` (ids family → node), `path` and `mixed`
+    (a pool of loosely related leftovers, not one idea). None if no build."""
     tree = read_tree(library, build_key)
     if tree is None:
         return None
     rows = [{"id": n.id, "parent_id": n.parent_id, "level": n.level, "label": n.label or n.id,
              "keywords": [str(k[0]) if isinstance(k, (list, tuple)) and k else str(k) for k in n.keywords],
              "description": n.description, "tags": n.tags, "representatives": n.representatives, "rep_strategy": n.rep_strategy,
-             "fidelity": n.fidelity, "size": n.size, "x": n.x, "y": n.y, "perf": n.perf if isinstance(n.perf, dict) else {},
+             "fidelity": n.fidelity, "size": n.size, "mixed": bool(n.mixed), "x": n.x, "y": n.y, "perf": n.perf if isinstance(n.perf, dict) else {},
              "chain": tree.chain(n.id), "path": tree.path(n.id)}
             for n in sorted(tree.nodes.values(), key=lambda n: (n.level, n.id))]
     df = pd.DataFrame(rows, index=pd.Index([r["id"] for r in rows]))
