@@ -96,7 +96,7 @@ def read_tree(library, build_key: str | None = None) -> ClusterTree | None:
             rep_trace=json_cell(d["rep_trace"], []), fidelity=_nan(d["fidelity"]), x=_nan(d["x"]), y=_nan(d["y"]),
             perf=json_cell(d["perf"], {}), text_centroid=_arr(d["text_centroid"]), label_vec=_arr(d["label_vec"]))
     mixed = ((run or {}).get("metrics") or {}).get("mixed_families")
-    if mixed is not None:        # the hierarchy's pools of leftovers, as the build recorded them
+    if mixed is not None:        # the families named Mixed (pools of leftovers, catch-alls), as the build recorded them
         for node in nodes.values():
             if node.level == 1:
                 node.mixed = node.id in set(mixed)
