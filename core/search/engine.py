@@ -96,8 +96,12 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
     if phrases:  # "quoted words": ads whose own text says them first (quoted.py)
         final = lift(final, rows_saying(corpus, phrases, mask))
 
+    hits = collapse(corpus, final, top_k, cfg, mask)
     if tax is not None:
-        masked = np.where(np.isfinite(final), final, np.nanmin(final[np.isfinite(final)]))
+        floor = np.nanmin(final[np.isfinite(final)])
+        masked = np.where(np.isfinite(final), final, floor)
+        # a near-copy folded into a better hit is shown there, not again as its own leaf's best ad
+        masked[[d for _, dups in hits for d in dups]] = floor
         leaves, lscore = _nodes.score_leaves(tax, masked)
         order = np.argsort(-lscore)[: cfg.top_nodes]
         top_leaves = set(tax.leaf_of_row[_head_order(final, min(10, corpus.size))[:10]].tolist())
@@ -112,7 +116,6 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
                               "why": " · ".join(bits) or "closest pattern in meaning"})
     out["nodes"] = node_hits
 
-    hits = collapse(corpus, final, top_k, cfg, mask)
     query_terms = query.lower().split()
     hit_ids = [int(corpus.ad_ids[r]) for r, _ in hits]
     fields = hit_fields(library, hit_ids) if explain else {}

@@ -6,7 +6,7 @@
   leaves (the node boost), so it is already inside every ad's final score;
 - leaves are ranked by the best final score among their own ads: the nodes shown are the
   micro-patterns of the best ads, so a target ad in the top 5 has its leaf in the top 5 nodes
-  (unless near-copies folded into better hits sit in other leaves). Adding the leaf's text match
+  (near-copies folded into a hit are left out: engine.search ranks the leaves of the hits shown). Adding the leaf's text match
   a second time (0.6 z, before) put other leaves first: leaf recall@5 on the dev queries 0.767 →
   0.800 (half A 0.800 → 0.833, half B 0.733 → 0.767), 20 IRA "what it shows" queries 0.55 →
   0.60, self-test on the real ads (3 query seeds) 0.84/0.81/0.88 → 0.88/0.86/0.89, sample
