@@ -328,3 +328,65 @@ def test_labelling_with_its_model_rounds_in_threads_equals_one_call_at_a_time(tm
                (m.label, m.description, m.keywords, m.tags, m.representatives, m.rep_trace), nid
         assert np.array_equal(n.label_vec, m.label_vec) and np.array_equal(n.text_centroid, m.text_centroid)
         assert n.fidelity == m.fidelity or (np.isnan(n.fidelity) and np.isnan(m.fidelity))
+
+
+def test_rule_names_read_through_the_taken_view_equal_the_sorted_tuple():
+    """The rule labeller gets the live set of taken names as a view (no copy per micro-pattern); names
+    that collide with taken ones must come out as they did from the sorted tuple of those names."""
+    from core.taxonomy.labels import NodeEvidence, RuleLabeller, TakenNames
+
+    lab = RuleLabeller()
+    terms = [("veterans", 1.0, 0.9), ("police", 0.8, 0.7), ("truck", 0.5, 0.6), ("summer sale", 0.4, 0.5)]
+    taken = {"veterans police variants", "police truck photos", "veterans variants", "mixed photos: veterans, police"}
+    cases = []
+    for level, size, mixed in ((3, 4, False), (3, 1, False), (2, 30, False), (2, 30, True), (1, 90, True)):
+        for k in range(len(terms)):
+            ev = NodeEvidence(f"n{level}{k}", level, size, layout=[("photo", 0.9)], name_terms=terms[k:] + terms[:k], mixed=mixed)
+            cases.append(ev)
+    changed = 0
+    for ev in cases:
+        ev.avoid_names = tuple(sorted(taken))
+        old = lab.name(ev)
+        ev.avoid_names = TakenNames(taken)
+        assert lab.name(ev) == old, ev.node_id
+        changed += old.lower() != lab.name(NodeEvidence(ev.node_id, ev.level, ev.size, layout=ev.layout,
+                                                         name_terms=ev.name_terms, mixed=ev.mixed)).lower()
+    assert changed >= 2   # some names really were steered off a taken one
+    view = TakenNames(taken)
+    assert tuple(view) == tuple(sorted(taken)) and len(view) == len(taken) and "veterans variants" in view
+
+
+def test_language_guess_from_cached_word_masks_equals_counting_each_list():
+    from core.taxonomy import words
+
+    def counted(ws):   # the plain rule: how many of the words each short list knows, English on ties
+        latin = [w for w in ws if w.isascii() or w.isalpha()]
+        if not latin:
+            return "en"
+        scores = {lang: sum(w in words.frequencies(lang, "small") for w in latin) for lang in words.LATIN_LANGS}
+        best = max(scores.values())
+        return "en" if scores["en"] == best else max(words.LATIN_LANGS, key=lambda lang: (scores[lang], lang == "en"))
+
+    texts = ["the summer sale is here", "para tu casa con amor", "le chat est sur la table", "der hund und die katze",
+             "o gato e a casa", "il gatto e la casa", "de kat en het huis", "para para the the", "zzqx wfvb", "",
+             "en de la", "sale sale sale venta venta", "Ésta es una prueba para todos", "100% día"]
+    for t in texts:
+        ws = words.tokens(t)
+        assert words.guess_language(ws) == counted(ws), t
+    assert len({words.guess_language(words.tokens(t)) for t in texts}) >= 5   # not English everywhere
+
+
+def test_lexicon_reading_each_distinct_text_once_counts_every_ad():
+    from collections import Counter
+
+    from core.taxonomy.words import Lexicon, guess_language, tokens
+
+    texts = ["Facemusic free music", "facemusic free music", "Facemusic free music", "", "para tu casa", "Facemusic free music"]
+    lex = Lexicon(texts)
+    assert lex.ad_words == [tokens(t) for t in texts]
+    assert lex.language == [guess_language(tokens(t)) for t in texts]
+    expect = Counter(w for t in texts for w in set(tokens(t)))
+    assert lex.ads_with == expect and list(lex.ads_with) == list(expect)   # counts and first-seen order
+    assert lex.ads_with["facemusic"] == 4 and lex.is_real_word("facemusic")
+    assert lex.langs_of["casa"] == {"en", guess_language(tokens("para tu casa"))}
+

@@ -13,7 +13,7 @@ from .corpus import AdCorpus
 from .evidence_batch import enriched_rows, mean_text_units, shares_rows, term_rank, top_terms_rows
 from .facets import TESTED_KINDS, Facets, build_facets
 from .keywords import c_tf_idf, doc_term_matrix, top_terms
-from .labels import STRONG_COVER, Labeller, NodeEvidence, RuleLabeller, is_content, unique_name
+from .labels import STRONG_COVER, Labeller, NodeEvidence, RuleLabeller, TakenNames, is_content, unique_name
 from .tree import ROOT_ID, ClusterTree
 from .words import ad_texts, corpus_lexicon, zipf
 
@@ -312,6 +312,7 @@ class TreeLabeller:
         root.description = self.labeller.label(evidence[ROOT_ID]).description
         root.label = root.label or "All ads"
         clusters_taken = {name.lower() for nid, name in fixed.items() if nid in tree.nodes and tree.nodes[nid].level < 3}
+        rule = type(self.labeller) is RuleLabeller
         queue = [ROOT_ID]
         while queue:
             pid = queue.pop(0)
@@ -323,7 +324,9 @@ class TreeLabeller:
             for kid in kids:
                 ev = evidence[kid.id]
                 ev.parent_label = tree.nodes[pid].label if pid != ROOT_ID else None
-                ev.avoid_names = tuple(sorted(taken))
+                # the rule labeller reads the live set through a view (no copy per node: quadratic in
+                # siblings); any other labeller gets its own sorted tuple, as it may keep the evidence
+                ev.avoid_names = TakenNames(taken) if rule else tuple(sorted(taken))
                 lab = self.labeller.label(ev)
                 kid.label = fixed[kid.id] if kid.id in fixed else unique_name(lab.name, ev, taken)
                 kid.description = lab.description
