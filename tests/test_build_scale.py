@@ -390,3 +390,34 @@ def test_lexicon_reading_each_distinct_text_once_counts_every_ad():
     assert lex.ads_with["facemusic"] == 4 and lex.is_real_word("facemusic")
     assert lex.langs_of["casa"] == {"en", guess_language(tokens("para tu casa"))}
 
+
+def test_nodes_written_from_arrow_columns_equal_the_pandas_rows(tmp_path):
+    """write_tree inserts an Arrow table (vectors as list<float>); the rows must be what inserting
+    node_frame's pandas rows gives, cell for cell (NULL where a vector or number is missing)."""
+    from core.taxonomy.persist import NODE_COLUMNS, node_frame, read_tree, write_tree
+
+    lib = Library(tmp_path / "lib")
+    write_synthetic_library(lib, SyntheticSpec(n_ads=120, n_families=3, seed=5, visual_dim=64))
+    tree = build_taxonomy(lib)
+    some = sorted(tree.nodes)[1]
+    tree.nodes[some].label_vec = None            # a node without a vector and without numbers
+    tree.nodes[some].fidelity = float("nan")
+    tree.nodes[some].x = None
+    write_tree(lib, tree, "arrow")
+    frame = node_frame(tree, "pandas")
+    with lib.transaction() as cur:
+        cur.register("_f", frame)
+        cur.execute(f"""INSERT INTO nodes ({', '.join(NODE_COLUMNS)})
+            SELECT build_key, id, parent_id, level, label, keywords::JSON, description, tags::JSON, representatives::JSON,
+                   rep_strategy, rep_trace::JSON, fidelity, size, x, y, perf::JSON,
+                   text_centroid::FLOAT[], label_vec::FLOAT[] FROM _f""")
+        cur.unregister("_f")
+    cols = ", ".join(NODE_COLUMNS[1:])
+    a = lib.execute(f"SELECT {cols} FROM nodes WHERE build_key = 'arrow' ORDER BY id").fetchall()
+    b = lib.execute(f"SELECT {cols} FROM nodes WHERE build_key = 'pandas' ORDER BY id").fetchall()
+    assert len(a) == len(tree.nodes) > 10 and a == b
+    row = dict(zip(NODE_COLUMNS[1:], next(r for r in a if r[0] == some)))
+    assert row["label_vec"] is None and row["fidelity"] is None and row["x"] is None and row["text_centroid"] is not None
+    back = read_tree(lib, "arrow")
+    assert np.array_equal(back.nodes[sorted(tree.nodes)[2]].label_vec, tree.nodes[sorted(tree.nodes)[2]].label_vec)
+    lib.close()

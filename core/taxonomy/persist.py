@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..store import json_cell
 from .tree import ASSIGNMENT_COLUMNS, ClusterTree, Node, id_sort_key, json_default
@@ -15,8 +16,12 @@ NODE_COLUMNS = ["build_key", "id", "parent_id", "level", "label", "keywords", "d
                 "rep_strategy", "rep_trace", "fidelity", "size", "x", "y", "perf", "text_centroid", "label_vec"]
 
 
+# what json.dumps(v, ensure_ascii=False, default=json_default) builds per call, built once
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=json_default)
+
+
 def _json(v) -> str:
-    return json.dumps(v, ensure_ascii=False, default=json_default)
+    return _ENCODER.encode(v)
 
 
 def _num(v):
@@ -36,9 +41,49 @@ def node_frame(tree: ClusterTree, build_key: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=NODE_COLUMNS)
 
 
+def node_table(tree: ClusterTree, build_key: str) -> pa.Table:
+    """node_frame's rows as an Arrow table, built column by column: the vectors go in as list<float>
+    arrays over one buffer (pandas cells of numpy arrays were converted one by one), the numbers as
+    nulls where node_frame has NaN (DuckDB reads both as NULL)."""
+    nodes = [tree.nodes[nid] for nid in sorted(tree.nodes, key=id_sort_key)]
+    col = {
+        "build_key": pa.array([build_key] * len(nodes), pa.string()),
+        "id": pa.array([n.id for n in nodes], pa.string()),
+        "parent_id": pa.array([n.parent_id for n in nodes], pa.string()),
+        "level": pa.array([int(n.level) for n in nodes], pa.int64()),
+        "label": pa.array([n.label for n in nodes], pa.string()),
+        "keywords": pa.array([_json(n.keywords) for n in nodes], pa.string()),
+        "description": pa.array([n.description for n in nodes], pa.string()),
+        "tags": pa.array([_json(n.tags) for n in nodes], pa.string()),
+        "representatives": pa.array([_json(n.representatives) for n in nodes], pa.string()),
+        "rep_strategy": pa.array([n.rep_strategy for n in nodes], pa.string()),
+        "rep_trace": pa.array([_json(n.rep_trace) for n in nodes], pa.string()),
+        "fidelity": pa.array([_num(n.fidelity) for n in nodes], pa.float64()),
+        "size": pa.array([int(n.size) for n in nodes], pa.int64()),
+        "x": pa.array([_num(n.x) for n in nodes], pa.float64()),
+        "y": pa.array([_num(n.y) for n in nodes], pa.float64()),
+        "perf": pa.array([_json(n.perf) for n in nodes], pa.string()),
+        "text_centroid": _vectors([n.text_centroid for n in nodes]),
+        "label_vec": _vectors([n.label_vec for n in nodes]),
+    }
+    return pa.table([col[c] for c in NODE_COLUMNS], names=NODE_COLUMNS)
+
+
+def _vectors(vecs: list) -> pa.Array:
+    """list<float32> with a null where a node has no vector (as _arr gives float32 for node_frame)."""
+    arrs = [None if v is None else np.asarray(v, dtype=np.float32).ravel() for v in vecs]
+    lengths = np.array([0 if a is None else len(a) for a in arrs], dtype=np.int32)
+    offsets = np.zeros(len(arrs) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    present = [a for a in arrs if a is not None]
+    values = np.concatenate(present) if present else np.zeros(0, np.float32)
+    mask = np.array([a is None for a in arrs], dtype=bool)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.float32()), mask=pa.array(mask))
+
+
 def write_tree(library, tree: ClusterTree, build_key: str, replace: bool = False) -> None:
     """Nodes and assignments of one build in one transaction (`replace` rewrites an edited build)."""
-    nodes = node_frame(tree, build_key)
+    nodes = node_table(tree, build_key)
     a = tree.assignments()
     a.insert(0, "build_key", build_key)
     a = a[["build_key"] + ASSIGNMENT_COLUMNS]
