@@ -223,11 +223,12 @@ class TreeLabeller:
         col = {str(t): j for j, t in enumerate(said_vocab)}
         # every (node, term) cell in one gather: one scipy __getitem__ per cell was 570k calls at 40k ads
         cells = [(pos[nid], col[t]) for nid, top in terms.items() for t, _ in top]
-        said_by = iter(np.asarray(ads_saying[[i for i, _ in cells], [j for _, j in cells]]).ravel() if cells else [])
+        said_by = iter(np.asarray(ads_saying[[i for i, _ in cells], [j for _, j in cells]]).ravel().tolist() if cells else [])
+        size_of = sizes.tolist()   # Python numbers read once: the same floats and ints as float()/int() per cell
         out = {}
         for nid, top in terms.items():
-            i = pos[nid]
-            out[nid] = [(t, s, round(float(next(said_by)) / max(int(sizes[i]), 1), 4)) for t, s in top]
+            n_ads = max(size_of[pos[nid]], 1)
+            out[nid] = [(t, s, round(next(said_by) / n_ads, 4)) for t, s in top]
         return out
 
     def _nameable(self, term: str) -> bool:

@@ -68,8 +68,11 @@ def zipf(word: str, lang: str) -> float:
 
 def tokens(text: str) -> list[str]:
     """Lower-case words of a text, with runs of Han/kana split from Latin letters ("it開速情報")."""
+    text = (text or "").lower()
+    if not _HAN.search(text) and not _KANA.search(text):   # no word of it has Han or kana (most texts)
+        return _WORD.findall(text)
     out = []
-    for w in _WORD.findall((text or "").lower()):
+    for w in _WORD.findall(text):
         out.extend(_SCRIPT_RUN.findall(w) if _HAN.search(w) or _KANA.search(w) else [w])
     return out
 
