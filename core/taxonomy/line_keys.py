@@ -55,8 +55,7 @@ def landing_page(url) -> str:
     host = parsed.netloc.lower().split("@")[-1].split(":")[0]
     host = host[4:] if host.startswith("www.") else host
     segments = [s for s in parsed.path.split("/") if s]
-    platform = next((p for p in PLATFORMS if host.startswith(p)), None)
-    if platform:
+    if any(host.startswith(p) for p in PLATFORMS):
         glued = re.match(r"^[a-z0-9-]+\.com(.+)$", host)
         if glued:                                  # 'facebook.comVeterans-…': OCR lost the slash
             segments = [glued.group(1)] + segments

@@ -142,9 +142,10 @@ def read_tree(library, build_key: str | None = None) -> ClusterTree | None:
             perf=json_cell(d["perf"], {}), text_centroid=_arr(d["text_centroid"]), label_vec=_arr(d["label_vec"]))
     mixed = ((run or {}).get("metrics") or {}).get("mixed_families")
     if mixed is not None:        # the families named Mixed (pools of leftovers, catch-alls), as the build recorded them
+        mixed = set(mixed)
         for node in nodes.values():
             if node.level == 1:
-                node.mixed = node.id in set(mixed)
+                node.mixed = node.id in mixed
     assignments = library.query_df(
         f"SELECT {', '.join(ASSIGNMENT_COLUMNS)} FROM assignments WHERE build_key = ? ORDER BY ad_id", [build_key])
     assignments["is_outlier"] = assignments["is_outlier"].fillna(False).astype(bool)
