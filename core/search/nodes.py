@@ -16,6 +16,9 @@ lands, and their path names the family and sub-cluster above them.
 """
 from __future__ import annotations
 
+import json
+import os
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,29 +76,50 @@ def _matrix(vals, n: int) -> np.ndarray | None:
     return m / np.maximum(norms, 1e-12)
 
 
-def _rows_to_nodes(assignments, ad_ids: np.ndarray, index: dict) -> np.ndarray:
-    """Node index of each corpus row: its leaf, else its family, else -1. Ids are factorised once
-    (a few hundred distinct nodes) instead of walking 100k rows in Python (~0.5 s at 100k ads)."""
+def _assigned_nodes(assignments, index: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(ad ids, node index) of the tree's assignments: the ad's leaf, else its family, else -1. Ids
+    are factorised once (a few hundred distinct nodes) instead of walking 100k rows in Python."""
     import pandas as pd
 
-    out = np.full(len(ad_ids), -1, dtype=np.int64)
-    if not len(assignments) or not len(ad_ids):
-        return out
     node = np.full(len(assignments), -1, dtype=np.int64)
     for col in ("family_id", "leaf_id"):  # the leaf overrides the family where both are known
         codes, uniques = pd.factorize(assignments[col])  # missing → -1
         known = np.asarray([index.get(u, -1) if u else -1 for u in uniques] + [-1], dtype=np.int64)
         found = known[codes]
         node = np.where(found >= 0, found, node)
-    a_ids = assignments["ad_id"].to_numpy(dtype=np.int64)
-    pos = np.clip(np.searchsorted(ad_ids, a_ids), 0, len(ad_ids) - 1)  # corpus ad ids are sorted
+    return assignments["ad_id"].to_numpy(dtype=np.int64), node
+
+
+def _rows_to_nodes(a_ids: np.ndarray, node: np.ndarray, ad_ids: np.ndarray) -> np.ndarray:
+    """Node index of each corpus row (-1 when unassigned); corpus ad ids are sorted."""
+    out = np.full(len(ad_ids), -1, dtype=np.int64)
+    if not len(a_ids) or not len(ad_ids):
+        return out
+    pos = np.clip(np.searchsorted(ad_ids, a_ids), 0, len(ad_ids) - 1)
     hit = (ad_ids[pos] == a_ids) & (node >= 0)
     out[pos[hit]] = node[hit]
     return out
 
 
-def load_taxonomy(library, ad_ids: np.ndarray) -> Taxonomy | None:
-    """The current build (read through `ClusterTree`) as search's node index over these corpus rows."""
+# persist.RUN_KIND, named here so that a search need not import persist (and pandas) to read it
+TAXONOMY_RUN_KIND = "taxonomy"
+# What the saved node index (vectors/search_nodes.*) was made by: bump when the texts or paths change.
+NODES_VERSION = 1
+
+
+def _tree_fingerprint(library, build_key: str) -> str:
+    """Changes whenever the current tree's nodes or assignments do (an edit rewrites them under the
+    same build key). DuckDB's hash is deterministic; a sum over rows does not depend on their order."""
+    nodes = library.execute(
+        """SELECT count(*), sum(hash(id, parent_id, level, label, description, keywords, tags, label_vec, text_centroid))
+           FROM nodes WHERE build_key = ?""", [build_key]).fetchone()
+    assigned = library.execute(
+        "SELECT count(*), sum(hash(ad_id, family_id, leaf_id)) FROM assignments WHERE build_key = ?", [build_key]).fetchone()
+    return f"{NODES_VERSION}|{build_key}|{nodes[0]}:{nodes[1]}|{assigned[0]}:{assigned[1]}"
+
+
+def _index_from_tree(library) -> dict | None:
+    """The current build read through `ClusterTree`, as the arrays and strings search keeps."""
     from ..taxonomy.persist import read_tree
 
     tree = read_tree(library)
@@ -106,14 +130,72 @@ def load_taxonomy(library, ad_ids: np.ndarray) -> Taxonomy | None:
         return None
     ids = [n.id for n in nodes]
     index = {nid: i for i, nid in enumerate(ids)}
-    parents = np.asarray([index.get(n.parent_id, -1) for n in nodes], dtype=np.int64)
-    labels = [n.label or n.id for n in nodes]
-    paths = [tree.path(nid) for nid in ids]
-    texts = [". ".join(p for p in [n.label or "", n.description or "", ", ".join(_terms(n.keywords)), ", ".join(_terms(n.tags))] if p)
-             for n in nodes]
-    lex = Lexical.build("words", texts)
-    leaf_of_row = _rows_to_nodes(tree.assignments(), ad_ids, index)
-    path_of = np.asarray(paths + [None], dtype=object)  # -1 (unassigned) picks the trailing None
+    a_ids, a_node = _assigned_nodes(tree.assignments(), index)
+    return {"build_key": tree.build_key, "ids": ids,
+            "parents": np.asarray([index.get(n.parent_id, -1) for n in nodes], dtype=np.int64),
+            "labels": [n.label or n.id for n in nodes], "paths": [tree.path(nid) for nid in ids],
+            "texts": [". ".join(p for p in [n.label or "", n.description or "", ", ".join(_terms(n.keywords)),
+                                            ", ".join(_terms(n.tags))] if p) for n in nodes],
+            "label_vecs": _matrix([n.label_vec for n in nodes], len(nodes)),
+            "centroids": _matrix([n.text_centroid for n in nodes], len(nodes)), "a_ids": a_ids, "a_node": a_node}
+
+
+_STRINGS = ("build_key", "ids", "labels", "paths", "texts")
+_ARRAYS = ("parents", "a_ids", "a_node", "label_vecs", "centroids")
+
+
+def _load_index(folder, key: str) -> dict | None:
+    try:
+        saved = json.loads((folder / "search_nodes.json").read_text(encoding="utf-8"))
+        if saved.get("key") != key:
+            return None
+        with np.load(folder / "search_nodes.npz") as f:
+            if str(f["key"]) != key:
+                return None
+            arrays = {k: (f[k] if k in f.files else None) for k in _ARRAYS}
+        return {**{k: saved[k] for k in _STRINGS}, **arrays}
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):  # damaged: rebuilt
+        return None
+
+
+def _save_index(folder, key: str, idx: dict) -> None:
+    try:  # derived files: temp + rename, so a reader never sees half of one; a read-only folder skips them
+        tmp = folder / f"search_nodes.tmp{os.getpid()}.npz"
+        np.savez(tmp, key=np.asarray(key), **{k: idx[k] for k in _ARRAYS if idx[k] is not None})
+        os.replace(tmp, folder / "search_nodes.npz")
+        tmp = folder / f"search_nodes.tmp{os.getpid()}.json"
+        tmp.write_text(json.dumps({"key": key, **{k: idx[k] for k in _STRINGS}}), encoding="utf-8")
+        os.replace(tmp, folder / "search_nodes.json")
+    except OSError:
+        pass
+
+
+def load_taxonomy(library, ad_ids: np.ndarray) -> Taxonomy | None:
+    """The current build as search's node index over these corpus rows: read through `ClusterTree`,
+    and saved beside the library (vectors/search_nodes.*, with the node texts' BM25 index) under a
+    fingerprint of the tree's rows. A fresh search process then reads two small files instead of
+    importing pandas and reading the tree (at 100k ads ~1 s of CPU of a fresh CLI search)."""
+    row = library.execute("SELECT max(key) FROM runs WHERE kind = ? AND is_current", [TAXONOMY_RUN_KIND]).fetchone()
+    if row is None or row[0] is None:
+        return None
+    key = _tree_fingerprint(library, row[0])
+    folder = library.path / "vectors"
+    idx, lex = _load_index(folder, key), None
+    if idx is not None:
+        lex = Lexical.load("words", folder / "bm25_nodes", key)
+    else:
+        idx = _index_from_tree(library)
+        if idx is None:
+            return None
+        _save_index(folder, key, idx)
+    if lex is None:
+        lex = Lexical.build("words", idx["texts"])
+        try:
+            lex.save(folder / "bm25_nodes", key)
+        except OSError:
+            pass
+    leaf_of_row = _rows_to_nodes(idx["a_ids"], idx["a_node"], ad_ids)
+    path_of = np.asarray(idx["paths"] + [None], dtype=object)  # -1 (unassigned) picks the trailing None
     node_path_of_row: list = path_of[leaf_of_row].tolist()
     assigned = np.flatnonzero(leaf_of_row >= 0)
     order = assigned[np.argsort(leaf_of_row[assigned], kind="stable")]
@@ -123,9 +205,8 @@ def load_taxonomy(library, ad_ids: np.ndarray) -> Taxonomy | None:
         leaf_index = leaves_sorted[starts]
     else:
         starts = leaf_index = np.zeros(0, dtype=np.int64)
-    return Taxonomy(tree.build_key, ids, parents, labels, paths, texts, _matrix([n.label_vec for n in nodes], len(nodes)),
-                    _matrix([n.text_centroid for n in nodes], len(nodes)), lex, leaf_of_row, node_path_of_row, order, starts,
-                    leaf_index)
+    return Taxonomy(idx["build_key"], idx["ids"], idx["parents"], idx["labels"], idx["paths"], idx["texts"],
+                    idx["label_vecs"], idx["centroids"], lex, leaf_of_row, node_path_of_row, order, starts, leaf_index)
 
 
 def text_scores(tax: Taxonomy, query: str, qvec: np.ndarray | None) -> tuple[np.ndarray, dict]:
