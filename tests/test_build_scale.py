@@ -107,6 +107,8 @@ def test_top_terms_of_all_rows_in_one_sort_equal_one_call_per_row():
 
 
 def test_build_caps_duckdb_memory_and_gives_it_back(tmp_path):
+    from core.taxonomy.build import drop_duckdb_cache
+
     lib = Library(tmp_path / "lib")
     write_synthetic_library(lib, SyntheticSpec(n_ads=120, n_families=4, seed=2, visual_dim=64))
     def limit() -> str:
@@ -115,7 +117,9 @@ def test_build_caps_duckdb_memory_and_gives_it_back(tmp_path):
     default = limit()
     seen = []
     build_taxonomy(lib, seed=0, progress=lambda stage, *a: seen.append(limit()))
-    assert set(seen) == {"488.2 MiB"} and default != "488.2 MiB"   # capped at 512MB at every stage
+    assert set(seen) == {"488.2 MiB"} and default != "488.2 MiB"   # capped at 512MB at every stage (its cache dropped once)
+    assert limit() == default
+    drop_duckdb_cache(lib)   # outside a capped build it leaves the setting alone
     assert limit() == default
     lib.close()
 
@@ -227,16 +231,53 @@ def test_build_turns_numpy_hugepage_advice_off_and_back(tmp_path):
     lib.close()
 
 
-def test_build_drops_visual_rows_after_the_line_space_with_the_same_units(tmp_path):
+def test_build_drops_visual_rows_after_the_line_space_with_the_same_units(tmp_path, monkeypatch):
+    """Also: the line space assembled beside the variant linking (a thread) or after it, the same units."""
+    from core.taxonomy import build
     from core.taxonomy.build import prepare
 
     lib = Library(tmp_path / "lib")
     write_synthetic_library(lib, SyntheticSpec(n_ads=300, n_families=4, seed=1, visual_dim=64))
     kept, dropped = prepare(lib), prepare(lib, release_visual=True)
+    monkeypatch.setattr(build, "LINE_SPACE_BESIDE_MAX", 0)   # the large-library order: variants, then the line space
+    after = prepare(lib, release_visual=True)
     assert kept.corpus.visual.shape[1] == 64 and dropped.corpus.visual.shape == (len(kept.corpus.creative_ids), 0)
     for field in ("of_ad", "X", "weight", "line_X", "kind"):
         assert np.array_equal(getattr(kept.units, field), getattr(dropped.units, field)), field
+        assert np.array_equal(getattr(kept.units, field), getattr(after.units, field)), field
     assert np.array_equal(kept.features, dropped.features)
+    assert after.corpus.visual.shape[1] == 0 and kept.variant_links == after.variant_links
+    lib.close()
+
+
+def test_unit_means_a_block_of_columns_at_a_time_equal_units_from_labels():
+    from core.taxonomy.features import unit_means
+    from core.taxonomy.hierarchy import Units
+
+    rng = np.random.default_rng(4)
+    of_ad = np.concatenate([np.arange(40), rng.integers(0, 40, 260)])   # units of 1 to many ads
+    rows = (rng.standard_normal((300, 150)) * rng.uniform(0.01, 100, 150)).astype(np.float32)
+    want = Units.from_labels(of_ad, rows[:, :3], rows)
+    for block in (64, 7, 150, 1000):
+        got = unit_means(want.of_ad, want.weight, rows, block=block)
+        assert got.dtype == np.float32 and np.array_equal(got, want.line_X)
+
+
+@pytest.mark.parametrize("mixed", [False, True], ids=["fixed-size rows", "a second model's shorter rows"])
+def test_text_rows_read_as_fixed_size_arrays_equal_the_list_read(tmp_path, mixed):
+    from core.taxonomy import corpus
+
+    lib = Library(tmp_path / "lib")
+    write_synthetic_library(lib, SyntheticSpec(n_ads=120, n_families=4, seed=2, visual_dim=32))
+    lib.execute("UPDATE ads SET text_vec = NULL WHERE id % 7 = 0")
+    if mixed:   # rows of another length: the list path, zeros for them as in vector_column
+        lib.execute("UPDATE ads SET text_vec = text_vec[1:100] WHERE id % 5 = 0")
+    table = corpus.arrow_query(lib, "SELECT id, text_vec FROM ads ORDER BY id")
+    ids, n = table.column("id").to_numpy(), table.num_rows
+    got = corpus.text_matrix(lib, n)
+    assert got.dtype == np.float32 and got.shape == (n, 384)
+    assert np.array_equal(got, corpus.vector_column(table, "text_vec", n, 384))
+    assert not got[ids % 7 == 0].any() and got[ids % 7 != 0].any(axis=1).any()
     lib.close()
 
 

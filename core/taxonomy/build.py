@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
@@ -13,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from .corpus import AdCorpus, load_corpus
-from .features import FeatureBuilder, kind_gate, line_features, line_visual, resolve_axes
+from .features import FeatureBuilder, kind_gate, line_features, line_visual, resolve_axes, unit_means
 from .hierarchy import OUTLIER_MODES, Units, build_hierarchy
 from .labelling import TreeLabeller, membership
 from .labels import Labeller
@@ -30,6 +32,10 @@ Progress = Callable[[str, int, int], None]
 # DuckDB's cache during a build: it reads every row once into arrays, but DuckDB kept the blocks it
 # read (1.6 GB of visual rows at 100k ads) up to its default limit of 80 % of RAM
 BUILD_DUCKDB_MEMORY = "512MB"
+# up to this many ads the line space is assembled beside the variant linking (100k: 0.3 GB more at the
+# peak, taken back by dropping DuckDB's cache); at 1M it would hold 2.4 GB and the visual rows beside it
+LINE_SPACE_BESIDE_MAX = 250_000
+_CAP: ContextVar[str | None] = ContextVar("duckdb_cap", default=None)   # the cap of the build running here
 
 
 def _noop(stage: str, done: int, total: int) -> None:
@@ -66,24 +72,38 @@ def prepare(library, axes: dict | None = None, seed: int = 0, progress: Progress
     t = _lap(stage_s, "features", t)
     progress("variants", 0, 1)
     inputs = variant_inputs(corpus, library=library)
+    drop_duckdb_cache(library)   # every row is in arrays now
     t = _lap(stage_s, "ocr_embed", t)
-    linker = VariantLinker(veto_phash=veto_phash, random_state=seed).fit(inputs)
-    del inputs   # holds the visual rows too
-    t = _lap(stage_s, "variants", t)
+    # the line space reads the corpus only: up to LINE_SPACE_BESIDE_MAX ads it is assembled in a thread
+    # while the variants are linked (FAISS, BLAS and the cosine gathers run outside the GIL beside its
+    # n-gram analyser's Python); above, after them, with the visual rows freed first (memory over time)
+    beside = line_space and corpus.n <= LINE_SPACE_BESIDE_MAX
+    with ThreadPoolExecutor(1, thread_name_prefix="line-space") as pool:
+        lining = pool.submit(_line_space, corpus, seed) if beside else None
+        linker = VariantLinker(veto_phash=veto_phash, random_state=seed).fit(inputs)
+        del inputs   # holds the visual rows too
+        t = _lap(stage_s, "variants", t)
+        lines = lining.result() if lining is not None else None
     links = linker.pairs_["reason"].value_counts().to_dict()
-    lines = None
-    if line_space:
+    if line_space and not beside:
         line_vis = line_visual(corpus, seed)
-        if release_visual:   # before the rest of the line space is assembled: that was the build's peak
+        if release_visual:   # before the rest of the line space is assembled
             corpus.visual = np.zeros((len(corpus.creative_ids), 0), np.float32)
         lines = line_features(corpus, seed=seed, visual=line_vis)
         del line_vis
     t = _lap(stage_s, "line_space", t)
     if release_visual:
         corpus.visual = np.zeros((len(corpus.creative_ids), 0), np.float32)
-    units = Units.from_labels(linker.labels_[corpus.creative_of_ad], fb.features_, lines, kind_gate(corpus))
+    units = Units.from_labels(linker.labels_[corpus.creative_of_ad], fb.features_, None, kind_gate(corpus))
+    if lines is not None:   # the same means as from_labels gives, a block of columns at a time
+        units.line_X = unit_means(units.of_ad, units.weight, lines)
+        del lines
     _lap(stage_s, "units", t)
     return Prepared(corpus, fb.features_, fb.axes_used_, units, {str(k): int(v) for k, v in links.items() if k != "none"})
+
+
+def _line_space(corpus: AdCorpus, seed: int) -> np.ndarray:
+    return line_features(corpus, seed=seed, visual=line_visual(corpus, seed))
 
 
 def finish(tree: ClusterTree, prep: Prepared, labeller: Labeller | None, rep_strategy: str, seed: int, min_spend: float,
@@ -92,19 +112,23 @@ def finish(tree: ClusterTree, prep: Prepared, labeller: Labeller | None, rep_str
     """Labels, rollups and map positions of a tree whose structure is final. Returns how coordinates were made."""
     corpus = prep.corpus
     stage_s = stage_s if stage_s is not None else {}
-    t = time.perf_counter()
-    progress("labels", 0, len(tree.nodes))
-    TreeLabeller(corpus, prep.features, labeller, rep_strategy, seed, progress=progress).run(tree, names or {})
-    t = _lap(stage_s, "labels", t)
-    progress("rollups", 0, 1)
-    ids, M = membership(tree, corpus)
-    for nid, perf in zip(ids, rollup(M, corpus.frame, min_spend)):
-        tree.nodes[nid].perf = perf
-    t = _lap(stage_s, "rollups", t)
-    how = "stored"
-    if coords is None:
-        progress("projection", 0, 1)
-        coords, how = project_2d(prep.features, seed)
+    # the 2-D map reads only the features: it is made in a thread while the nodes are labelled (its
+    # FAISS searches run outside the GIL beside labelling's Python; same calls, same coordinates)
+    with ThreadPoolExecutor(1, thread_name_prefix="projection") as pool:
+        projecting = pool.submit(project_2d, prep.features, seed) if coords is None else None
+        t = time.perf_counter()
+        progress("labels", 0, len(tree.nodes))
+        TreeLabeller(corpus, prep.features, labeller, rep_strategy, seed, progress=progress).run(tree, names or {})
+        t = _lap(stage_s, "labels", t)
+        progress("rollups", 0, 1)
+        ids, M = membership(tree, corpus)
+        for nid, perf in zip(ids, rollup(M, corpus.frame, min_spend)):
+            tree.nodes[nid].perf = perf
+        t = _lap(stage_s, "rollups", t)
+        how = "stored"
+        if projecting is not None:
+            progress("projection", 0, 1)
+            coords, how = projecting.result()
     tree.set_assignment("x", coords[:, 0])
     tree.set_assignment("y", coords[:, 1])
     sizes = np.asarray(M.sum(axis=1)).ravel()
@@ -127,10 +151,21 @@ def _lap(stage_s: dict, name: str, t: float) -> float:
 def capped_duckdb(library, limit: str = BUILD_DUCKDB_MEMORY):
     """DuckDB's memory limit lowered for the build, then back to its default (the library sets none)."""
     library.execute(f"SET memory_limit = '{limit}'")
+    token = _CAP.set(limit)
     try:
         yield
     finally:
+        _CAP.reset(token)
         library.execute("RESET memory_limit")
+
+
+def drop_duckdb_cache(library) -> None:
+    """Inside a capped build, give back the blocks DuckDB kept from the build's reads (0.44 GB at 100k
+    ads, under the cap): a lower limit evicts them, then the cap is set again. Elsewhere a no-op."""
+    limit = _CAP.get()
+    if limit is not None:
+        library.execute("SET memory_limit = '16MB'")
+        library.execute(f"SET memory_limit = '{limit}'")
 
 
 @contextmanager

@@ -99,8 +99,7 @@ def load_corpus(library) -> AdCorpus:
     frame["ocr_text"] = frame["ocr_text"].fillna("").astype(str)
     ad_ids = frame["ad_id"].to_numpy(dtype=np.int64)
 
-    text_tab = arrow_query(library, "SELECT id, text_vec FROM ads ORDER BY id")
-    text = vector_column(text_tab, "text_vec", n, 384)
+    text = text_matrix(library, n)
 
     creative_ids, creative_of_ad = np.unique(frame["creative_id"].to_numpy(dtype=np.int64), return_inverse=True)
     all_ids, vis_all = visual_matrix(library)
@@ -112,6 +111,28 @@ def load_corpus(library) -> AdCorpus:
         visual = vis_all[np.searchsorted(all_ids, creative_ids)]
     attrs = library.query_df("SELECT ad_id, key, value FROM attributes ORDER BY ad_id, key")
     return AdCorpus(ad_ids, frame, creative_ids, creative_of_ad.astype(np.int64), visual, text, attrs)
+
+
+def text_matrix(library, n: int) -> np.ndarray:
+    """ads.text_vec in id order as an (n, d) float32 matrix, nulls as zeros. When every stored row has
+    one length it is read as FLOAT[d] and each Arrow chunk's flat buffer is copied once into the matrix
+    (no combined copy, no list offsets; the same floats); otherwise as lists (`vector_column`)."""
+    (d, shortest), = library.execute("SELECT coalesce(max(len(text_vec)), 0), min(len(text_vec)) FROM ads").fetchall()
+    d = int(d)
+    if not d or shortest != d:
+        return vector_column(arrow_query(library, "SELECT id, text_vec FROM ads ORDER BY id"), "text_vec", n, 384)
+    out = np.zeros((n, d), np.float32)
+    at = 0
+    for chunk in arrow_query(library, f"SELECT text_vec::FLOAT[{d}] AS v FROM ads ORDER BY id").column("v").chunks:
+        rows = np.asarray(chunk.values.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, d)
+        rows = rows[chunk.offset:chunk.offset + len(chunk)]
+        if chunk.null_count:
+            valid = ~np.asarray(chunk.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            out[at:at + len(chunk)][valid] = rows[valid]
+        else:
+            out[at:at + len(chunk)] = rows
+        at += len(chunk)
+    return out
 
 
 VISUAL_BATCH = 8_192

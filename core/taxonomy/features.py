@@ -345,3 +345,18 @@ def line_features(corpus: AdCorpus, visual_share: float = LINE_VISUAL_SHARE, see
             out[rows, at:at + b.shape[1]] = b[rows] * np.sqrt(share)
             at += b.shape[1]
     return out
+
+
+def unit_means(of_ad: np.ndarray, weight: np.ndarray, rows: np.ndarray, block: int = 64) -> np.ndarray:
+    """Per unit, the float32 mean of its ads' rows: what hierarchy.Units.from_labels computes (one sparse
+    product in float64, divided by the unit's ads), a block of columns at a time, so the float64 copy
+    is n × block instead of n × width (the 1M-ad line space: 4.8 GB of float64, and as much again for
+    the product). Each unit sums its ads in the same order either way: the same floats."""
+    from scipy.sparse import csr_matrix
+
+    u = len(weight)
+    ind = csr_matrix((np.ones(len(of_ad)), (of_ad, np.arange(len(of_ad)))), shape=(u, len(of_ad)))
+    out = np.empty((u, rows.shape[1]), np.float32)
+    for s in range(0, rows.shape[1], block):
+        out[:, s:s + block] = (ind @ rows[:, s:s + block].astype(np.float64)) / np.maximum(weight, 1)[:, None]
+    return out
