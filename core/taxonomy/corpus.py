@@ -5,6 +5,7 @@ Python objects would take minutes and gigabytes.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,6 +88,27 @@ def vector_column(table, column: str, n_rows: int, dim: int | None = None) -> np
 
 
 def load_corpus(library) -> AdCorpus:
+    # the visual rows stream from DuckDB in a thread (its own cursor; DuckDB runs outside the GIL)
+    # while this one parses the per-ad table's JSON cells, which is Python
+    with ThreadPoolExecutor(1, thread_name_prefix="visual-rows") as pool:
+        reading = pool.submit(visual_matrix, library)
+        frame, text = _ad_table(library)
+        all_ids, vis_all = reading.result()
+    n = len(frame)
+    ad_ids = frame["ad_id"].to_numpy(dtype=np.int64)
+    creative_ids, creative_of_ad = np.unique(frame["creative_id"].to_numpy(dtype=np.int64), return_inverse=True)
+    if len(all_ids) == 0:
+        visual = np.zeros((len(creative_ids), 0), np.float32)
+    elif np.array_equal(all_ids, creative_ids):
+        visual = vis_all              # the usual case: no copy of a matrix that is 1.5 GB at 100k
+    else:
+        visual = vis_all[np.searchsorted(all_ids, creative_ids)]
+    attrs = library.query_df("SELECT ad_id, key, value FROM attributes ORDER BY ad_id, key")
+    return AdCorpus(ad_ids, frame, creative_ids, creative_of_ad.astype(np.int64), visual, text, attrs)
+
+
+def _ad_table(library) -> tuple[pd.DataFrame, np.ndarray]:
+    """The per-ad table (JSON cells parsed, word lists split) and the ads' document vectors."""
     frame = library.query_df(AD_SQL)
     n = len(frame)
     frame["tags"] = [list(t) if t is not None and not isinstance(t, float) else [] for t in frame["tags"]]
@@ -97,20 +119,7 @@ def load_corpus(library) -> AdCorpus:
     frame["layout_list"] = [_split(v) for v in frame["layout_words"]]
     frame["object_list"] = [label_words(v) for v in frame["labels"]]
     frame["ocr_text"] = frame["ocr_text"].fillna("").astype(str)
-    ad_ids = frame["ad_id"].to_numpy(dtype=np.int64)
-
-    text = text_matrix(library, n)
-
-    creative_ids, creative_of_ad = np.unique(frame["creative_id"].to_numpy(dtype=np.int64), return_inverse=True)
-    all_ids, vis_all = visual_matrix(library)
-    if len(all_ids) == 0:
-        visual = np.zeros((len(creative_ids), 0), np.float32)
-    elif np.array_equal(all_ids, creative_ids):
-        visual = vis_all              # the usual case: no copy of a matrix that is 1.5 GB at 100k
-    else:
-        visual = vis_all[np.searchsorted(all_ids, creative_ids)]
-    attrs = library.query_df("SELECT ad_id, key, value FROM attributes ORDER BY ad_id, key")
-    return AdCorpus(ad_ids, frame, creative_ids, creative_of_ad.astype(np.int64), visual, text, attrs)
+    return frame, text_matrix(library, n)
 
 
 def text_matrix(library, n: int) -> np.ndarray:
