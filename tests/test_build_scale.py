@@ -343,6 +343,9 @@ def test_rowwise_dots_in_cache_sized_blocks_equal_one_whole_gather():
     whole = np.einsum("ij,ij->i", A[i], A[j])
     assert np.array_equal(_rowwise_dot(A, i, j), whole)                 # default: ~1 MB blocks (68 rows)
     assert np.array_equal(_rowwise_dot(A, i, j, chunk=7), whole)
+    assert np.array_equal(_rowwise_dot(A, i, j, threads=2), whole)            # halves in two threads
+    assert np.array_equal(_rowwise_dot(A, i, j, chunk=7, threads=3), whole)
+    assert np.array_equal(_rowwise_dot(A, i[:5], j[:5], threads=2), whole[:5])   # fewer pairs than a block
     assert np.array_equal(_rowwise_dot(A[:, :64].copy(), i, j), np.einsum("ij,ij->i", A[i, :64], A[j, :64]))
 
 
