@@ -1,6 +1,7 @@
 """Shared fixtures. Models and the sample library are built once per test session."""
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -57,3 +58,56 @@ def shared_ads() -> Path:
     if not SHARED_ADS.exists():
         pytest.skip("../shared/ads is absent (a fresh clone has no shared evaluation data)")
     return SHARED_ADS
+
+
+LATER_SHARE = 0.1   # the real ads' second upload: this share of each set's metadata rows
+
+
+def _split_upload(src: Path, dst: Path, share: float, seed: int = 0) -> tuple[Path, Path]:
+    """Copies of the real sets in two uploads (under tmp, never the repo): `share` of each set's rows later."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for meta in sorted(src.glob("*/metadata.csv")):
+        with open(meta, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            rows, fields = list(reader), reader.fieldnames
+        later = set(rng.choice(len(rows), int(round(share * len(rows))), replace=False).tolist())
+        for part, keep in (("first", [r for i, r in enumerate(rows) if i not in later]),
+                           ("second", [r for i, r in enumerate(rows) if i in later])):
+            out = dst / part / meta.parent.name
+            (out / "images").mkdir(parents=True, exist_ok=True)
+            with open(out / "metadata.csv", "w", encoding="utf-8", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(keep)
+            for r in keep:
+                shutil.copyfile(meta.parent / r["file"], out / r["file"])
+    return dst / "first", dst / "second"
+
+
+@pytest.fixture(scope="session")
+def real_ingest(shared_ads, tmp_path_factory):
+    """The 461 real ads in two uploads, as a user grows a library: 90% ingested and built, then the other
+    10% placed into that build, then a rebuild (the default build of all 461, ids carried).
+    (library, summaries of both ingests, tree after the first, tree after placement, placement drift).
+    One ingest of the real ads per test session (the taxonomy and search tests share it): read it, never
+    change it; copy it with `copy_library` to write."""
+    import core
+    from core.taxonomy import load_tree
+
+    first, second = _split_upload(shared_ads, tmp_path_factory.mktemp("realads_upload"), LATER_SHARE)
+    lib = core.open_library(tmp_path_factory.mktemp("realads") / "lib")
+    summaries = [core.ingest_source(lib, first)]
+    built = load_tree(lib)
+    summaries.append(core.ingest_source(lib, second))
+    placed = load_tree(lib)
+    drift = core.taxonomy_drift(lib)
+    core.build_taxonomy(lib)
+    yield {"lib": lib, "summaries": summaries, "built": built, "placed": placed, "drift": drift}
+    lib.close()
+
+
+@pytest.fixture(scope="session")
+def real_library(real_ingest):
+    return real_ingest["lib"]
