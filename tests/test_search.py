@@ -402,3 +402,18 @@ def test_nodes_are_the_leaves_of_the_best_ads(sample_library):
         assert got[0] == res["ads"][0]["node_id"], it["query"]
         assert set(leaves[:3]) <= set(got[:5]), it["query"]
     assert checked >= 10
+
+
+def test_an_edit_reaches_search_in_the_same_process(sample_library, tmp_path):
+    """A rename rewrites the build under its own key; search (which caches the corpus and its node
+    index in memory) must show the new name at once, as the app does after an edit."""
+    from conftest import copy_library
+    from core.taxonomy import rename_node
+
+    lib = copy_library(sample_library, tmp_path / "lib")
+    first = search(lib, "coffee", top_k=5, explain=False)   # the corpus is cached now
+    leaf = first["nodes"][0]["id"]
+    rename_node(lib, leaf, "Zebracorn picnic")
+    again = search(lib, "coffee", top_k=5, explain=False, filters={"node": leaf})   # hits in that node only
+    assert {n["id"]: n["label"] for n in again["nodes"]}.get(leaf) == "Zebracorn picnic", again["nodes"]
+    lib.close()

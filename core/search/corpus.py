@@ -82,11 +82,14 @@ def library_state(library) -> tuple[str, str | None]:
     from .nodes import TAXONOMY_RUN_KIND as RUN_KIND
     from .verdict import RUN_KIND as VERDICT_KIND
 
-    n, mx, build, verdict = library.execute(
+    n, mx, build, verdict, revision = library.execute(
         """SELECT count(*), coalesce(max(id), 0),
                   (SELECT max(key) FROM runs WHERE kind = ? AND is_current),
-                  (SELECT max(key) FROM runs WHERE kind = ? AND is_current) FROM ads""", [RUN_KIND, VERDICT_KIND]).fetchone()
-    return f"{library.path}|{n}|{mx}|{build or ''}", verdict
+                  (SELECT max(key) FROM runs WHERE kind = ? AND is_current),
+                  (SELECT max(value) FROM meta WHERE key = 'tree_revision') FROM ads""",
+        [RUN_KIND, VERDICT_KIND]).fetchone()
+    # the tree revision moves with every rewrite of a build (an edit keeps the build key), here or in another process
+    return f"{library.path}|{n}|{mx}|{build or ''}|{revision or ''}", verdict
 
 
 def corpus_key(library) -> str:

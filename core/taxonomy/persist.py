@@ -81,6 +81,9 @@ def _vectors(vecs: list) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.float32()), mask=pa.array(mask))
 
 
+TREE_REVISION_KEY = "tree_revision"   # meta row bumped by every write_tree, in its transaction
+
+
 def write_tree(library, tree: ClusterTree, build_key: str, replace: bool = False) -> None:
     """Nodes and assignments of one build in one transaction (`replace` rewrites an edited build)."""
     nodes = node_table(tree, build_key)
@@ -102,6 +105,9 @@ def write_tree(library, tree: ClusterTree, build_key: str, replace: bool = False
         finally:
             cur.unregister("_tx_nodes")
             cur.unregister("_tx_assign")
+        # an edit rewrites a build under its own key: readers that cache a tree (search) key on this too
+        cur.execute(f"""INSERT INTO meta VALUES ('{TREE_REVISION_KEY}', '1') ON CONFLICT (key)
+                        DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS VARCHAR)""")
 
 
 class NoTaxonomy(LookupError):
