@@ -106,40 +106,44 @@ class TreeLabeller:
         tested = self.facets.of_kind(*TESTED_KINDS)
 
         keywords, idf = self._keywords(tree, ids, pos, term_counts, self.vocab, real)
-        name_terms = self._name_terms(tree, ids, pos, M, sizes)
-        concepts = self._concepts(M, sizes)
         tags = self._enriched(tree, ids, pos, facet_counts[:, tested], sizes, tested)
-        shares = {kind: shares_rows(facet_counts[:, self._cols(kind)], sizes, self.facets.names[self._cols(kind)], limit)
-                  for kind, limit in SHARE_LIMITS}
-        layout_rest = self._layout_rest(tree, ids, pos, facet_counts, sizes)
-        evidence: dict[str, NodeEvidence] = {}
-        for nid in ids:
-            node = tree.nodes[nid]
-            i = pos[nid]
-            size = int(sizes[i])
-            ev = evidence[nid] = NodeEvidence(
-                node.id, node.level, size, keywords=list(keywords[nid]), tags=tags.get(nid, []), layout=shares["layout"][i],
-                colours=shares["colour"][i], objects=shares["object"][i], formats=shares["format"][i],
-                placements=shares["placement"][i], ctas=shares["cta"][i], video_share=float(video[i]) / max(size, 1))
-            ev.name_terms = name_terms.get(nid, [])
-            ev.concepts = concepts[i]
-            ev.mixed = node.mixed = _is_mixed(node, ev)   # what the name says, kept for the build's readers
-            if node.parent_id is not None:
-                ev.layout_rest = layout_rest[i]
-
-        if type(self.labeller) is RuleLabeller:
-            # the convergent sampler's MiniLM rounds (torch, outside the GIL) run while the names are
-            # composed: the sampler reads its own subsets' evidence, never the names, and the rule
-            # labeller keeps no state, so both give what they give one after the other
-            with ThreadPoolExecutor(1, thread_name_prefix="representatives") as pool:
-                sampling = pool.submit(self._representatives, tree, ids, rows, evidence, idf)
-                self._name(tree, evidence, names or {})
-                self.progress("labels", len(ids) // 2, len(ids))
-                rep_rows, traces = sampling.result()
-        else:   # a model labeller may hold state (a client, a cache): one call at a time
+        threaded = type(self.labeller) is RuleLabeller
+        with ThreadPoolExecutor(1, thread_name_prefix="representatives") as pool:
+            sampling = None
+            if threaded:
+                # the convergent sampler's MiniLM rounds (torch, outside the GIL) start as soon as what they
+                # read exists (idf, the clusters' tags; `_subset_evidence` reads id, level, size and tags) and
+                # run while the rest of the evidence is gathered and the names are composed: the sampler
+                # reads its own subsets' evidence, never the names, and the rule labeller keeps no state,
+                # so both give what they give one after the other
+                base = {nid: NodeEvidence(nid, tree.nodes[nid].level, int(sizes[pos[nid]]), tags=tags.get(nid, []))
+                        for nid in ids if tree.nodes[nid].level < 3}
+                sampling = pool.submit(self._representatives, tree, ids, rows, base, idf)
+            name_terms = self._name_terms(tree, ids, pos, M, sizes)
+            concepts = self._concepts(M, sizes)
+            shares = {kind: shares_rows(facet_counts[:, self._cols(kind)], sizes, self.facets.names[self._cols(kind)], limit)
+                      for kind, limit in SHARE_LIMITS}
+            layout_rest = self._layout_rest(tree, ids, pos, facet_counts, sizes)
+            evidence: dict[str, NodeEvidence] = {}
+            for nid in ids:
+                node = tree.nodes[nid]
+                i = pos[nid]
+                size = int(sizes[i])
+                ev = evidence[nid] = NodeEvidence(
+                    node.id, node.level, size, keywords=list(keywords[nid]), tags=tags.get(nid, []), layout=shares["layout"][i],
+                    colours=shares["colour"][i], objects=shares["object"][i], formats=shares["format"][i],
+                    placements=shares["placement"][i], ctas=shares["cta"][i], video_share=float(video[i]) / max(size, 1))
+                ev.name_terms = name_terms.get(nid, [])
+                ev.concepts = concepts[i]
+                ev.mixed = node.mixed = _is_mixed(node, ev)   # what the name says, kept for the build's readers
+                if node.parent_id is not None:
+                    ev.layout_rest = layout_rest[i]
             self._name(tree, evidence, names or {})
             self.progress("labels", len(ids) // 2, len(ids))
-            rep_rows, traces = self._representatives(tree, ids, rows, evidence, idf)
+            if sampling is not None:
+                rep_rows, traces = sampling.result()
+            else:   # a model labeller may hold state (a client, a cache): one call at a time
+                rep_rows, traces = self._representatives(tree, ids, rows, evidence, idf)
         # MiniLM cost is per token and dominates a 10k build (≈1,700 of 1,800 nodes are micro-patterns):
         # a micro-pattern embeds its name and keywords only (its description is a formula over the same
         # words) and that one vector serves as label_vec and for fidelity; clusters embed both texts in full
