@@ -327,7 +327,8 @@ def test_browser_gallery_board_compare_and_pictures(app_url, page):
     _settle(pg)
     pg.get_by_role("button", name="Add to board").click()
     _settle(pg)
-    with pg.expect_download() as dl:
+    # the page is made on the click (deferred download data): on a loaded machine that took over 30 s once
+    with pg.expect_download(timeout=120_000) as dl:
         pg.get_by_role("button", name="Board as web page").click()
     html = Path(dl.value.path()).read_text()
     assert "Spring &lt;b&gt;ideas&lt;/b&gt;" in html and html.count("data:image/") >= 2
