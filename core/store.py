@@ -20,6 +20,7 @@ import numpy as np
 
 SCHEMA_VERSION = 1
 DB_NAME = "library.duckdb"
+TREE_REVISION_KEY = "tree_revision"   # meta row bumped by every taxonomy write (persist.write_tree); search keys on it
 BACKUP_NAME = DB_NAME + ".bak"   # the last good copy, taken before each ingest and build (core.check restores it)
 
 SCHEMA = """

@@ -79,6 +79,7 @@ class RowsByCreative:
 def library_state(library) -> tuple[str, str | None]:
     """(corpus key, key of the current verdict run) in one query: each DuckDB call costs a few ms of
     every search, and both must be read every time (another process may ingest or recalibrate)."""
+    from ..store import TREE_REVISION_KEY
     from .nodes import TAXONOMY_RUN_KIND as RUN_KIND
     from .verdict import RUN_KIND as VERDICT_KIND
 
@@ -86,8 +87,8 @@ def library_state(library) -> tuple[str, str | None]:
         """SELECT count(*), coalesce(max(id), 0),
                   (SELECT max(key) FROM runs WHERE kind = ? AND is_current),
                   (SELECT max(key) FROM runs WHERE kind = ? AND is_current),
-                  (SELECT max(value) FROM meta WHERE key = 'tree_revision') FROM ads""",
-        [RUN_KIND, VERDICT_KIND]).fetchone()
+                  (SELECT max(value) FROM meta WHERE key = ?) FROM ads""",
+        [RUN_KIND, VERDICT_KIND, TREE_REVISION_KEY]).fetchone()
     # the tree revision moves with every rewrite of a build (an edit keeps the build key), here or in another process
     return f"{library.path}|{n}|{mx}|{build or ''}|{revision or ''}", verdict
 

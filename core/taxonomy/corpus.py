@@ -94,7 +94,6 @@ def load_corpus(library) -> AdCorpus:
         reading = pool.submit(visual_matrix, library)
         frame, text = _ad_table(library)
         all_ids, vis_all = reading.result()
-    n = len(frame)
     ad_ids = frame["ad_id"].to_numpy(dtype=np.int64)
     creative_ids, creative_of_ad = np.unique(frame["creative_id"].to_numpy(dtype=np.int64), return_inverse=True)
     if len(all_ids) == 0:

@@ -184,7 +184,7 @@ class RuleLabeller:
 
     def name(self, ev: NodeEvidence) -> str:
         form = self.form(ev)
-        avoid = ev.avoid_names._names if isinstance(ev.avoid_names, TakenNames) else {a.lower() for a in ev.avoid_names}
+        avoid = ev.avoid_names if isinstance(ev.avoid_names, TakenNames) else {a.lower() for a in ev.avoid_names}
         if ev.mixed and ev.level < 3:
             return self.mixed_name(ev, form, avoid)
         cands = self.head_candidates(ev)
@@ -200,7 +200,7 @@ class RuleLabeller:
             first = first or option
         return first
 
-    def mixed_name(self, ev: NodeEvidence, form: str, avoid: set[str]) -> str:
+    def mixed_name(self, ev: NodeEvidence, form: str, avoid: AbstractSet[str]) -> str:
         """'Mixed photos: veterans, police': the look they share, then their commonest distinct words."""
         if ev.name_terms is not None:   # the words most of its ads say, not one advertiser's rarest
             terms = [t for t, _, cover in sorted(ev.name_terms, key=lambda x: -x[2])]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..store import json_cell
+from ..store import TREE_REVISION_KEY, json_cell
 from .tree import ASSIGNMENT_COLUMNS, ClusterTree, Node, id_sort_key, json_default
 
 RUN_KIND = "taxonomy"
@@ -79,9 +79,6 @@ def _vectors(vecs: list) -> pa.Array:
     values = np.concatenate(present) if present else np.zeros(0, np.float32)
     mask = np.array([a is None for a in arrs], dtype=bool)
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.float32()), mask=pa.array(mask))
-
-
-TREE_REVISION_KEY = "tree_revision"   # meta row bumped by every write_tree, in its transaction
 
 
 def write_tree(library, tree: ClusterTree, build_key: str, replace: bool = False) -> None:
