@@ -180,11 +180,13 @@ def search_similar(library, ad_id: int | None = None, image=None, top_k: int = 1
     return _similar(library, ad_id=ad_id, image=image, top_k=top_k, filters=as_filter_dict(filters), **kw)
 
 
-def warm_search(library) -> dict:
-    """Load the search models and this library's indexes once (call when the app starts)."""
+def warm_search(library, image_model: bool = True, progress=None) -> dict:
+    """Load the search models and this library's indexes once (call when the app starts, and after an upload:
+    new ads' documents are encoded here rather than in the first search); `progress(done, total)` follows that
+    encoding."""
     from .search.warm import warm_search as _warm
 
-    return _warm(library)
+    return _warm(library, image_model=image_model, progress=progress)
 
 
 def verdict_model(library) -> dict:

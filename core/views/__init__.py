@@ -24,7 +24,7 @@ from .edits import edit_node
 from .grid import ads_by_ids
 from .library import attribute_keys, attribute_values, data_version, filter_options, library_stats
 from .map import map_points, shared_traits
-from .runner import (BUILD_SOURCE, INGEST_STAGES, STAGE_LABELS, BackgroundJob, JobBusy, background_job, start_build,
+from .runner import (BUILD_SOURCE, INGEST_STAGES, SEARCH_STAGE, STAGE_LABELS, BackgroundJob, JobBusy, background_job, start_build,
                      start_ingest, start_sample)
 from .runs import build_runs, job, job_progress, job_report, jobs
 from .taxonomy import (ad_tree_path, chart_metrics, children, descendants, node_card, nodes_frame, root_id, tags_frame,
@@ -32,7 +32,7 @@ from .taxonomy import (ad_tree_path, chart_metrics, children, descendants, node_
 from .uploads import check_upload, check_zip_contents, read_jsonl_queries, save_upload
 
 __all__ = [
-    "LEVEL_NAMES", "METRICS", "PERF_KEYS", "BUILD_SOURCE", "INGEST_STAGES", "STAGE_LABELS", "BackgroundJob", "JobBusy",
+    "LEVEL_NAMES", "METRICS", "PERF_KEYS", "BUILD_SOURCE", "INGEST_STAGES", "SEARCH_STAGE", "STAGE_LABELS", "BackgroundJob", "JobBusy",
     "NoTaxonomy", "not_available", "current_build_key", "data_version", "library_stats", "attribute_keys",
     "attribute_values", "filter_options", "background_job", "start_build", "start_ingest", "start_sample", "jobs", "job",
     "job_progress", "job_report", "build_runs", "check_upload", "check_zip_contents", "read_jsonl_queries", "save_upload",
