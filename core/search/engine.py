@@ -78,7 +78,8 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
     if not chans:
         return out
     fchans = fusion_channels(library, corpus, chans, cfg)
-    fused = (fuse(fchans, cfg.weights, cfg.z_clip, mask, cfg.z_head, cfg.z_floor, _stand_ins(corpus, fchans, cfg))
+    zs: dict = {}
+    fused = (fuse(fchans, cfg.weights, cfg.z_clip, mask, cfg.z_head, cfg.z_floor, _stand_ins(corpus, fchans, cfg), zs)
              if fusion == "zsum" else rrf(fchans) * 30.0)
     final = fused.astype(np.float64)
 
@@ -101,6 +102,7 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
         final = lift(final, rows_saying(corpus, phrases, mask))
 
     hits = collapse(corpus, final, top_k, cfg, mask)
+    final, hits = _keep_confident(corpus, final, hits, zs, top_k, cfg, mask)
     if tax is not None:
         floor = np.nanmin(final[np.isfinite(final)])
         masked = np.where(np.isfinite(final), final, floor)
@@ -142,6 +144,23 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
     if kw.get("timings"):
         out["ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return out
+
+
+def _keep_confident(corpus: Corpus, final: np.ndarray, hits: list, zs: dict, top_k: int, cfg: SearchConfig, mask):
+    """A channel's confident first pick is kept among the first `confident_slot` hits (confident.py).
+    Only the slot itself can change, so the ranking above it, and a search for fewer hits, are as before."""
+    slot = int(cfg.confident_slot or 0)
+    if not zs or not cfg.confident_gap or top_k < slot:
+        return final, hits
+    from .confident import confident_row, keep_in_top
+
+    allowed = np.isfinite(final) if mask is None else (mask & np.isfinite(final))
+    for name in cfg.confident_channels:
+        row = confident_row(corpus, zs.get(name), allowed, cfg.confident_gap, cfg.phash_max)
+        if row is not None:
+            final, hits = keep_in_top(corpus, final, hits, row, slot,
+                                      lambda f: collapse(corpus, f, top_k, cfg, mask))
+    return final, hits
 
 
 def fusion_channels(library, corpus: Corpus, chans: dict, cfg: SearchConfig) -> dict:
