@@ -92,3 +92,17 @@ def test_keep_in_top_places_the_row_at_the_slot(sample_library):
     # already shown: unchanged
     same_final, same_hits = keep_in_top(corpus, final, hits, hits[3][0], 10, lambda f: collapse(corpus, f, 10, cfg, None))
     assert same_hits is hits and same_final is final
+
+
+def test_a_confident_pick_never_takes_the_slot_from_an_ad_that_says_the_quoted_words(sample_library):
+    from core.search.quoted import rows_saying
+
+    lib = sample_library
+    corpus = get_corpus(lib)
+    q = QUERIES[0]
+    row = _label_pick(lib, q)
+    said = set(rows_saying(corpus, ["now"]).tolist())
+    assert row is not None and row not in said and len(said) >= 10  # the case under test
+    res = search(lib, f'"now" {q}', top_k=10, explain=False)
+    rows = corpus.rows_of([a["ad_id"] for a in res["ads"]])
+    assert len(rows) == 10 and all(int(r) in said for r in rows)
