@@ -141,7 +141,10 @@ def channel_agreement(chans: dict, r: int, mask=None, k: int = 3) -> int:
     n = 0
     for name in AGREE_CHANNELS:
         s = chans.get(name)
-        if s is not None and int(np.count_nonzero(_valid(s, mask) >= s[r])) <= k:
+        if s is None:
+            continue
+        at_least = s >= s[r]
+        if int(np.count_nonzero(at_least & mask if mask is not None else at_least)) <= k:
             n += 1
     return n
 
