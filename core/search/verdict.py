@@ -208,8 +208,10 @@ def decide(library, cfg, out: dict, ctx, chans: dict, final: np.ndarray, hits, r
     out["verdict_features"] = {k: round(v, 4) if v is not None else None for k, v in feats.items()}
     top = out["ads"][0] if out["ads"] else None
     name = top["file"] if top else corpus_file(ctx, r)
+    ran = sum(1 for c in AGREE_CHANNELS if chans.get(c) is not None)
     out["evidence"] = (f"closest ad: {name}, similarity {feats['dense_cos']:.2f}, "
-                       f"{feats['idf_cover'] * 100:.0f}% of your words' weight on it")
+                       f"{feats['idf_cover'] * 100:.0f}% of your words' weight on it, "
+                       f"{feats['agree_top3']} of {ran} ways of searching rank it in their top 3")
 
 
 def corpus_file(ctx, r: int) -> str:
