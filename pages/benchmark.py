@@ -41,7 +41,9 @@ def run(**kw) -> None:
 FEATURE_WORDS = {"dense_cos": "meaning match (MiniLM)", "multi_cos": "meaning match (multilingual)",
                  "idf_cover": "share of the request's telling words in the ad", "info": "how telling the matched words are",
                  "gram_cover": "letter runs matched (glued text)", "margin": "lead over the second hit",
-                 "ambiguity": "how many ads hold the same words"}
+                 "ambiguity": "how many ads hold the same words",
+                 "agree_top3": "search channels ranking it in their top 3",
+                 "multi_head_z": "lead over the best matches (multilingual)"}
 
 
 def verdict_panel() -> None:
