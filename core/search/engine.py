@@ -78,8 +78,7 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
     if not chans:
         return out
     fchans = fusion_channels(library, corpus, chans, cfg)
-    zs: dict = {}
-    fused = (fuse(fchans, cfg.weights, cfg.z_clip, mask, cfg.z_head, cfg.z_floor, _stand_ins(corpus, fchans, cfg), zs)
+    fused = (fuse(fchans, cfg.weights, cfg.z_clip, mask, cfg.z_head, cfg.z_floor, _stand_ins(corpus, fchans, cfg))
              if fusion == "zsum" else rrf(fchans) * 30.0)
     final = fused.astype(np.float64)
 
@@ -98,13 +97,10 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
         final = final + boost_rows
     if mask is not None:
         final = np.where(mask, final, -np.inf)
-    said = None
     if phrases:  # "quoted words": ads whose own text says them first (quoted.py)
-        said = rows_saying(corpus, phrases, mask)
-        final = lift(final, said)
+        final = lift(final, rows_saying(corpus, phrases, mask))
 
     hits = collapse(corpus, final, top_k, cfg, mask)
-    final, hits = _keep_confident(corpus, final, hits, zs, top_k, cfg, mask, said)
     if tax is not None:
         floor = np.nanmin(final[np.isfinite(final)])
         masked = np.where(np.isfinite(final), final, floor)
@@ -146,30 +142,6 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
     if kw.get("timings"):
         out["ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return out
-
-
-def _keep_confident(corpus: Corpus, final: np.ndarray, hits: list, zs: dict, top_k: int, cfg: SearchConfig, mask,
-                    said=None):
-    """A channel's confident first pick is kept among the first `confident_slot` hits (confident.py).
-    Only the slot itself can change, so the ranking above it, and a search for fewer hits, are as before.
-    `said`: the rows holding the query's quoted words; a pick that does not hold them never takes the
-    slot from one that does (quoted words come first)."""
-    slot = int(cfg.confident_slot or 0)
-    if not zs or not cfg.confident_gap or top_k < slot:
-        return final, hits
-    from .confident import confident_row, keep_in_top
-
-    allowed = np.isfinite(final) if mask is None else (mask & np.isfinite(final))
-    for name in cfg.confident_channels:
-        row = confident_row(corpus, zs.get(name), allowed, cfg.confident_gap, cfg.phash_max)
-        if row is not None and said is not None and len(hits) >= slot:
-            said = np.asarray(said)
-            if not (said == row).any() and (said == hits[slot - 1][0]).any():
-                continue
-        if row is not None:
-            final, hits = keep_in_top(corpus, final, hits, row, slot,
-                                      lambda f: collapse(corpus, f, top_k, cfg, mask))
-    return final, hits
 
 
 def fusion_channels(library, corpus: Corpus, chans: dict, cfg: SearchConfig) -> dict:

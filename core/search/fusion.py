@@ -46,12 +46,11 @@ def channel_z(s: np.ndarray, mask: np.ndarray | None, z_clip: float, head: int |
 
 def fuse(channel_scores: dict[str, np.ndarray], weights: dict[str, float], z_clip: float,
          mask: np.ndarray | None = None, head: int | None = None, z_floor: float | None = None,
-         stand_ins: dict | None = None, zs_out: dict | None = None) -> np.ndarray:
+         stand_ins: dict | None = None) -> np.ndarray:
     """sum_c w_c · clip(z_c, z_floor, z_clip); z statistics over the allowed rows (their head).
 
     stand_ins: {channel: (other channel, rows)}: on those rows the other channel's z replaces the
-    channel's (a model that cannot read an ad's language gives no vote on it; scripts.py).
-    zs_out: filled with each channel's clipped z as summed (before its weight; confident.py)."""
+    channel's (a model that cannot read an ad's language gives no vote on it; scripts.py)."""
     zs = {}
     for name, s in channel_scores.items():
         if s is not None and float(weights.get(name, 0.0)) != 0.0:
@@ -59,8 +58,6 @@ def fuse(channel_scores: dict[str, np.ndarray], weights: dict[str, float], z_cli
     for name, (other, rows) in (stand_ins or {}).items():
         if name in zs and other in zs and rows is not None and rows.any():
             zs[name] = np.where(rows, zs[other], zs[name])
-    if zs_out is not None:
-        zs_out.update(zs)
     total = None
     for name, z in zs.items():
         z = z * float(weights[name])
