@@ -23,7 +23,7 @@ from .corpus import Corpus, get_corpus, library_state
 from .explain import best_label, hit_fields, hit_match, why_text
 from .verdict import decide
 from .filters import allowed_mask
-from .fusion import channel_z, fuse, rrf, zscore
+from .fusion import fuse, rrf, zscore
 from .quoted import lift, quoted_phrases, rows_saying, unquoted
 
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(SearchConfig)}
