@@ -23,7 +23,9 @@ def shared_library(real_library, tmp_path_factory):
 def test_dev_queries_recall_at_10(shared_library, shared_ads):
     from core.search import run_benchmark
 
-    out = run_benchmark(shared_library, queries=str(SHARED_EVAL / "dev_queries.jsonl"), root=str(shared_ads), k=5)
+    # calibrate=False: the verdict check's second search per query is not asserted here (test_search_verdict is)
+    out = run_benchmark(shared_library, queries=str(SHARED_EVAL / "dev_queries.jsonl"), root=str(shared_ads), k=5,
+                        calibrate=False)
     assert out["n"] == 60
     summary = {k: out[k] for k in ("recall@1", "recall@5", "recall@10", "mrr", "node_recall@5", "by_style")}
     # a floor under the 0.85 (README: 0.85 on a copy of a one-upload ingest; this library came in two uploads and was rebuilt)

@@ -21,6 +21,7 @@ pairs; the pHash rule is then checked on every candidate pair, whichever source 
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -289,8 +290,8 @@ class VariantLinker(BaseEstimator):
             return _rowwise_dot(visual, i, j)
         approx = _rowwise_dot(reduced, i, j)
         near = approx >= self.visual_min_cos - 0.1
-        # the full rows' gathers are most of variant linking (1.5M pairs at 100k): both cores take a half
-        approx[near] = _rowwise_dot(visual, i[near], j[near], threads=2)
+        # the full rows' gathers are most of variant linking (1.5M pairs at 100k): every core takes a share
+        approx[near] = _rowwise_dot(visual, i[near], j[near], threads=os.cpu_count() or 1)
         return approx
 
 
