@@ -151,10 +151,14 @@ def search_url_before(page_url: str) -> None:
 
 
 def search_url_after(page_url: str) -> None:
-    """After the Search page ran: its shown query goes into the URL (?q=); searches by example ('more like <ad>',
-    'looks like <picture>') are not a text query and leave it alone."""
-    query = (st.session_state.get(K.SEARCH) or {}).get("query") if page_url == "search" else None
-    if query and not str(query).startswith(("more like ", "looks like ")) and search_query_param() != query:
+    """After the Search page ran: its shown query goes into the URL (?q=). A search by example ('more like <ad>',
+    'looks like <picture>') is not a text query: it takes ?q= out, or the next run's search_url_before would
+    answer the old ?q= again and put that text search back over it."""
+    shown = (st.session_state.get(K.SEARCH) or {}) if page_url == "search" else {}
+    query = shown.get("query")
+    if shown.get("by_example"):
+        set_search_query_param(None)
+    elif query and search_query_param() != query:
         set_search_query_param(query)
 
 

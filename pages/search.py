@@ -56,7 +56,7 @@ with st.expander("Search by picture", icon=":material/image_search:"):
         try:
             with st.spinner("Looking…"):
                 res = core.search_similar(library, image=pic.getvalue(), top_k=int(top_k))
-            st.session_state[K.SEARCH] = {"query": f"looks like {pic.name}", "filters": [], "result": res}
+            st.session_state[K.SEARCH] = {"query": f"looks like {pic.name}", "filters": [], "result": res, "by_example": True}
         except Exception as e:  # noqa: BLE001
             ui.friendly(e, "search")
 
@@ -70,7 +70,8 @@ def more_like(ad_id: int, file: str) -> None:
         st.session_state["search-similar-error"] = str(e)
         return
     st.session_state[K.SEARCH] = {"query": f"more like {Path(file).name}", "filters": prev.get("filters") or [],
-                                  "typed_filters": prev.get("typed_filters"), "result": res}
+                                  "typed_filters": prev.get("typed_filters"), "result": res, "by_example": True}
+    ui.set_search_query_param(None)   # before app.py's search_url_before, which would run the old ?q= over it
 
 
 def typed_filters() -> AdFilters:
@@ -160,7 +161,9 @@ if res["ads"]:
     df = pd.DataFrame(res["ads"]).rename(columns={"thumb_path": "thumb", "media_path": "media"})
 
     def below(r: dict) -> None:
-        bits = [f"match {max(0.0, min(1.0, r.get('match') or 0.0)) * 100:.0f}%"]
+        pct = f"{max(0.0, min(1.0, r.get('match') or 0.0)) * 100:.0f}%"
+        # the rank also weighs pictures and the taxonomy: the number says which closeness it is
+        bits = [f"looks {pct} alike" if res.get("mode") == "similar" else f"text match {pct}"]
         st.caption(" · ".join(bits) + (f"  \n{ui.safe_md(r['why'])}" if r.get("why") else ""))
         dups = r.get("duplicates") or []
         if dups:

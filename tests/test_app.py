@@ -211,9 +211,20 @@ def test_search_verdict_nodes_and_hits(app_lib):
     page_text = texts(at)
     assert "Reuse" in page_text or "Generate" in page_text
     assert "Matching patterns" in page_text
+    assert re.search(r"text match \d+%", page_text)   # which closeness the number is: the rank weighs more
     hits = [b for b in at.button if b.key and b.key.startswith("hits-open-")]
     assert hits
     assert any(b.key.startswith("hit-node-") for b in at.button if b.key)
+    # a hit's "More like this": ads that look like it, each with how alike it looks; it replaces the text
+    # search's ?q= (which the next run would otherwise answer again, putting the text search back)
+    assert at.query_params.get("q") in ("discount offer coffee", ["discount offer coffee"])
+    like = next(b for b in at.button if b.key and b.key.startswith("hit-like-"))
+    ok(like.click().run())
+    page_text = texts(at)
+    assert "Results for “more like" in page_text and "q" not in at.query_params
+    assert re.search(r"looks \d+% alike", page_text) and not re.search(r"text match \d+%", page_text)
+    ok(at.run())   # and stays on the next run
+    assert "Results for “more like" in texts(at)
     # a filter that is not KEY=VALUE gets a friendly message, not a traceback
     at.text_input(key="search_query").set_value("coffee")
     at.text_input[1].set_value("nonsense")
@@ -624,7 +635,8 @@ def test_gallery_with_one_video_uploaded_twice(app_lib):
 
 
 def test_search_query_in_the_url(app_lib):
-    """?q= opens the Search page with that search run; a search typed on the page is written into ?q=."""
+    """?q= opens the Search page with that search run; a search typed on the page is written into ?q=; a search by
+    picture takes it out (else the next run would answer the old ?q= again, over the picture's results)."""
     at = make_app(app_lib.path.name)
     ok(at.run())
     at.query_params["q"] = "discount offer coffee"
@@ -634,6 +646,19 @@ def test_search_query_in_the_url(app_lib):
     at.text_input(key="search_query").set_value("cat meme")
     ok(at.button(key="FormSubmitter:search-Search").click().run())
     assert at.query_params["q"] in ("cat meme", ["cat meme"])
+    # a search by picture after it: the picture's own ad first, and a later run does not answer ?q= over it
+    ad = app_lib.query_df("SELECT a.file, c.media_path FROM ads a JOIN creatives c ON c.id = a.creative_id "
+                          "WHERE c.kind = 'image' ORDER BY a.id LIMIT 1").iloc[0]
+    pic = (app_lib.path / ad["media_path"]).read_bytes()
+    at.file_uploader(key="search-image").set_value(("mine.png", pic, "image/png"))
+    ok(at.run())
+    ok(next(b for b in at.button if b.label == "Find ads like this picture").click().run())
+    assert "Results for “looks like mine.png”" in texts(at) and "q" not in at.query_params
+    ok(at.run())
+    assert "Results for “looks like mine.png”" in texts(at)
+    first = next(b for b in at.button if b.key and b.key.startswith("hits-open-"))
+    same = set(app_lib.query_df(f"SELECT id FROM ads WHERE creative_id = (SELECT creative_id FROM ads WHERE file = '{ad['file']}')")["id"])
+    assert int(first.key.rsplit("-", 1)[1]) in same
 
 
 # -- hostile text: user strings render as literal text (issue 17) -----------------------------------------------

@@ -13,7 +13,6 @@ own browser download is not used). Skips when either is missing.
 """
 from __future__ import annotations
 
-import io
 import os
 import re
 import socket
@@ -202,6 +201,12 @@ def test_browser_upload_drill_search_map(app_url, page):
     _settle(pg)
     _no_error_text(pg.inner_text("body"), "search")
     _shot(pg, "06-search")
+    # a hit's "More like this" shows ads that look like it, and they stay (the text search's ?q= is dropped)
+    pg.get_by_role("button", name="More like this").first.click()
+    pg.wait_for_function("() => document.body.innerText.includes('Results for \u201cmore like')", timeout=60_000)
+    pg.wait_for_function("() => !new URLSearchParams(location.search).has('q')", timeout=30_000)
+    _settle(pg)
+    assert re.search(r"looks \d+% alike", pg.inner_text("body"))
 
     # 5. map: drag a box over the middle of the scatter; the selection grid appears
     _nav(pg, "Map")

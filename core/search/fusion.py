@@ -81,11 +81,11 @@ def rrf(channel_scores: dict[str, np.ndarray], k: int = 60) -> np.ndarray:
 
 
 def match_score(cosine: float, word_cover: float, gram_cover: float) -> float:
-    """An absolute 0–1 'is this really the ad' score for the reuse verdict.
-
-    z-scores are relative (some ad always ranks first); the verdict needs to know whether the
-    first one is actually close: the dense cosine rescaled from its typical range, or how much of
-    the query's words / character grams the ad's text contains, whichever says more.
+    """A hit's absolute 0–1 text match, shown beside it ("text match 71%"): the dense cosine rescaled
+    from its typical range, or how much of the query's words / character grams the ad's text
+    contains, whichever says more. z-scores are relative (some ad always ranks first); this says
+    how close the text is. The rank also weighs picture labels and the taxonomy, so it need not
+    fall with rank; the reuse verdict is verdict.py's model, not this score.
     """
     cos = min(1.0, max(0.0, (cosine - 0.15) / 0.5))
     lex = max(word_cover, 0.9 * gram_cover)
