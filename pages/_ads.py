@@ -45,9 +45,11 @@ def tile_css() -> None:
 
 
 def ad_grid(df: pd.DataFrame, key: str, cols: int = GRID_COLS, extra: Callable[[dict], str] | None = None,
-            start: Callable[[dict], float | None] | None = None, below: Callable[[dict], None] | None = None) -> None:
+            start: Callable[[dict], float | None] | None = None, below: Callable[[dict], None] | None = None,
+            beside_open: Callable[[dict], None] | None = None) -> None:
     """Thumbnails in rows of `cols`, each with a caption and an Open button (the detail dialog); a video
-    tile also gets a ▶ button that plays it right there."""
+    tile also gets a ▶ button that plays it right there. `below` draws under the caption, `beside_open`
+    in a column next to Open (one short button: a tile is ~160 px wide)."""
     tile_css()
     rows = df.to_dict("records")
     for i in range(0, len(rows), cols):
@@ -57,16 +59,17 @@ def ad_grid(df: pd.DataFrame, key: str, cols: int = GRID_COLS, extra: Callable[[
                 st.caption(_caption(r, extra(r) if extra else ""))
                 if below:
                     below(r)
-                if r.get("kind") == "video" and r.get("media"):
-                    a, b = st.columns([1, 2])
-                    with a.popover("▶", help="Play the video here"):
+                video = r.get("kind") == "video" and r.get("media")
+                spots = st.columns(([1] if video else []) + [2] + ([2] if beside_open else [])) if video or beside_open else [st]
+                if video:
+                    with spots[0].popover("▶", help="Play the video here"):
                         # alt names the ad: two ads of one video file on a page would otherwise be one element id
                         st.video(r["media"], autoplay=True, muted=True, alt=f"{Path(str(r['file'])).name} (ad {r['ad_id']}, {key})")
-                    b.button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
-                             args=(r["ad_id"], start(r) if start else None), width="stretch", type="tertiary")
-                else:
-                    st.button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
-                              args=(r["ad_id"], start(r) if start else None), width="stretch", type="tertiary")
+                spots[1 if video else 0].button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
+                                                args=(r["ad_id"], start(r) if start else None), width="stretch", type="tertiary")
+                if beside_open:
+                    with spots[-1]:
+                        beside_open(r)
 
 
 def thumb_strip(ad_ids, n: int = 4, library=None) -> None:

@@ -175,13 +175,15 @@ if res["ads"]:
                         if t:
                             st.image(t, width="stretch")
                         st.caption(ui.safe_md(Path(d).name))
-        a, b = st.columns(2)
-        a.button("More like this", key=f"hit-like-{r['ad_id']}", on_click=more_like, args=(r["ad_id"], r["file"]),
-                 width="stretch", type="tertiary", icon=":material/image_search:")
-        if r.get("node_id"):
-            b.button("Node", key=f"hit-node-{r['ad_id']}", on_click=ui.goto_node, args=(r["node_id"],), width="stretch",
-                     type="tertiary", icon=":material/account_tree:", help=r.get("node_path") or "")
+        # full width: beside another button the label was cut to "More li…"
+        st.button("More like this", key=f"hit-like-{r['ad_id']}", on_click=more_like, args=(r["ad_id"], r["file"]),
+                  width="stretch", type="tertiary", icon=":material/image_search:")
 
-    ui.ad_grid(df, "hits", cols=5, below=below, start=lambda r: r.get("moment_s"))
+    def node_button(r: dict) -> None:
+        if r.get("node_id"):
+            st.button("Node", key=f"hit-node-{r['ad_id']}", on_click=ui.goto_node, args=(r["node_id"],), width="stretch",
+                      type="tertiary", icon=":material/account_tree:", help=r.get("node_path") or "")
+
+    ui.ad_grid(df, "hits", cols=5, below=below, beside_open=node_button, start=lambda r: r.get("moment_s"))
 
 ui.show_ad_dialog()

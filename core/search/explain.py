@@ -19,11 +19,12 @@ SAME_IMAGE = "the same picture"
 
 
 def looks_like(similarity: float) -> str:
+    """In words only: the hit's `match` (shown beside it, "looks 88% alike") is the number."""
     if similarity >= 0.9:
-        return f"looks almost the same (visual similarity {similarity:.2f})"
+        return "looks almost the same"
     if similarity >= 0.75:
-        return f"looks alike (visual similarity {similarity:.2f})"
-    return f"nearest in look (visual similarity {similarity:.2f})"
+        return "looks alike"
+    return "nearest in look"
 
 
 def query_grams(query: str, n: int = 4) -> set[str]:
