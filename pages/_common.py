@@ -137,9 +137,16 @@ def set_search_query_param(query: str | None) -> None:
 
 def search_url_before(page_url: str) -> None:
     """Before the Search page runs: a ?q= it has not answered yet (a refresh, a shared link) fills its box and runs
-    that search. Contract with pages/search.py: the box is K.SEARCH_Q, the shown result K.SEARCH = {query, filters, result}."""
-    want = search_query_param() if page_url == "search" else ""
-    if not want or want == (st.session_state.get(K.SEARCH) or {}).get("query"):
+    that search; back from another page, the box shows the shown text search again. Contract with pages/search.py:
+    the box is K.SEARCH_Q, the shown result K.SEARCH = {query, filters, result[, by_example]}."""
+    if page_url != "search":
+        return
+    shown = st.session_state.get(K.SEARCH) or {}
+    if K.SEARCH_Q not in st.session_state and shown.get("query") and not shown.get("by_example"):
+        # back from another page: streamlit forgot the box (a widget not drawn), not the shown search
+        st.session_state[K.SEARCH_Q] = shown["query"]
+    want = search_query_param()
+    if not want or want == shown.get("query"):
         return
     st.session_state[K.SEARCH_Q] = want
     try:

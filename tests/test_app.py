@@ -646,6 +646,9 @@ def test_search_query_in_the_url(app_lib):
     at.text_input(key="search_query").set_value("cat meme")
     ok(at.button(key="FormSubmitter:search-Search").click().run())
     assert at.query_params["q"] in ("cat meme", ["cat meme"])
+    ok(at.switch_page("pages/taxonomy.py").run())   # another page and back: the box still says what the results are for
+    ok(at.switch_page("pages/search.py").run())
+    assert at.text_input(key="search_query").value == "cat meme" and "Results for “cat meme”" in texts(at)
     # a search by picture after it: the picture's own ad first, and a later run does not answer ?q= over it
     ad = app_lib.query_df("SELECT a.file, c.media_path FROM ads a JOIN creatives c ON c.id = a.creative_id "
                           "WHERE c.kind = 'image' ORDER BY a.id LIMIT 1").iloc[0]
