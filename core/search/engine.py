@@ -100,7 +100,9 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
     if phrases:  # "quoted words": ads whose own text says them first (quoted.py)
         final = lift(final, rows_saying(corpus, phrases, mask))
 
-    hits = collapse(corpus, final, top_k, cfg, mask)
+    # the verdict reads the lead over the second hit: collapse two even when one is asked for
+    ranked = collapse(corpus, final, max(top_k, 2), cfg, mask)
+    hits = ranked[:top_k]
     if tax is not None:
         floor = np.nanmin(final[np.isfinite(final)])
         masked = np.where(np.isfinite(final), final, floor)
@@ -138,7 +140,7 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
         else:
             rec["why"] = ""
         out["ads"].append(rec)
-    decide(library, cfg, out, ctx, chans, final, hits, verdict_key)
+    decide(library, cfg, out, ctx, chans, final, ranked, verdict_key)
     if kw.get("timings"):
         out["ms"] = round((time.perf_counter() - t0) * 1000, 2)
     return out

@@ -212,6 +212,11 @@ def decide(library, cfg, out: dict, ctx, chans: dict, final: np.ndarray, hits, r
     out["evidence"] = (f"closest ad: {name}, similarity {feats['dense_cos']:.2f}, "
                        f"{feats['idf_cover'] * 100:.0f}% of your words' weight on it, "
                        f"{feats['agree_top3']} of {ran} ways of searching rank it in their top 3")
+    if not words(ctx.query):
+        # "🙂🙂" or "???": the encoders still place it somewhere (the model said reuse, 0.52), but with no word
+        # to hold against an ad nothing can show that the top hit truly matches the request
+        out["verdict"] = "generate"
+        out["evidence"] = f"no words to match in the request; {out['evidence']}"
 
 
 def corpus_file(ctx, r: int) -> str:
