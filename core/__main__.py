@@ -365,6 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a store, lock or permission failure mid-command: one sentence, not a traceback
         import duckdb
 
+        from core.media import MediaError   # here, not at the top: PIL's import would slow every command
+
+        if isinstance(e, MediaError):   # `search --image` of a file that is not a picture
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         if not isinstance(e, (OSError, duckdb.Error)):
             raise
         from core.store import open_error

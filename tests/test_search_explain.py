@@ -107,6 +107,12 @@ def test_cli_search_image_json_puts_the_ad_first(sample_library, tmp_path):
     res = json.loads(out.stdout)
     same = {r[0] for r in sample_library.execute("SELECT id FROM ads WHERE creative_id = ?", [cid]).fetchall()}
     assert res["ads"][0]["ad_id"] in same
+    # a file that is not a picture: one sentence that says what to do, not a traceback
+    (tmp_path / "notes.png").write_text("not a picture")
+    bad = subprocess.run([sys.executable, "-m", "core", "search", "--image", str(tmp_path / "notes.png"),
+                          "--library", str(lib)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr[-2000:]
+    assert "error: 'notes.png' is not an image" in bad.stderr and "export it as JPG/PNG" in bad.stderr
 
 
 def test_why_lines_are_plain_words(sample_library):
