@@ -417,3 +417,20 @@ def test_an_edit_reaches_search_in_the_same_process(sample_library, tmp_path):
     again = search(lib, "coffee", top_k=5, explain=False, filters={"node": leaf})   # hits in that node only
     assert {n["id"]: n["label"] for n in again["nodes"]}.get(leaf) == "Zebracorn picnic", again["nodes"]
     lib.close()
+
+
+@pytest.mark.parametrize("text,said", [
+    ('{"query": "red sale", "targets": ["a.png"]}\n{"query": "x"\n', "Line 2 is not valid JSON"),
+    ('{"query": "red sale"}\n', "Line 1 has no 'query' and 'targets'"),
+    ('["red sale", "a.png"]\n', "Line 1 has no 'query' and 'targets'"),
+    ("\n\n", "holds no queries"),
+])
+def test_a_broken_query_file_names_itself_and_its_line(sample_library, tmp_path, text, said):
+    """`python -m core bench --queries FILE` prints this one sentence (the CLI turns ValueError into 'error: …')."""
+    from core.search.bench import load_queries
+
+    path = tmp_path / "mine.jsonl"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError) as e:
+        load_queries(sample_library, path)
+    assert str(e.value).startswith(f"{path}: ") and said in str(e.value)

@@ -74,6 +74,24 @@ def target_channel_ranks(library, query: str, targets: set[int], **search_kw) ->
 
 
 # -- query sources ---------------------------------------------------------------------------------
+def read_query_lines(text: str) -> list[dict]:
+    """A JSONL query file's objects, one a line (blank lines skipped); ValueError naming the first bad line."""
+    out = []
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            q = json.loads(line)
+        except ValueError:
+            raise ValueError(f"Line {i} is not valid JSON. Each line must be one object with 'query' and 'targets'.") from None
+        if not isinstance(q, dict) or "query" not in q or ("targets" not in q and "target" not in q):
+            raise ValueError(f"Line {i} has no 'query' and 'targets'. Each line must be one object with both.")
+        out.append(q)
+    if not out:
+        raise ValueError("The file holds no queries.")
+    return out
+
+
 def load_queries(library, path, root=None) -> list[dict]:
     from .corpus import get_corpus
 
@@ -82,11 +100,12 @@ def load_queries(library, path, root=None) -> list[dict]:
     for ad_id, sha in library.execute("SELECT a.id, c.sha256 FROM ads a JOIN creatives c ON c.id = a.creative_id").fetchall():
         by_sha[sha].append(int(ad_id))
     root = Path(root) if root else Path(path).parent
+    try:
+        lines = read_query_lines(Path(path).read_text(encoding="utf-8", errors="replace"))
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
     items = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        q = json.loads(line)
+    for q in lines:
         targets = q.get("targets") or ([q["target"]] if q.get("target") else [])
         ids: set[int] = set()
         for t in targets:
