@@ -163,8 +163,8 @@ if res["ads"]:
     def below(r: dict) -> None:
         pct = f"{max(0.0, min(1.0, r.get('match') or 0.0)) * 100:.0f}%"
         # the rank also weighs pictures and the taxonomy: the number says which closeness it is
-        bits = [f"looks {pct} alike" if res.get("mode") == "similar" else f"text match {pct}"]
-        st.caption(" · ".join(bits) + (f"  \n{ui.safe_md(r['why'])}" if r.get("why") else ""))
+        score = f"looks {pct} alike" if res.get("mode") == "similar" else f"text match {pct}"
+        st.caption(score + (f"  \n{ui.safe_md(r['why'])}" if r.get("why") else ""))
         dups = r.get("duplicates") or []
         if dups:
             with st.popover(f"+{len(dups)} identical", width="stretch",

@@ -78,5 +78,5 @@ def test_the_verdict_does_not_depend_on_how_many_hits_are_asked_for(sample_libra
 @pytest.mark.parametrize("query", ["🙂🙂", "?!", "★ ★ ★"])
 def test_a_request_without_words_is_generate_and_says_why(sample_library, query):
     res = search(sample_library, query, top_k=3, explain=False)
-    assert res["ads"] and res["verdict"] == "generate"
+    assert res["ads"] and res["verdict"] == "generate" and res["confidence"] < res["reuse_threshold"]
     assert res["evidence"].startswith("no words to match in the request")

@@ -215,7 +215,7 @@ def decide(library, cfg, out: dict, ctx, chans: dict, final: np.ndarray, hits, r
     if not words(ctx.query):
         # "🙂🙂" or "???": the encoders still place it somewhere (the model said reuse, 0.52), but with no word
         # to hold against an ad nothing can show that the top hit truly matches the request
-        out["verdict"] = "generate"
+        out["verdict"], out["confidence"] = "generate", 0.0   # reuse stays "confidence ≥ threshold"
         out["evidence"] = f"no words to match in the request; {out['evidence']}"
 
 
