@@ -49,7 +49,7 @@ def ad_grid(df: pd.DataFrame, key: str, cols: int = GRID_COLS, extra: Callable[[
             beside_open: Callable[[dict], None] | None = None) -> None:
     """Thumbnails in rows of `cols`, each with a caption and an Open button (the detail dialog); a video
     tile also gets a ▶ button that plays it right there. `below` draws under the caption, `beside_open`
-    in a column next to Open (one short button: a tile is ~160 px wide)."""
+    in a column next to Open (one short button: a tile is ~160 px wide), or under it on a video's tile."""
     tile_css()
     rows = df.to_dict("records")
     for i in range(0, len(rows), cols):
@@ -60,15 +60,17 @@ def ad_grid(df: pd.DataFrame, key: str, cols: int = GRID_COLS, extra: Callable[[
                 if below:
                     below(r)
                 video = r.get("kind") == "video" and r.get("media")
-                spots = st.columns(([1] if video else []) + [2] + ([2] if beside_open else [])) if video or beside_open else [st]
+                # a video's ▶ takes the place beside Open (a third column squeezed it to its chevron); beside_open then goes below
+                first, second = st.columns([1, 2] if video else [1, 1]) if video or beside_open else (st, None)
                 if video:
-                    with spots[0].popover("▶", help="Play the video here"):
+                    with first.popover("▶", help="Play the video here"):
                         # alt names the ad: two ads of one video file on a page would otherwise be one element id
                         st.video(r["media"], autoplay=True, muted=True, alt=f"{Path(str(r['file'])).name} (ad {r['ad_id']}, {key})")
-                spots[1 if video else 0].button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
-                                                args=(r["ad_id"], start(r) if start else None), width="stretch", type="tertiary")
+                (second if video else first).button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
+                                                    args=(r["ad_id"], start(r) if start else None), width="stretch",
+                                                    type="tertiary")
                 if beside_open:
-                    with spots[-1]:
+                    with st.container() if video else second:
                         beside_open(r)
 
 
