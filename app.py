@@ -74,6 +74,7 @@ def _run(here) -> None:
         ui.job_panel(str(library.path))
         st.stop()
 
+    ui.keep_widget_state(ui.K.SEARCH_KEPT)        # the Search form outlives a visit to another page
     ui.search_url_before(nav.url_path)            # ?q= on the Search page: run the linked search
     ui.inside_app(True)
     try:

@@ -42,6 +42,12 @@ class K:
     MAP_COLOR = "map_color"
     SEARCH = "search_result"             # {"query", "filters", "result"}
     SEARCH_Q = "search_query"
+    # the Search form's other widgets (kept across pages with the box: keep_widget_state)
+    SEARCH_TOP_K, SEARCH_KIND, SEARCH_FAMILY = "search_top_k", "search_kind", "search_family"
+    SEARCH_FORMATS, SEARCH_PLACEMENTS, SEARCH_CAMPAIGNS = "search_formats", "search_placements", "search_campaigns"
+    SEARCH_TAGS, SEARCH_DATES, SEARCH_CTR_MIN, SEARCH_MORE = "search_tags", "search_dates", "search_ctr_min", "search_more"
+    SEARCH_KEPT = (SEARCH_Q, SEARCH_TOP_K, SEARCH_KIND, SEARCH_FAMILY, SEARCH_FORMATS, SEARCH_PLACEMENTS,
+                   SEARCH_CAMPAIGNS, SEARCH_TAGS, SEARCH_DATES, SEARCH_CTR_MIN, SEARCH_MORE)
     BENCH = "bench_result"
     TAX_CHART = "tax_chart_kind"
     TAX_COLOR = "tax_color"
@@ -135,18 +141,21 @@ def set_search_query_param(query: str | None) -> None:
         st.query_params.pop(K.Q_PARAM, None)
 
 
+def keep_widget_state(keys) -> None:
+    """Streamlit drops a widget's state at the end of any run that does not draw it (another page), so the
+    Search form came back empty above its results. Assigning each key to itself on every run, before any
+    widget is drawn, makes it plain session state that outlives the page (Streamlit's multipage advice)."""
+    for k in keys:
+        if k in st.session_state:
+            st.session_state[k] = st.session_state[k]
+
+
 def search_url_before(page_url: str) -> None:
     """Before the Search page runs: a ?q= it has not answered yet (a refresh, a shared link) fills its box and runs
-    that search; back from another page, the box shows the shown text search again. Contract with pages/search.py:
-    the box is K.SEARCH_Q, the shown result K.SEARCH = {query, filters, result[, by_example]}."""
-    if page_url != "search":
-        return
-    shown = st.session_state.get(K.SEARCH) or {}
-    if K.SEARCH_Q not in st.session_state and shown.get("query") and not shown.get("by_example"):
-        # back from another page: streamlit forgot the box (a widget not drawn), not the shown search
-        st.session_state[K.SEARCH_Q] = shown["query"]
-    want = search_query_param()
-    if not want or want == shown.get("query"):
+    that search. Contract with pages/search.py: the box is K.SEARCH_Q, the shown result
+    K.SEARCH = {query, filters, result[, by_example]}."""
+    want = search_query_param() if page_url == "search" else ""
+    if not want or want == (st.session_state.get(K.SEARCH) or {}).get("query"):
         return
     st.session_state[K.SEARCH_Q] = want
     try:
@@ -326,7 +335,7 @@ def select_library(name: str) -> None:
 
 
 def _on_library_change() -> None:
-    for k in (K.AD, K.MAP_SELECTION, K.SEARCH, K.BENCH, K.REPORT_JOB):
+    for k in (K.AD, K.MAP_SELECTION, K.SEARCH, K.BENCH, K.REPORT_JOB) + K.SEARCH_KEPT:   # another library's filters
         st.session_state.pop(k, None)
     for k in (K.NODE_PARAM, K.AD_PARAM):
         st.query_params.pop(k, None)

@@ -26,26 +26,35 @@ if stats["ads"] == 0:
     st.stop()
 
 opts = ui.q(views.filter_options)
+kinds, families = ["any"] + opts["kinds"], ["any"] + list(opts["families"])
+
+
+# the form's defaults through session state, not value= (app.py keeps the form across pages; a widget given both
+# warns): no dates picked (a bare date_input would pick today), 20 results. Kept values this library no longer
+# offers (a family a rebuild renamed, a tag no ad has) are dropped by streamlit itself (tested).
+st.session_state.setdefault(K.SEARCH_DATES, ())
+st.session_state.setdefault(K.SEARCH_TOP_K, 20)
 with st.form("search", border=False):
     qcol, kcol, bcol = st.columns([6, 1, 1], vertical_alignment="bottom")
     query = qcol.text_input("Search", key=K.SEARCH_Q, placeholder="e.g. before/after skincare with a discount badge",
                             label_visibility="collapsed")
-    top_k = kcol.number_input("Results", min_value=5, max_value=100, value=20, step=5)
+    top_k = kcol.number_input("Results", min_value=5, max_value=100, step=5, key=K.SEARCH_TOP_K)
     go = bcol.form_submit_button("Search", type="primary", icon=":material/search:", width="stretch")
     with st.expander("Filters"):
         f1, f2, f3, f4 = st.columns(4)
-        kind = f1.selectbox("Kind", ["any"] + opts["kinds"])
-        family = f2.selectbox("Family", ["any"] + list(opts["families"]), format_func=lambda i: opts["families"].get(i, "any"))
-        formats = f3.multiselect("Format", opts["format"])
-        placements = f4.multiselect("Placement", opts["placement"])
+        kind = f1.selectbox("Kind", kinds, key=K.SEARCH_KIND)
+        family = f2.selectbox("Family", families, format_func=lambda i: opts["families"].get(i, "any"), key=K.SEARCH_FAMILY)
+        formats = f3.multiselect("Format", opts["format"], key=K.SEARCH_FORMATS)
+        placements = f4.multiselect("Placement", opts["placement"], key=K.SEARCH_PLACEMENTS)
         g1, g2, g3, g4 = st.columns(4)
-        campaigns = g1.multiselect("Campaign", opts["campaign"])
-        tags = g2.multiselect("Tag", opts["tag"])
+        campaigns = g1.multiselect("Campaign", opts["campaign"], key=K.SEARCH_CAMPAIGNS)
+        tags = g2.multiselect("Tag", opts["tag"], key=K.SEARCH_TAGS)
         dates = ()
         if opts["date_min"] is not None:
-            dates = g3.date_input("Dates", value=(), min_value=opts["date_min"], max_value=opts["date_max"])
-        ctr_min = g4.number_input("Min CTR (%)", min_value=0.0, max_value=100.0, value=0.0, step=0.5)
-        other = st.text_input("More filters", placeholder="KEY=VALUE, comma-separated: e.g. spend_min=100, language=ja",
+            dates = g3.date_input("Dates", min_value=opts["date_min"], max_value=opts["date_max"], key=K.SEARCH_DATES)
+        ctr_min = g4.number_input("Min CTR (%)", min_value=0.0, max_value=100.0, step=0.5, key=K.SEARCH_CTR_MIN)
+        other = st.text_input("More filters", key=K.SEARCH_MORE,
+                              placeholder="KEY=VALUE, comma-separated: e.g. spend_min=100, language=ja",
                               help="Any metadata attribute works as a key; ranges: spend_min, spend_max, ctr_min, ctr_max, "
                                    "cvr_min, cvr_max; dates: date_from, date_to.")
 

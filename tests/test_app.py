@@ -646,9 +646,19 @@ def test_search_query_in_the_url(app_lib):
     at.text_input(key="search_query").set_value("cat meme")
     ok(at.button(key="FormSubmitter:search-Search").click().run())
     assert at.query_params["q"] in ("cat meme", ["cat meme"])
-    ok(at.switch_page("pages/taxonomy.py").run())   # another page and back: the box still says what the results are for
+    # another page and back: the form (the box, the filters, the number of results) is as it was
+    next(sb for sb in at.selectbox if sb.label == "Kind").set_value("video")
+    at.number_input(key="search_top_k").set_value(10)
+    ok(at.button(key="FormSubmitter:search-Search").click().run())
+    ok(at.switch_page("pages/taxonomy.py").run())
     ok(at.switch_page("pages/search.py").run())
-    assert at.text_input(key="search_query").value == "cat meme" and "Results for “cat meme”" in texts(at)
+    assert at.text_input(key="search_query").value == "cat meme" and "Results for “cat meme” with kind video" in texts(at)
+    assert next(sb for sb in at.selectbox if sb.label == "Kind").value == "video"
+    assert at.number_input(key="search_top_k").value == 10
+    ok(at.run())   # and a run on the page itself keeps them too
+    assert next(sb for sb in at.selectbox if sb.label == "Kind").value == "video"
+    next(sb for sb in at.selectbox if sb.label == "Kind").set_value("any")
+    ok(at.button(key="FormSubmitter:search-Search").click().run())
     # a search by picture after it: the picture's own ad first, and a later run does not answer ?q= over it
     ad = app_lib.query_df("SELECT a.file, c.media_path FROM ads a JOIN creatives c ON c.id = a.creative_id "
                           "WHERE c.kind = 'image' ORDER BY a.id LIMIT 1").iloc[0]
@@ -662,6 +672,24 @@ def test_search_query_in_the_url(app_lib):
     first = next(b for b in at.button if b.key and b.key.startswith("hits-open-"))
     same = set(app_lib.query_df(f"SELECT id FROM ads WHERE creative_id = (SELECT creative_id FROM ads WHERE file = '{ad['file']}')")["id"])
     assert int(first.key.rsplit("-", 1)[1]) in same
+
+
+def test_kept_search_filters_this_library_no_longer_offers_go_back_to_defaults(app_lib):
+    """The Search form outlives a visit to another page; a kept family a rebuild renamed, a tag no ad has any more or
+    dates outside the library's range do not break the page, they fall back to 'any' / nothing."""
+    import datetime as dt
+
+    at = make_app(app_lib.path.name)
+    ok(at.switch_page("pages/search.py").run())
+    assert [d.value for d in at.date_input] == [()]   # no date filter unless one is picked
+    tags = [o for o in at.multiselect if o.label == "Tag"][0].options
+    at.session_state["search_family"] = "f999"
+    at.session_state["search_tags"] = ["__no_such_tag__", tags[0]]
+    at.session_state["search_dates"] = (dt.date(1990, 1, 1), dt.date(1990, 1, 2))
+    ok(at.run())
+    assert next(sb for sb in at.selectbox if sb.label == "Family").value == "any"
+    assert [o for o in at.multiselect if o.label == "Tag"][0].value == [tags[0]]
+    assert [d.value for d in at.date_input] == [()] and not at.exception
 
 
 # -- hostile text: user strings render as literal text (issue 17) -----------------------------------------------
