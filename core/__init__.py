@@ -7,6 +7,7 @@ call only what is here. No facade function shares its name with a submodule: imp
 """
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -51,6 +52,26 @@ def open_library(path: str | os.PathLike | None = None, read_only: bool = False)
     return Library(path or data_dir() / "default", read_only=read_only)
 
 
+def _library_or_path(create: bool = False):
+    """Let a facade function take the library's folder (str / PathLike) as well as an open Library: the
+    folder is opened for that one call and closed after it. Only ingest creates a library that is not
+    there; elsewhere a mistyped folder is an error, not a new empty library."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def call(library, *args, **kw):
+            if not isinstance(library, (str, os.PathLike)):
+                return fn(library, *args, **kw)
+            from .store import DB_NAME
+
+            if not create and not (Path(library) / DB_NAME).exists():
+                raise FileNotFoundError(f"no library at {Path(library).resolve()} (no {DB_NAME}); run "
+                                        "`python -m core ingest` or `python -m core demo` first")
+            with open_library(library) as opened:
+                return fn(opened, *args, **kw)
+        return call
+    return wrap
+
+
 def list_libraries(folder: str | os.PathLike | None = None) -> list[Path]:
     from .store import DB_NAME
 
@@ -58,6 +79,7 @@ def list_libraries(folder: str | os.PathLike | None = None) -> list[Path]:
     return sorted(p.parent for p in base.glob(f"*/{DB_NAME}")) if base.exists() else []
 
 
+@_library_or_path(create=True)
 def ingest_source(library, source, metadata=None, progress: Progress | None = None, build: bool = True,
            workers: int | None = None, visual_model: str | None = None, limits=None, build_options: dict | None = None,
            engine: str = "local", ray_address: str | None = None, rebuild: bool = False):
@@ -96,6 +118,7 @@ def make_demo(library_path: str | os.PathLike | None = None, progress: Progress 
     return library, summary
 
 
+@_library_or_path()
 def info(library) -> dict[str, Any]:
     counts = library.counts()
     by_reason = dict(library.execute(
@@ -110,6 +133,7 @@ def info(library) -> dict[str, Any]:
     return out
 
 
+@_library_or_path()
 def current_build_key(library) -> str | None:
     """The key of the current taxonomy build (None before the first build)."""
     from .taxonomy.persist import current_build_key as _key
@@ -117,12 +141,14 @@ def current_build_key(library) -> str | None:
     return _key(library)
 
 
+@_library_or_path()
 def export_ads(library, fmt: str, out: str | os.PathLike) -> Path:
     from .export import export_ads as _export
 
     return _export(library, fmt, out)
 
 
+@_library_or_path()
 def build_taxonomy(library, config=None, progress: Progress | None = None, **settings):
     """Build the taxonomy. config: a `core.config.BuildConfig` (its defaults when None); keyword settings
     (method=, seed=, axes=, outliers=, rep_strategy=, min_spend=) override it; labeller= is passed on."""
@@ -135,6 +161,7 @@ def build_taxonomy(library, config=None, progress: Progress | None = None, **set
     return _build(library, progress=progress, labeller=labeller, **cfg.kwargs())
 
 
+@_library_or_path()
 def place_ads(library, progress: Progress | None = None) -> dict:
     """Place ads the current build does not hold into its nodes, without re-clustering; ads that fit
     nowhere go to its "new, not yet placed" node. Returns {build_key, considered, placed, unplaced, by_variant}."""
@@ -143,6 +170,7 @@ def place_ads(library, progress: Progress | None = None) -> dict:
     return place_new_ads(library, progress=progress)
 
 
+@_library_or_path()
 def taxonomy_drift(library) -> dict:
     """How far the library moved since its current build, for a "rebuild?" offer:
     {build_key, total_ads, built_ads, placed, unplaced, pending, new_share, unplaced_share,
@@ -152,12 +180,14 @@ def taxonomy_drift(library) -> dict:
     return drift(library)
 
 
+@_library_or_path()
 def load_tree(library, build_key: str | None = None):
     from .taxonomy import load_tree as _load
 
     return _load(library, build_key)
 
 
+@_library_or_path()
 def search_ads(library, query: str, top_k: int = 10, filters=None, **kw) -> dict:
     """filters: a `core.filters.AdFilters` (or the older dict of filter keys)."""
     from .filters import as_filter_dict
@@ -171,6 +201,7 @@ def search_ads(library, query: str, top_k: int = 10, filters=None, **kw) -> dict
     return _search(library, query, top_k=top_k, filters=as_filter_dict(filters), **kw)
 
 
+@_library_or_path()
 def search_similar(library, ad_id: int | None = None, image=None, top_k: int = 10, filters=None,
                    **kw) -> dict:
     """More like this: ads that look like ad `ad_id`, or like `image` (a path, bytes or PIL image)."""
@@ -180,6 +211,7 @@ def search_similar(library, ad_id: int | None = None, image=None, top_k: int = 1
     return _similar(library, ad_id=ad_id, image=image, top_k=top_k, filters=as_filter_dict(filters), **kw)
 
 
+@_library_or_path()
 def warm_search(library, image_model: bool = True, progress=None) -> dict:
     """Load the search models and this library's indexes once (call when the app starts, and after an upload:
     new ads' documents are encoded here rather than in the first search); `progress(done, total)` follows that
@@ -189,6 +221,7 @@ def warm_search(library, image_model: bool = True, progress=None) -> dict:
     return _warm(library, image_model=image_model, progress=progress)
 
 
+@_library_or_path()
 def verdict_model(library) -> dict:
     """The reuse-or-generate verdict search uses on this library: its calibration run record (key, method, features,
     coefficients, threshold, what it was fitted on, balanced accuracy), or the built-in default (key None)."""
@@ -198,12 +231,14 @@ def verdict_model(library) -> dict:
     return {**model, "key": key}
 
 
+@_library_or_path()
 def run_benchmark(library, queries: str | None = None, root: str | None = None, k: int = 5, **kw) -> dict:
     from .search.bench import run_benchmark as _bench
 
     return _bench(library, queries=queries, root=root, k=k, **kw)
 
 
+@_library_or_path()
 def compute_trends(library, period: str = "month", **kw) -> dict:
     from .trends import compute_trends as _trends
 

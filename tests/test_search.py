@@ -419,6 +419,27 @@ def test_an_edit_reaches_search_in_the_same_process(sample_library, tmp_path):
     lib.close()
 
 
+def test_the_facade_takes_a_library_folder(sample_library, tmp_path):
+    """`core.search_ads("data/sample", "coffee")` works as with an open Library (it used to fail deep inside with
+    "'str' object has no attribute 'execute'"); a mistyped folder is an error, and no empty library appears."""
+    import core
+    from conftest import copy_library
+
+    lib = copy_library(sample_library, tmp_path / "lib")
+    opened = core.search_ads(lib, "coffee", top_k=5)
+    ads = lib.counts()["ads"]
+    lib.close()
+    by_folder = core.search_ads(str(tmp_path / "lib"), "coffee", top_k=5)
+    assert [h["ad_id"] for h in by_folder["ads"]] == [h["ad_id"] for h in opened["ads"]]
+    assert by_folder["verdict"] == opened["verdict"]
+    assert core.info(tmp_path / "lib")["ads"] == ads
+    liked = core.search_similar(tmp_path / "lib", ad_id=opened["ads"][0]["ad_id"], top_k=3)
+    assert liked["ads"] and liked["ads"][0]["ad_id"] != opened["ads"][0]["ad_id"]
+    with pytest.raises(FileNotFoundError, match="no library at"):
+        core.search_ads(tmp_path / "typo", "coffee")
+    assert not (tmp_path / "typo").exists()
+
+
 @pytest.mark.parametrize("text,said", [
     ('{"query": "red sale", "targets": ["a.png"]}\n{"query": "x"\n', "Line 2 is not valid JSON"),
     ('{"query": "red sale"}\n', "Line 1 has no 'query' and 'targets'"),
