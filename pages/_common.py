@@ -42,6 +42,7 @@ class K:
     MAP_COLOR = "map_color"
     SEARCH = "search_result"             # {"query", "filters", "result"}
     SEARCH_Q = "search_query"
+    SEARCH_SCROLL = "search_scroll"      # set by "More like this": bring the new results into view once
     # the Search form's other widgets (kept across pages with the box: keep_widget_state)
     SEARCH_TOP_K, SEARCH_KIND, SEARCH_FAMILY = "search_top_k", "search_kind", "search_family"
     SEARCH_FORMATS, SEARCH_PLACEMENTS, SEARCH_CAMPAIGNS = "search_formats", "search_placements", "search_campaigns"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -80,6 +81,7 @@ def more_like(ad_id: int, file: str) -> None:
         return
     st.session_state[K.SEARCH] = {"query": f"more like {Path(file).name}", "filters": prev.get("filters") or [],
                                   "typed_filters": prev.get("typed_filters"), "result": res, "by_example": True}
+    st.session_state[K.SEARCH_SCROLL] = time.monotonic_ns()   # new each click: a repeated script would not run again
     ui.set_search_query_param(None)   # before app.py's search_url_before, which would run the old ?q= over it
 
 
@@ -139,6 +141,12 @@ if not last:
     st.stop()
 
 res = last["result"]
+if st.session_state.get(K.SEARCH_SCROLL):
+    # Streamlit keeps the scroll position: after "More like this" deep in the grid the new results began above the
+    # fold. A fixed script (no user text) brings their first line into view, once.
+    st.html(f"<div id='search-results' data-n='{int(st.session_state.pop(K.SEARCH_SCROLL))}'></div><script>"
+            "document.getElementById('search-results').scrollIntoView({block: 'center'})</script>",
+            unsafe_allow_javascript=True)
 st.caption(f"Results for “{ui.safe_md(last['query'])}”" + (f" with {ui.safe_md(', '.join(last['filters']))}" if last["filters"] else ""))
 if not res["ads"] and not res["nodes"]:
     st.info("No results. Try fewer filters or other words — describe what the ad shows, or a phrase from its text.",

@@ -201,12 +201,22 @@ def test_browser_upload_drill_search_map(app_url, page):
     _settle(pg)
     _no_error_text(pg.inner_text("body"), "search")
     _shot(pg, "06-search")
-    # a hit's "More like this" shows ads that look like it, and they stay (the text search's ?q= is dropped)
-    pg.get_by_role("button", name="More like this").first.click()
+    # a hit's "More like this" shows ads that look like it, and they stay (the text search's ?q= is dropped);
+    # clicked on the last hit, far down the grid, the new results' first line is brought into view
+    tall = pg.viewport_size
+    pg.set_viewport_size({"width": 1400, "height": 900})   # a laptop screen: the grid runs far below the fold
+    deepest = pg.get_by_role("button", name="More like this").last
+    deepest.scroll_into_view_if_needed()
+    _settle(pg)
+    assert pg.get_by_text("Results for").first.bounding_box()["y"] < 0   # the results' head is above the fold
+    deepest.click()
     pg.wait_for_function("() => document.body.innerText.includes('Results for \u201cmore like')", timeout=60_000)
     pg.wait_for_function("() => !new URLSearchParams(location.search).has('q')", timeout=30_000)
     _settle(pg)
     assert re.search(r"looks \d+% alike", pg.inner_text("body"))
+    head = pg.get_by_text("Results for").first.bounding_box()
+    assert 0 <= head["y"] < 900, head
+    pg.set_viewport_size(tall)
 
     # 5. map: drag a box over the middle of the scatter; the selection grid appears
     _nav(pg, "Map")
