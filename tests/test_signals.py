@@ -98,3 +98,55 @@ def test_column_types_are_checked():
 def test_builtin_signals_in_document_order():
     assert [s.name for s in base.registered()][:4] == ["ocr", "labels", "colours", "layout"]
     assert [s.document_label for s in base.registered()][:4] == [None, "shows", "colours", "layout"]
+
+
+# -- the layout signal's "split screen" (it names nodes "split-screen comparisons") ------------------------------
+
+def _photo_like(size, seed):
+    """Smooth random texture: a stand-in for a photo half."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize(size, Image.BICUBIC)
+
+
+def _centred_text_card(size=(600, 600), colour="navy"):
+    img = Image.new("RGB", size, colour)
+    d = ImageDraw.Draw(img)
+    for i, y in enumerate(range(size[1] // 3, 2 * size[1] // 3, 40)):   # centred lines of heavy "text"
+        d.rectangle([size[0] // 4, y, 3 * size[0] // 4, y + 24], fill="white")
+        d.rectangle([size[0] // 2 - 3, y - 6, size[0] // 2 + 3, y + 30], fill="yellow")   # a glyph stem mid-picture
+    return img
+
+
+def _two_halves(size=(600, 600)):
+    img = Image.new("RGB", size)
+    img.paste(_photo_like((size[0] // 2, size[1]), 1).point(lambda v: v // 3), (0, 0))          # dull "before"
+    img.paste(_photo_like((size[0] - size[0] // 2, size[1]), 2), (size[0] // 2, 0))            # bright "after"
+    return img
+
+
+@pytest.mark.parametrize("make,size,split", [
+    (_two_halves, (600, 600), True),
+    (_two_halves, (800, 450), True),
+    (_centred_text_card, (600, 600), False),     # centred text makes strong mid edges, but over few rows
+    (_centred_text_card, (1080, 1350), False),
+    (_two_halves, (468, 60), False),             # a banner's panels are its format, not a comparison
+])
+def test_split_screen_needs_a_full_height_seam(make, size, split):
+    from core.signals.layout import layout_words
+
+    words = layout_words(make(size), text_area_share=0.1, ocr_chars=20)
+    assert ("split screen" in words) is split, words
+
+
+def test_split_screen_on_the_sample_is_its_before_after_family(sample_library):
+    """Every planted before/after ad says "split screen"; no centred text offer does (the earlier test
+    called 21 of 29 text offers split, and so named their node a split-screen comparison)."""
+    rows = sample_library.execute(
+        "SELECT a.file, c.layout_words FROM ads a JOIN creatives c ON a.creative_id = c.id WHERE c.kind = 'image'").fetchall()
+    said = {f: "split screen" in (w or "") for f, w in rows}
+    before_after = [s for f, s in said.items() if "/before_after_split/" in f]
+    text_offers = [s for f, s in said.items() if "/text_only_offer/" in f]
+    assert before_after and all(before_after)
+    assert text_offers and not any(text_offers)
+    assert sum(said.values()) <= 0.2 * len(said)
