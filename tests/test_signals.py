@@ -140,13 +140,23 @@ def test_split_screen_needs_a_full_height_seam(make, size, split):
 
 
 def test_split_screen_on_the_sample_is_its_before_after_family(sample_library):
-    """Every planted before/after ad says "split screen"; no centred text offer does (the earlier test
-    called 21 of 29 text offers split, and so named their node a split-screen comparison)."""
+    """Every planted before/after ad says "split screen"; no centred text offer (the earlier test called 21 of 29
+    split, and so named their node a split-screen comparison) and no 2×2 grid does."""
     rows = sample_library.execute(
         "SELECT a.file, c.layout_words FROM ads a JOIN creatives c ON a.creative_id = c.id WHERE c.kind = 'image'").fetchall()
     said = {f: "split screen" in (w or "") for f, w in rows}
     before_after = [s for f, s in said.items() if "/before_after_split/" in f]
     text_offers = [s for f, s in said.items() if "/text_only_offer/" in f]
     assert before_after and all(before_after)
+    grids = [s for f, s in said.items() if "/carousel_grid_collage/" in f]
     assert text_offers and not any(text_offers)
-    assert sum(said.values()) <= 0.2 * len(said)
+    assert grids and not any(grids)
+
+
+def test_a_grid_is_not_a_split_screen():
+    from core.signals.layout import layout_words
+
+    img = Image.new("RGB", (600, 600))
+    for i, (x, y) in enumerate([(0, 0), (300, 0), (0, 300), (300, 300)]):
+        img.paste(_photo_like((300, 300), 10 + i).point(lambda v, k=i: min(255, v // 2 + 60 * k)), (x, y))
+    assert "split screen" not in layout_words(img, text_area_share=0.0, ocr_chars=0)
