@@ -147,8 +147,8 @@ def test_split_screen_on_the_sample_is_its_before_after_family(sample_library):
     said = {f: "split screen" in (w or "") for f, w in rows}
     before_after = [s for f, s in said.items() if "/before_after_split/" in f]
     text_offers = [s for f, s in said.items() if "/text_only_offer/" in f]
-    assert before_after and all(before_after)
     grids = [s for f, s in said.items() if "/carousel_grid_collage/" in f]
+    assert before_after and all(before_after)
     assert text_offers and not any(text_offers)
     assert grids and not any(grids)
 
