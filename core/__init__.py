@@ -187,6 +187,13 @@ def load_tree(library, build_key: str | None = None):
     return _load(library, build_key)
 
 
+def _at_least_one(top_k) -> int:
+    """A search's number of results: 0 or fewer gave no ads but still a verdict on them."""
+    if int(top_k) < 1:
+        raise ValueError(f"the number of results must be at least 1 (got {top_k}).")
+    return int(top_k)
+
+
 @_library_or_path()
 def search_ads(library, query: str, top_k: int = 10, filters=None, **kw) -> dict:
     """filters: a `core.filters.AdFilters` (or the older dict of filter keys)."""
@@ -198,7 +205,7 @@ def search_ads(library, query: str, top_k: int = 10, filters=None, **kw) -> dict
         raise ValueError(f"the search is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}: "
                          "shorten it to the words that matter.")
 
-    return _search(library, query, top_k=top_k, filters=as_filter_dict(filters), **kw)
+    return _search(library, query, top_k=_at_least_one(top_k), filters=as_filter_dict(filters), **kw)
 
 
 @_library_or_path()
@@ -208,7 +215,7 @@ def search_similar(library, ad_id: int | None = None, image=None, top_k: int = 1
     from .filters import as_filter_dict
     from .search.similar import search_similar as _similar
 
-    return _similar(library, ad_id=ad_id, image=image, top_k=top_k, filters=as_filter_dict(filters), **kw)
+    return _similar(library, ad_id=ad_id, image=image, top_k=_at_least_one(top_k), filters=as_filter_dict(filters), **kw)
 
 
 @_library_or_path()

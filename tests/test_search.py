@@ -440,6 +440,22 @@ def test_the_facade_takes_a_library_folder(sample_library, tmp_path):
     assert not (tmp_path / "typo").exists()
 
 
+@pytest.mark.parametrize("top_k", [0, -5])
+def test_a_number_of_results_below_one_is_refused(sample_library, tmp_path, top_k, capsys):
+    """It gave no ads but still a reuse verdict on them (and a negative one could slice from the end)."""
+    import core
+    from conftest import copy_library
+    from core.__main__ import main
+
+    for search in (lambda: core.search_ads(sample_library, "coffee", top_k=top_k),
+                   lambda: core.search_similar(sample_library, ad_id=1, top_k=top_k)):
+        with pytest.raises(ValueError, match="at least 1"):
+            search()
+    copy_library(sample_library, tmp_path / "lib").close()   # the CLI opens its own connection
+    assert main(["search", "coffee", "--library", str(tmp_path / "lib"), "--top-k", str(top_k)]) == 2
+    assert "error: the number of results must be at least 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("text,said", [
     ('{"query": "red sale", "targets": ["a.png"]}\n{"query": "x"\n', "Line 2 is not valid JSON"),
     ('{"query": "red sale"}\n', "Line 1 has no 'query' and 'targets'"),
