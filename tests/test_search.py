@@ -447,8 +447,8 @@ def test_a_number_of_results_below_one_is_refused(sample_library, tmp_path, top_
     from conftest import copy_library
     from core.__main__ import main
 
-    for search in (lambda: core.search_ads(sample_library, "coffee", top_k=top_k),
-                   lambda: core.search_similar(sample_library, ad_id=1, top_k=top_k)):
+    for run in (lambda: core.search_ads(sample_library, "coffee", top_k=top_k),
+                lambda: core.search_similar(sample_library, ad_id=1, top_k=top_k)):
         with pytest.raises(ValueError, match="at least 1"):
             search()
     copy_library(sample_library, tmp_path / "lib").close()   # the CLI opens its own connection
