@@ -450,7 +450,7 @@ def test_a_number_of_results_below_one_is_refused(sample_library, tmp_path, top_
     for run in (lambda: core.search_ads(sample_library, "coffee", top_k=top_k),
                 lambda: core.search_similar(sample_library, ad_id=1, top_k=top_k)):
         with pytest.raises(ValueError, match="at least 1"):
-            search()
+            run()
     copy_library(sample_library, tmp_path / "lib").close()   # the CLI opens its own connection
     assert main(["search", "coffee", "--library", str(tmp_path / "lib"), "--top-k", str(top_k)]) == 2
     assert "error: the number of results must be at least 1" in capsys.readouterr().err
