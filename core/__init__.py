@@ -61,11 +61,10 @@ def _library_or_path(create: bool = False):
         def call(library, *args, **kw):
             if not isinstance(library, (str, os.PathLike)):
                 return fn(library, *args, **kw)
-            from .store import DB_NAME
+            from .store import require_library
 
-            if not create and not (Path(library) / DB_NAME).exists():
-                raise FileNotFoundError(f"no library at {Path(library).resolve()} (no {DB_NAME}); run "
-                                        "`python -m core ingest` or `python -m core demo` first")
+            if not create:
+                require_library(library)
             with open_library(library) as opened:
                 return fn(opened, *args, **kw)
         return call

@@ -168,6 +168,13 @@ def open_error(path: Path, exc: BaseException) -> LibraryError:
                         f"`python -m core check --library {path}` to see what is wrong.")
 
 
+def require_library(path: str | os.PathLike) -> None:
+    """FileNotFoundError unless `path` holds a library (what only reading it needs: ingest creates one)."""
+    path = Path(path).resolve()
+    if not (path / DB_NAME).exists():
+        raise FileNotFoundError(f"no library at {path} (no {DB_NAME}); run `python -m core ingest` or `python -m core demo` first")
+
+
 class Library:
     """A library folder. Thread-safe: each thread gets its own cursor on one connection."""
 
@@ -176,8 +183,8 @@ class Library:
 
         self.path = Path(path).resolve()
         self.read_only = read_only
-        if read_only and not (self.path / DB_NAME).exists():
-            raise FileNotFoundError(f"no library at {self.path} (no {DB_NAME}); run `python -m core ingest` or `python -m core demo` first")
+        if read_only:
+            require_library(self.path)
         try:
             if not read_only:
                 for sub in ("media", "thumbs", "vectors", "uploads"):

@@ -61,16 +61,20 @@ def ad_grid(df: pd.DataFrame, key: str, cols: int = GRID_COLS, extra: Callable[[
                     below(r)
                 video = r.get("kind") == "video" and r.get("media")
                 # a video's ▶ takes the place beside Open (a third column squeezed it to its chevron); beside_open then goes below
-                first, second = st.columns([1, 2] if video else [1, 1]) if video or beside_open else (st, None)
                 if video:
-                    with first.popover("▶", help="Play the video here"):
+                    play, open_slot = st.columns([1, 2])
+                    with play.popover("▶", help="Play the video here"):
                         # alt names the ad: two ads of one video file on a page would otherwise be one element id
                         st.video(r["media"], autoplay=True, muted=True, alt=f"{Path(str(r['file'])).name} (ad {r['ad_id']}, {key})")
-                (second if video else first).button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
-                                                    args=(r["ad_id"], start(r) if start else None), width="stretch",
-                                                    type="tertiary")
+                    extra_slot = st.container() if beside_open else None
+                elif beside_open:
+                    open_slot, extra_slot = st.columns(2)
+                else:
+                    open_slot, extra_slot = st, None
+                open_slot.button("Open", key=f"{key}-open-{r['ad_id']}", on_click=open_ad,
+                                 args=(r["ad_id"], start(r) if start else None), width="stretch", type="tertiary")
                 if beside_open:
-                    with st.container() if video else second:
+                    with extra_slot:
                         beside_open(r)
 
 

@@ -54,14 +54,14 @@ def surface_word(image: Image.Image, text_area_share: float) -> str:
 
 
 def layout_words(image: Image.Image, text_area_share: float, ocr_chars: int) -> list[str]:
-    w, h = image.size
-    words = [format_word(w, h)]
+    fmt = format_word(*image.size)
+    words = [fmt]
     if text_area_share >= 0.25 or ocr_chars >= 120:
         words.append("text-heavy")
     elif ocr_chars == 0:
         words.append("no text")
     words.append(surface_word(image, text_area_share))
-    if words[0] != "wide banner" and split_screen(image):   # a banner's panels are its format, not a comparison
+    if fmt != "wide banner" and split_screen(image):   # a banner's panels are its format, not a comparison
         words.append("split screen")
     return words
 
