@@ -358,7 +358,14 @@ def main(argv: list[str] | None = None) -> int:
 
     a = p.parse_args(argv)
     try:
-        return a.func(a)
+        rc = a.func(a)
+        sys.stdout.flush()   # inside the try: a short output still sitting in the buffer meets a closed pipe here
+        return rc
+    except BrokenPipeError:
+        # the reader went away (`python -m core tree | head`): not the library's fault, say nothing;
+        # stdout goes to devnull so that Python's own flush at exit does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141   # 128 + SIGPIPE, as a shell tool cut short
     except (FileNotFoundError, ValueError, LibraryError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -127,3 +127,15 @@ def test_check_on_a_healthy_library(lib_copy):
     import json
 
     assert json.loads(r.stdout)["healthy"] is True
+
+
+def test_a_reader_that_goes_away_is_not_a_damaged_library(built):
+    """`python -m core info | head`: the pipe closes early. That once printed "The library … could not be
+    opened ([Errno 32] Broken pipe); run check", sending a person to repair a healthy library."""
+    lib, _ = built
+    proc = subprocess.Popen([sys.executable, "-m", "core", "info", "--library", str(lib)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()   # the reader is gone before the first line
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141
+    assert "could not be opened" not in err and "Traceback" not in err and "error" not in err.lower(), err
