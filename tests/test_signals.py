@@ -160,3 +160,53 @@ def test_a_grid_is_not_a_split_screen():
     for i, (x, y) in enumerate([(0, 0), (300, 0), (0, 300), (300, 300)]):
         img.paste(_photo_like((300, 300), 10 + i).point(lambda v, k=i: min(255, v // 2 + 60 * k)), (x, y))
     assert "split screen" not in layout_words(img, text_area_share=0.0, ocr_chars=0)
+
+
+def _spread(classes: dict[int, float]) -> np.ndarray:
+    probs = np.full(1000, 0.0)
+    for i, p in classes.items():
+        probs[i] = p
+    probs[970:1000] += (1.0 - probs.sum()) / 30   # the rest thin over scenery and fungi, in no group
+    return probs
+
+
+@pytest.mark.parametrize("classes,expected", [
+    ({151 + i: 0.05 for i in range(12)}, ["dog"]),          # twelve unsure breeds, a sure dog (0.60)
+    ({22: 0.75, 21: 0.05}, ["bird"]),                       # bald eagle + kite
+    ({413: 0.09, 764: 0.06}, ["gun"]),                      # assault rifle + rifle: neither alone a word
+    ({627: 0.10, 734: 0.08, 867: 0.06, 864: 0.07}, ["car", "truck"]),  # limousine + police van; two trucks
+    ({151: 0.06, 281: 0.06, 7: 0.06}, []),                  # a dog, a cat and a bird, none of them sure
+    ({982: 0.39, 151: 0.08, 160: 0.07}, []),                # groom, and dog breeds below it: a man in a suit
+    ({999: 0.9}, []),                                       # toilet tissue: in no group
+])
+def test_group_words_sum_their_classes(classes, expected):
+    from core.documents import LABEL_FLOOR
+    from core.signals.label_groups import group_labels
+    from core.signals.visual import imagenet_labels
+
+    found = group_labels(_spread(classes), imagenet_labels(), LABEL_FLOOR)
+    assert [w for w, _ in found] == expected
+    for w, p in found:
+        assert p >= LABEL_FLOOR
+
+
+def test_group_words_need_the_whole_distribution():
+    from core.signals.label_groups import group_labels
+    from core.signals.visual import imagenet_labels
+
+    assert group_labels(np.full(5, 0.2), imagenet_labels()[:5], 0.12) == []
+
+
+def test_a_cat_photo_says_cat(tmp_path):
+    """Real model, real pixels: scikit-image's cat photo comes back as three cat breeds, none of them the
+    word a person types; the group word carries their summed probability into the ad's "shows" words."""
+    import skimage.data
+
+    from core.documents import label_words
+    from core.signals.visual import EfficientNetLiteEncoder
+
+    _, labels = EfficientNetLiteEncoder().encode(Image.fromarray(skimage.data.chelsea()))
+    breeds = [p for lbl, p in labels if lbl in {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"}]
+    cat = dict(labels).get("cat")
+    assert cat is not None and abs(cat - sum(breeds)) < 0.02 and cat > max(breeds)
+    assert "cat" in label_words(labels)

@@ -18,6 +18,9 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
+from ..documents import LABEL_FLOOR
+from .label_groups import group_labels
+
 TARGET_PIXELS = 224 * 224
 MAX_PIXEL_FACTOR = 4  # the model never sees more than 4 × TARGET_PIXELS (~200k pixels)
 LABELS_PATH = Path(__file__).resolve().parents[1] / "resources" / "imagenet_labels.txt"
@@ -119,7 +122,8 @@ class EfficientNetLiteEncoder:
         weights = [1.0, 0.6] + [0.5] * len(grid)
         vec = np.concatenate([p * w for p, w in zip(parts, weights)]).astype(np.float32)
         top = np.argsort(-probs)[: self.top_k]
-        return _unit(vec), [(self.labels[i], float(probs[i])) for i in top]
+        groups = group_labels(probs, self.labels, LABEL_FLOOR)   # "dog" where no single breed is sure
+        return _unit(vec), [(self.labels[i], float(probs[i])) for i in top] + groups
 
 
 class HFVisualEncoder:

@@ -1,0 +1,87 @@
+"""Everyday words for groups of ImageNet classes ("dog" for its 118 breeds), with the group's summed probability.
+
+ImageNet is fine-grained where ads are not: a photo of a service dog comes back as "Ibizan hound
+0.09, Saluki 0.07, …", each breed too unsure to become a word while the model is sure it is a dog.
+People type "dog", "bird", "fruit". A group's probability is the sum over its classes (the softmax
+is one distribution, so the sum is the model's own probability of the group); the group's word is a
+label like the others, kept when that sum clears the same floor as a single class.
+
+The groups follow WordNet's hypernyms of the ILSVRC-2012 classes, which lie in contiguous index
+ranges for animals and foods; vehicles and guns are spread over the index, so they are listed by name.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+# word → inclusive index ranges in the ILSVRC-2012 class order (core/resources/imagenet_labels.txt)
+GROUP_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
+    "fish": ((0, 6), (389, 397)),
+    "bird": ((7, 24), (80, 100), (127, 146)),
+    "turtle": ((33, 37),),
+    "lizard": ((38, 48),),
+    "snake": ((52, 68),),
+    "spider": ((72, 77),),
+    "whale": ((147, 148),),
+    "dog": ((151, 268),),
+    "wolf": ((269, 272),),
+    "fox": ((277, 280),),
+    "cat": ((281, 285),),
+    "big cat": ((286, 293),),
+    "bear": ((294, 297),),
+    "insect": ((300, 320),),
+    "butterfly": ((321, 326),),
+    "rabbit": ((330, 332),),
+    "cattle": ((345, 347),),
+    "sheep": ((348, 349),),
+    "monkey": ((365, 384),),
+    "elephant": ((385, 386),),
+    "food": ((923, 935), (959, 965)),
+    "vegetable": ((936, 947),),
+    "fruit": ((948, 957),),
+}
+# word → class names (vehicles and firearms are scattered through the index)
+GROUP_NAMES: dict[str, tuple[str, ...]] = {
+    "car": ("ambulance", "beach wagon", "cab", "convertible", "jeep", "limousine", "minivan", "Model T",
+            "police van", "racer", "sports car", "pickup", "moving van", "minibus"),
+    "truck": ("garbage truck", "tow truck", "trailer truck", "fire engine", "moving van", "pickup"),
+    "gun": ("assault rifle", "rifle", "revolver"),
+}
+
+
+def group_words() -> list[str]:
+    return list(GROUP_RANGES) + list(GROUP_NAMES)
+
+
+@lru_cache(maxsize=4)
+def _members(labels: tuple[str, ...]) -> tuple[tuple[str, np.ndarray], ...]:
+    index = {name: i for i, name in enumerate(labels)}
+    out = []
+    for word, ranges in GROUP_RANGES.items():
+        out.append((word, np.concatenate([np.arange(a, b + 1) for a, b in ranges])))
+    for word, names in GROUP_NAMES.items():
+        out.append((word, np.asarray([index[n] for n in names if n in index], dtype=np.int64)))
+    return tuple(out)
+
+
+def group_labels(probs: np.ndarray, labels: list[str], floor: float) -> list[tuple[str, float]]:
+    """[(group word, summed probability)] for every group whose classes together reach `floor` and
+    outweigh every single class outside the group, most probable first. Needs the full 1,000-class
+    distribution in ImageNet order.
+
+    The second condition keeps a large group's scattered mass from outvoting the model's real guess:
+    a talk-show host in a suit ("groom" 0.39) also collects 0.15 over the 118 dog breeds."""
+    if len(probs) != len(labels) or len(labels) != 1000:
+        return []
+    probs = np.asarray(probs, dtype=np.float64)
+    found = []
+    for word, idx in _members(tuple(labels)):
+        if not idx.size:
+            continue
+        p = float(probs[idx].sum())
+        outside = probs.copy()
+        outside[idx] = 0.0
+        if p >= floor and p > float(outside.max()):
+            found.append((word, p))
+    return sorted(found, key=lambda wp: -wp[1])
