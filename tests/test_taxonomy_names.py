@@ -148,3 +148,15 @@ def test_a_description_names_each_colour_once():
     ev = NodeEvidence("f1", 1, 9, keywords=[("deportes", 1.0)], colours=[("white", 0.6), ("black and white", 0.5), ("blue", 0.45)])
     text = RuleLabeller().describe(ev)
     assert "in white and blue" in text and "black and white" not in text, text
+
+
+def test_a_word_twice_is_never_a_keyword():
+    """"shows: sports car, car" and "caution caution" on a sign made keywords like "car car" and
+    "caution caution" on the real ads; the single words and real pairs stay."""
+    from core.taxonomy.keywords import doc_term_matrix
+
+    X, vocab = doc_term_matrix(["shows: sports car, car. colours: black, black", "CAUTION CAUTION stop refugees"])
+    terms = set(vocab.tolist())
+    assert {"car", "sports car", "caution", "stop refugees", "black"} <= terms
+    assert not {"car car", "caution caution", "black black"} & terms
+    assert X.shape == (2, len(vocab))

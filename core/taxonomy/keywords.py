@@ -32,7 +32,12 @@ def doc_term_matrix(documents: list[str]) -> tuple[sparse.csr_matrix, np.ndarray
         X = vec.fit_transform([d or "" for d in documents]).tocsr()
     except ValueError:  # empty vocabulary: no words at all
         return sparse.csr_matrix((len(documents), 0), dtype=np.float32), np.array([], dtype=object)
-    return X, np.asarray(vec.get_feature_names_out(), dtype=object)
+    vocab = np.asarray(vec.get_feature_names_out(), dtype=object)
+    # a word twice ("car car" from "shows: sports car, car") is never a keyword
+    single = np.array([len(set(t.split(" "))) == len(t.split(" ")) for t in vocab], dtype=bool)
+    if not single.all():
+        X, vocab = X[:, single], vocab[single]
+    return X, vocab
 
 
 def class_idf(class_counts) -> np.ndarray:
