@@ -210,3 +210,37 @@ def test_a_cat_photo_says_cat(tmp_path):
     cat = dict(labels).get("cat")
     assert cat is not None and abs(cat - sum(breeds)) < 0.02 and cat > max(breeds)
     assert "cat" in label_words(labels)
+
+
+@pytest.mark.parametrize("found,kept", [
+    ([("Afghan hound", 0.33), ("unicycle", 0.08), ("dog", 0.56)], ["unicycle"]),   # a man's hair as a dog
+    ([("Ibizan hound", 0.27), ("Saluki", 0.26), ("dog", 0.91)], ["dog"]),          # a veteran and his dog
+    ([("limousine", 0.3), ("car", 0.6), ("suit", 0.2)], ["limousine", "car", "suit"]),  # not animals
+])
+def test_unsure_animals_go_where_there_is_a_face(found, kept):
+    from core.signals.label_groups import drop_unsure_animals
+    from core.signals.visual import imagenet_labels
+
+    assert [lbl for lbl, _ in drop_unsure_animals(found, imagenet_labels())] == kept
+
+
+def test_labels_read_the_face_detector_once_per_frame():
+    """Real detector, real pixels: on scikit-image's astronaut (a face) an unsure dog guess is dropped, a sure one and
+    the other labels stay; the people signal reuses the same detection; no face, nothing dropped."""
+    import skimage.data
+
+    from core.signals.base import FrameReads
+    from core.signals.labels import ObjectLabels
+    from core.signals.people import People, available
+
+    if not available():
+        pytest.skip("mtcnn weights not installed")
+    guesses = [("Afghan hound", 0.3), ("dog", 0.5), ("space shuttle", 0.2)]
+    frame = FrameReads(Image.fromarray(skimage.data.astronaut()), labels=guesses)
+    assert [lbl for lbl, _ in ObjectLabels().compute(frame)["labels"]] == ["space shuttle"]
+    detected = frame.shared["people"]
+    assert detected[1] and People().compute(frame)["faces"] == [list(f) for f in detected[1]]
+    sure = FrameReads(Image.fromarray(skimage.data.astronaut()), labels=[("dog", 0.9)])
+    assert [lbl for lbl, _ in ObjectLabels().compute(sure)["labels"]] == ["dog"]
+    no_face = FrameReads(Image.fromarray(skimage.data.coffee()), labels=guesses)
+    assert [lbl for lbl, _ in ObjectLabels().compute(no_face)["labels"]] == ["Afghan hound", "dog", "space shuttle"]

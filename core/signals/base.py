@@ -77,6 +77,8 @@ class FrameReads:
     frame_text_area: float = 0.0
     video_words: list = field(default_factory=list)  # pacing words of a video ("fast cuts", …); [] for images
     kind: str = "image"
+    # what one signal measured and another reads (the face detector's result: people.frame_faces), once per frame
+    shared: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 class Signal:

@@ -280,6 +280,13 @@ def people_signal(image: Image.Image) -> tuple[list[str], list[tuple]]:
 from .base import Column, FrameReads, Signal, split_words  # noqa: E402  (the plug-in point; kept below the detector)
 
 
+def frame_faces(frame: FrameReads) -> tuple[list[str], list[tuple]]:
+    """people_signal of the frame's image, run once per frame whichever signal asks first (people, labels)."""
+    if "people" not in frame.shared:
+        frame.shared["people"] = people_signal(frame.image)
+    return frame.shared["people"]
+
+
 class People(Signal):
     """Signal: faces in the creative's frame (a video's hook frame) → "shows: two people, face close-up"."""
 
@@ -288,7 +295,7 @@ class People(Signal):
     document_label = "shows"
 
     def compute(self, frame: FrameReads) -> dict:
-        words, faces = people_signal(frame.image)
+        words, faces = frame_faces(frame)
         return {"people_words": ", ".join(words), "faces": [list(f) for f in faces]}
 
     def words(self, row: dict) -> list[str]:
