@@ -1,10 +1,11 @@
 """Everyday words for groups of ImageNet classes ("dog" for its 118 breeds), with the group's summed probability.
 
-ImageNet is fine-grained where ads are not: a photo of a service dog comes back as "Ibizan hound
-0.09, Saluki 0.07, …", each breed too unsure to become a word while the model is sure it is a dog.
+ImageNet is fine-grained where ads are not: a real ad's service dog comes back as "Ibizan hound 0.27,
+Saluki 0.26, Italian greyhound 0.07, …", wrong breeds each, while the model is 0.91 sure it is a dog.
 People type "dog", "bird", "fruit". A group's probability is the sum over its classes (the softmax
 is one distribution, so the sum is the model's own probability of the group); the group's word is a
-label like the others, kept when that sum clears the same floor as a single class.
+label like the others, kept when that sum clears the same floor as a single class and outweighs every
+class outside the group.
 
 The groups follow WordNet's hypernyms of the ILSVRC-2012 classes, which lie in contiguous index
 ranges for animals and foods; vehicles and guns are spread over the index, so they are listed by name.
@@ -105,4 +106,3 @@ def drop_unsure_animals(found: list[tuple[str, float]], labels: list[str]) -> li
     so "dog". A veteran with his service dog (a face, and "dog" 0.91) keeps his dog."""
     animals = _animal_names(tuple(labels))
     return [(lbl, p) for lbl, p in found if lbl not in animals or p >= ANIMAL_WITH_FACES]
-
