@@ -197,7 +197,7 @@ def test_group_words_need_the_whole_distribution():
     assert group_labels(np.full(5, 0.2), imagenet_labels()[:5], 0.12) == []
 
 
-def test_a_cat_photo_says_cat(tmp_path):
+def test_a_cat_photo_says_cat():
     """Real model, real pixels: scikit-image's cat photo comes back as three cat breeds, none of them the
     word a person types; the group word carries their summed probability into the ad's "shows" words."""
     import skimage.data
@@ -244,3 +244,7 @@ def test_labels_read_the_face_detector_once_per_frame():
     assert [lbl for lbl, _ in ObjectLabels().compute(sure)["labels"]] == ["dog"]
     no_face = FrameReads(Image.fromarray(skimage.data.coffee()), labels=guesses)
     assert [lbl for lbl, _ in ObjectLabels().compute(no_face)["labels"]] == ["Afghan hound", "dog", "space shuttle"]
+    # the labels read the frame's one detection, whoever ran it: a face already found stands for the coffee cup too
+    told = FrameReads(Image.fromarray(skimage.data.coffee()), labels=guesses)
+    told.shared["people"] = (["person", "face"], [(10.0, 10.0, 60.0, 60.0, 0.99)])
+    assert [lbl for lbl, _ in ObjectLabels().compute(told)["labels"]] == ["space shuttle"]
