@@ -182,9 +182,8 @@ def _spread(classes: dict[int, float]) -> np.ndarray:
 def test_group_words_sum_their_classes(classes, expected):
     from core.documents import LABEL_FLOOR
     from core.signals.label_groups import group_labels
-    from core.signals.visual import imagenet_labels
 
-    found = group_labels(_spread(classes), imagenet_labels(), LABEL_FLOOR)
+    found = group_labels(_spread(classes), LABEL_FLOOR)
     assert [w for w, _ in found] == expected
     for w, p in found:
         assert p >= LABEL_FLOOR
@@ -192,9 +191,8 @@ def test_group_words_sum_their_classes(classes, expected):
 
 def test_group_words_need_the_whole_distribution():
     from core.signals.label_groups import group_labels
-    from core.signals.visual import imagenet_labels
 
-    assert group_labels(np.full(5, 0.2), imagenet_labels()[:5], 0.12) == []
+    assert group_labels(np.full(5, 0.2), 0.12) == []
 
 
 def test_a_cat_photo_says_cat():
@@ -219,9 +217,8 @@ def test_a_cat_photo_says_cat():
 ])
 def test_unsure_animals_go_where_there_is_a_face(found, kept):
     from core.signals.label_groups import drop_unsure_animals
-    from core.signals.visual import imagenet_labels
 
-    assert [lbl for lbl, _ in drop_unsure_animals(found, imagenet_labels())] == kept
+    assert [lbl for lbl, _ in drop_unsure_animals(found)] == kept
 
 
 def test_labels_read_the_face_detector_once_per_frame():

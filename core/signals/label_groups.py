@@ -13,8 +13,18 @@ ranges for animals and foods; vehicles and guns are spread over the index, so th
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+
+LABELS_PATH = Path(__file__).resolve().parents[1] / "resources" / "imagenet_labels.txt"
+
+
+@lru_cache(maxsize=1)
+def imagenet_labels() -> list[str]:
+    """The 1,000 ILSVRC-2012 class names in the classifier's output order."""
+    lines = LABELS_PATH.read_text(encoding="utf-8").splitlines()
+    return [ln for ln in lines if ln and not ln.startswith("#")]
 
 # word → inclusive index ranges in the ILSVRC-2012 class order (core/resources/imagenet_labels.txt)
 GROUP_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
@@ -55,31 +65,26 @@ def group_words() -> list[str]:
     return list(GROUP_RANGES) + list(GROUP_NAMES)
 
 
-@lru_cache(maxsize=4)
-def _members(labels: tuple[str, ...]) -> tuple[tuple[str, np.ndarray], ...]:
-    index = {name: i for i, name in enumerate(labels)}
-    out = []
-    for word, ranges in GROUP_RANGES.items():
-        out.append((word, np.concatenate([np.arange(a, b + 1) for a, b in ranges])))
-    for word, names in GROUP_NAMES.items():
-        out.append((word, np.asarray([index[n] for n in names if n in index], dtype=np.int64)))
+@lru_cache(maxsize=1)
+def _members() -> tuple[tuple[str, np.ndarray], ...]:
+    index = {name: i for i, name in enumerate(imagenet_labels())}
+    out = [(word, np.concatenate([np.arange(a, b + 1) for a, b in ranges])) for word, ranges in GROUP_RANGES.items()]
+    out += [(word, np.asarray([index[n] for n in names])) for word, names in GROUP_NAMES.items()]
     return tuple(out)
 
 
-def group_labels(probs: np.ndarray, labels: list[str], floor: float) -> list[tuple[str, float]]:
+def group_labels(probs: np.ndarray, floor: float) -> list[tuple[str, float]]:
     """[(group word, summed probability)] for every group whose classes together reach `floor` and
     outweigh every single class outside the group, most probable first. Needs the full 1,000-class
     distribution in ImageNet order.
 
     The second condition keeps a large group's scattered mass from outvoting the model's real guess:
     a talk-show host in a suit ("groom" 0.39) also collects 0.15 over the 118 dog breeds."""
-    if len(probs) != len(labels) or len(labels) != 1000:
+    if len(probs) != len(imagenet_labels()):
         return []
     probs = np.asarray(probs, dtype=np.float64)
     found = []
-    for word, idx in _members(tuple(labels)):
-        if not idx.size:
-            continue
+    for word, idx in _members():
         p = float(probs[idx].sum())
         outside = probs.copy()
         outside[idx] = 0.0
@@ -92,17 +97,17 @@ ANIMAL_CLASSES = 398          # ILSVRC classes 0–397 are animals
 ANIMAL_WITH_FACES = 0.75      # with a face in the picture, an animal label must be this sure
 
 
-@lru_cache(maxsize=4)
-def _animal_names(labels: tuple[str, ...]) -> frozenset[str]:
+@lru_cache(maxsize=1)
+def _animal_names() -> frozenset[str]:
     groups = {w for w, ranges in GROUP_RANGES.items() if all(b < ANIMAL_CLASSES for _, b in ranges)}
-    return frozenset(labels[:ANIMAL_CLASSES]) | groups
+    return frozenset(imagenet_labels()[:ANIMAL_CLASSES]) | groups
 
 
-def drop_unsure_animals(found: list[tuple[str, float]], labels: list[str]) -> list[tuple[str, float]]:
+def drop_unsure_animals(found: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """The labels of a picture with a face in it, less the animals below ANIMAL_WITH_FACES.
 
     ImageNet has no person class, and its animal classes (the dog breeds above all) take people's hair
     and faces: on the real ads, a Black man at a protest came back as "Afghan hound 0.33, standard poodle",
     so "dog". A veteran with his service dog (a face, and "dog" 0.91) keeps his dog."""
-    animals = _animal_names(tuple(labels))
+    animals = _animal_names()
     return [(lbl, p) for lbl, p in found if lbl not in animals or p >= ANIMAL_WITH_FACES]

@@ -11,7 +11,6 @@ from ..documents import label_words
 from .base import Column, FrameReads, Signal
 from .label_groups import drop_unsure_animals
 from .people import frame_faces
-from .visual import imagenet_labels
 
 
 class ObjectLabels(Signal):
@@ -26,7 +25,7 @@ class ObjectLabels(Signal):
         except Exception:  # noqa: BLE001 - the people signal reports its own failure; the labels stand
             faces = []
         if faces:   # a face: animal guesses are often the person (label_groups.drop_unsure_animals)
-            labels = drop_unsure_animals(labels, imagenet_labels())
+            labels = drop_unsure_animals(labels)
         return {"labels": [[str(lbl), float(p)] for lbl, p in labels]}
 
     def words(self, row: dict) -> list[str]:

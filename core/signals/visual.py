@@ -11,19 +11,16 @@ A Hugging Face CLIP/SigLIP/DINOv2 checkpoint (id or local path) is an option thr
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
 from ..documents import LABEL_FLOOR
-from .label_groups import group_labels
+from .label_groups import group_labels, imagenet_labels  # noqa: F401  (imagenet_labels: callers import it from here too)
 
 TARGET_PIXELS = 224 * 224
 MAX_PIXEL_FACTOR = 4  # the model never sees more than 4 × TARGET_PIXELS (~200k pixels)
-LABELS_PATH = Path(__file__).resolve().parents[1] / "resources" / "imagenet_labels.txt"
 
 
 class VisualEncoder(Protocol):
@@ -38,12 +35,6 @@ class TextAligned(Protocol):
     """A visual encoder whose space also holds text (CLIP-like): a real image–text channel."""
 
     def encode_text(self, texts: list[str]) -> np.ndarray: ...
-
-
-@lru_cache(maxsize=1)
-def imagenet_labels() -> list[str]:
-    lines = LABELS_PATH.read_text(encoding="utf-8").splitlines()
-    return [ln for ln in lines if ln and not ln.startswith("#")]
 
 
 def aspect_size(width: int, height: int, target_pixels: int = TARGET_PIXELS, multiple: int = 32) -> tuple[int, int]:
@@ -122,7 +113,7 @@ class EfficientNetLiteEncoder:
         weights = [1.0, 0.6] + [0.5] * len(grid)
         vec = np.concatenate([p * w for p, w in zip(parts, weights)]).astype(np.float32)
         top = np.argsort(-probs)[: self.top_k]
-        groups = group_labels(probs, self.labels, LABEL_FLOOR)   # "dog" where no single breed is sure
+        groups = group_labels(probs, LABEL_FLOOR)   # "dog" where no single breed is sure
         return _unit(vec), [(self.labels[i], float(probs[i])) for i in top] + groups
 
 
