@@ -207,8 +207,7 @@ def cmd_search(a) -> int:
         print(f"  pattern {n['id']:<12} {n['path']}  ({n['why']})")
     for i, ad in enumerate(res["ads"], 1):
         dup = f" (+{len(ad['duplicates'])} identical)" if ad.get("duplicates") else ""
-        score = f"looks {ad.get('match', 0):.2f} alike" if res.get("mode") == "similar" else f"text match {ad.get('match', 0):.2f}"
-        print(f"{i:>3}. {score}  {ad['file']}{dup}\n      {ad.get('node_path') or ''}  · {ad['why']}")
+        print(f"{i:>3}. {ad['match_label']}  {ad['file']}{dup}\n      {ad.get('node_path') or ''}  · {ad['why']}")
     return 0
 
 

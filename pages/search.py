@@ -178,10 +178,7 @@ if res["ads"]:
     df = pd.DataFrame(res["ads"]).rename(columns={"thumb_path": "thumb", "media_path": "media"})
 
     def below(r: dict) -> None:
-        pct = f"{max(0.0, min(1.0, r.get('match') or 0.0)) * 100:.0f}%"
-        # the rank also weighs pictures and the taxonomy: the number says which closeness it is
-        score = f"looks {pct} alike" if res.get("mode") == "similar" else f"text match {pct}"
-        st.caption(score + (f"  \n{ui.safe_md(r['why'])}" if r.get("why") else ""))
+        st.caption(r["match_label"] + (f"  \n{ui.safe_md(r['why'])}" if r.get("why") else ""))
         dups = r.get("duplicates") or []
         if dups:
             with st.popover(f"+{len(dups)} identical", width="stretch",

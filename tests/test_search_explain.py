@@ -107,6 +107,7 @@ def test_cli_search_image_json_puts_the_ad_first(sample_library, tmp_path):
     res = json.loads(out.stdout)
     same = {r[0] for r in sample_library.execute("SELECT id FROM ads WHERE creative_id = ?", [cid]).fetchall()}
     assert res["ads"][0]["ad_id"] in same
+    assert res["ads"][0]["match_label"] == "looks 100% alike"   # the label the CLI and the Search page print
     # a file that is not a picture: one sentence that says what to do, not a traceback
     (tmp_path / "notes.png").write_text("not a picture")
     bad = subprocess.run([sys.executable, "-m", "core", "search", "--image", str(tmp_path / "notes.png"),
@@ -122,6 +123,7 @@ def test_why_lines_are_plain_words(sample_library):
             why = a["why"]
             assert why and not re.search(r"channels?:|char-grams|dense|bm25|visual:|node:", why), why
             assert not re.search(r"(?<![\w])-\d", why), why      # no negative scores
+            assert re.fullmatch(r"text match \d{1,3}%", a["match_label"]), a["match_label"]
         for n in res["nodes"]:
             assert "score" not in n["why"]
     res = search(sample_library, "summer sale", top_k=3)

@@ -20,7 +20,7 @@ from . import nodes as _nodes
 from .channels import CHANNELS, QueryContext
 from .config import SearchConfig
 from .corpus import Corpus, get_corpus, library_state
-from .explain import best_label, hit_fields, hit_match, why_text
+from .explain import best_label, hit_fields, hit_match, match_label, why_text
 from .verdict import decide
 from .filters import allowed_mask
 from .fusion import fuse, rrf, zscore
@@ -130,7 +130,7 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
         cos = float(dense[r]) if dense is not None else 0.0
         match, mwords, stretch = hit_match(query, corpus.docs[r], cos)
         rec = hit_record(library, corpus, r, dups, float(final[r]), query_terms)
-        rec["match"] = match
+        rec["match"], rec["match_label"] = match, match_label(match, similar=False)
         if explain:
             f = fields.get(rec["ad_id"])
             label = best_label(f["labels"], ctx.qvec, folder=library.path / "vectors") if f else None

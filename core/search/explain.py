@@ -18,6 +18,13 @@ from .lexical import compact, normalize, words
 SAME_IMAGE = "the same picture"
 
 
+def match_label(match: float | None, similar: bool) -> str:
+    """The number shown beside a hit, saying which closeness it is (the rank also weighs pictures and
+    the taxonomy): "text match 73%" for a text search, "looks 88% alike" for "more like this"."""
+    pct = f"{max(0.0, min(1.0, match or 0.0)) * 100:.0f}%"
+    return f"looks {pct} alike" if similar else f"text match {pct}"
+
+
 def looks_like(similarity: float) -> str:
     """In words only: the hit's `match` (shown beside it, "looks 88% alike") is the number."""
     if similarity >= 0.9:

@@ -17,7 +17,7 @@ import numpy as np
 from .channels import _flat_view, _index, creative_scores_to_rows
 from .config import SearchConfig
 from .corpus import get_corpus
-from .explain import SAME_IMAGE, looks_like
+from .explain import SAME_IMAGE, looks_like, match_label
 from .filters import allowed_mask
 
 # cosine of pooled visual embeddings: ≥ this is "the same picture" (re-encodes, crops, resizes of
@@ -113,7 +113,7 @@ def search_similar(library, ad_id: int | None = None, image=None, top_k: int = 1
     for r, dups in collapse(corpus, final, top_k, cfg, mask):
         sim = float(max(0.0, min(1.0, sims[r])))
         rec = hit_record(library, corpus, r, dups, float(final[r]))
-        rec["match"] = round(sim, 4)
+        rec["match"], rec["match_label"] = round(sim, 4), match_label(sim, similar=True)
         rec["why"] = SAME_IMAGE if sim >= 0.995 else looks_like(sim)
         out["ads"].append(rec)
     top = out["ads"][0]["match"] if out["ads"] else 0.0
