@@ -200,9 +200,12 @@ def decide(library, cfg, out: dict, ctx, chans: dict, final: np.ndarray, hits, r
     r = hits[0][0]
     second = final[hits[1][0]] if len(hits) > 1 else None
     feats = features(ctx, chans, final, r, second)
-    p = probability(model, feats)
+    # "🙂🙂" or "???": the encoders still place it somewhere (the model once said reuse, 0.52), but with no
+    # word to hold against an ad nothing can show that the top hit truly matches the request
+    no_words = not words(ctx.query)
+    p = 0.0 if no_words else probability(model, feats)
     thr = float(cfg.reuse_threshold) if cfg.reuse_threshold is not None else float(model["threshold"])
-    out["verdict"] = "reuse" if p >= thr else "generate"
+    out["verdict"] = "reuse" if p >= thr and not no_words else "generate"
     out["confidence"] = round(p, 4)
     out["reuse_threshold"] = thr
     out["verdict_features"] = {k: round(v, 4) if v is not None else None for k, v in feats.items()}
@@ -212,10 +215,7 @@ def decide(library, cfg, out: dict, ctx, chans: dict, final: np.ndarray, hits, r
     out["evidence"] = (f"closest ad: {name}, similarity {feats['dense_cos']:.2f}, "
                        f"{feats['idf_cover'] * 100:.0f}% of your words' weight on it, "
                        f"{feats['agree_top3']} of {ran} ways of searching rank it in their top 3")
-    if not words(ctx.query):
-        # "🙂🙂" or "???": the encoders still place it somewhere (the model said reuse, 0.52), but with no word
-        # to hold against an ad nothing can show that the top hit truly matches the request
-        out["verdict"], out["confidence"] = "generate", 0.0   # reuse stays "confidence ≥ threshold"
+    if no_words:
         out["evidence"] = f"no words to match in the request; {out['evidence']}"
 
 
