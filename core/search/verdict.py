@@ -156,6 +156,32 @@ def head_z(scores: np.ndarray, r: int, mask=None, head: int = HEAD) -> float:
     return float((float(scores[r]) - top.mean()) / (top.std() + 1e-9))
 
 
+# what each feature says about the top hit, in words, when it is high / low; agree_top3 is left out: its
+# weight is a correction beside margin (module docstring), not evidence a person could weigh
+REASONS = {
+    "dense_cos": ("its text is close in meaning to your request", "its text is not close in meaning to your request"),
+    "multi_head_z": ("it stands out among the closest ads", "several ads are about as close"),
+    "info": ("it holds your request's telling words", "it shares only common words with your request"),
+    "gram_cover": ("your words are written on it", "few of your words are written on it"),
+    "margin": ("it leads the next hit by a clear gap", "the next hits score almost as high"),
+}
+
+
+def reasons(model: dict, feats: dict, reuse: bool, most: int = 2) -> list[str]:
+    """The features that pushed the model hardest towards its verdict, in words (largest weight × z first)."""
+    pushes = []
+    for f, mean, scale, coef in zip(model["features"], model["mean"], model["scale"], model["coef"]):
+        if f not in REASONS or feats.get(f) is None or coef <= 0:
+            continue
+        z = (feats[f] - mean) / scale
+        if (z > 0) == reuse and abs(z) > 1e-9:
+            text = REASONS[f][0 if z > 0 else 1]
+            if f == "info" and not feats.get("idf_cover"):
+                text = "none of your words are in its text"
+            pushes.append((abs(coef * z), text))
+    return [text for _, text in sorted(pushes, key=lambda p: -p[0])[:most]]
+
+
 _MODELS: dict[str, dict] = {}
 _UNSET = object()
 
@@ -215,6 +241,9 @@ def decide(library, cfg, out: dict, ctx, chans: dict, final: np.ndarray, hits, r
     out["evidence"] = (f"closest ad: {name}, similarity {feats['dense_cos']:.2f}, "
                        f"{feats['idf_cover'] * 100:.0f}% of your words' weight on it, "
                        f"{feats['agree_top3']} of {ran} ways of searching rank it in their top 3")
+    why = reasons(model, feats, out["verdict"] == "reuse") if not no_words else []
+    if why:
+        out["evidence"] += f"; {out['verdict']} mainly because " + " and ".join(why)
     if no_words:
         out["evidence"] = f"no words to match in the request; {out['evidence']}"
 
