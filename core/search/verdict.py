@@ -161,7 +161,7 @@ def head_z(scores: np.ndarray, r: int, mask=None, head: int = HEAD) -> float:
 REASONS = {
     "dense_cos": ("its text is close in meaning to your request", "its text is not close in meaning to your request"),
     "multi_head_z": ("it stands out among the closest ads", "several ads are about as close"),
-    "info": ("it holds your request's telling words", "it shares only common words with your request"),
+    "info": ("it holds your request's telling words", "the words it shares with your request are in many ads"),
     "gram_cover": ("your words are written on it", "few of your words are written on it"),
     "margin": ("it leads the next hit by a clear gap", "the next hits score almost as high"),
 }
