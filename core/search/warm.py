@@ -87,8 +87,7 @@ def warm_search(library, image_model: bool = True, progress=None) -> dict:
 
         step("multilingual", _multilingual)
         def _labels():  # the why line's object labels, embedded once instead of a few per query
-            from ..signals.label_groups import group_words
-            from ..signals.visual import imagenet_labels
+            from ..signals.label_groups import group_words, imagenet_labels
             from .explain import _label_vecs
 
             _label_vecs(set(imagenet_labels()) | set(group_words()), library.path / "vectors")

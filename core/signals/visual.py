@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..documents import LABEL_FLOOR
-from .label_groups import group_labels, imagenet_labels  # noqa: F401  (imagenet_labels: callers import it from here too)
+from .label_groups import group_labels, imagenet_labels
 
 TARGET_PIXELS = 224 * 224
 MAX_PIXEL_FACTOR = 4  # the model never sees more than 4 × TARGET_PIXELS (~200k pixels)
