@@ -425,9 +425,11 @@ _LABEL_CACHE: dict[str, np.ndarray] = {}
 
 def label_vectors(encoder, label_lists) -> np.ndarray:
     """Probability-weighted text embeddings of the object labels: a weak visual channel for text search."""
+    from .signals.label_groups import label_prompt
+
     need = sorted({str(lbl) for labels in label_lists for lbl, _ in labels} - set(_LABEL_CACHE))
     if need:
-        for lbl, v in zip(need, encoder.encode([f"a photo of a {n}" for n in need])):
+        for lbl, v in zip(need, encoder.encode([label_prompt(n) for n in need])):
             _LABEL_CACHE[lbl] = v
     dim = getattr(encoder, "dim", 384)
     out = np.zeros((len(label_lists), dim), dtype=np.float32)

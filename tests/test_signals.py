@@ -210,6 +210,36 @@ def test_a_cat_photo_says_cat():
     assert "cat" in label_words(labels)
 
 
+def test_every_class_has_its_line_of_other_names():
+    """The other-names file lines up with the classes (a blank line for a class with none): one line off and
+    every label would embed its neighbour's names."""
+    from core.signals import label_groups as lg
+
+    lines = [ln for ln in lg.SYNONYMS_PATH.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+    assert len(lines) == len(lg.imagenet_labels()) == 1000
+    assert lg.label_prompt("jersey") == "a photo of a jersey (T-shirt, tee shirt)"
+    assert lg.label_prompt("dog") == "a photo of a dog"                     # a group word: no other names
+    assert "Carcharodon" not in lg.label_prompt("great white shark")        # Latin names left out
+
+
+@pytest.mark.parametrize("query,label", [("white t-shirt with a print", "jersey"),    # bare name: "printer" first
+                                         ("family in an RV", "recreational vehicle"),  # bare: "trailer truck"
+                                         ("kid hugging a teddy bear", "teddy")])
+def test_a_label_vector_knows_the_words_people_type(query, label):
+    """Real MiniLM: the query the other names were added for is closer to the label's vector than to the bare
+    name's, and closer to it than to every other class's."""
+    from core.search.query_encoder import query_encoder
+    from core.signals.label_groups import imagenet_labels, label_prompt
+
+    names = imagenet_labels()
+    enc = query_encoder()
+    q = enc.encode([query])[0]
+    bare, full = enc.encode([f"a photo of a {label}", label_prompt(label)])
+    assert float(q @ full) > float(q @ bare)
+    sims = enc.encode([label_prompt(n) for n in names]) @ q
+    assert names[int(np.argmax(sims))] == label
+
+
 @pytest.mark.parametrize("found,kept", [
     ([("Afghan hound", 0.33), ("unicycle", 0.08), ("dog", 0.56)], ["unicycle"]),   # a man's hair as a dog
     ([("Ibizan hound", 0.27), ("Saluki", 0.26), ("dog", 0.91)], ["dog"]),          # a veteran and his dog

@@ -64,11 +64,11 @@ def coverage(query: str, doc: str) -> tuple[list[str], float, float, str]:
 
 _LABEL_VECS: dict[str, np.ndarray] = {}
 _LABEL_FILES: set[str] = set()
-LABEL_FILE = "label_words_minilm.npz"  # object labels' MiniLM embeddings, beside the library's vectors
+LABEL_FILE = "label_words_minilm2.npz"  # object labels' MiniLM embeddings (of label_prompt), beside the library's vectors
 
 
 def _label_vecs(labels: set[str], folder=None) -> dict[str, np.ndarray]:
-    """Text embeddings of object labels, as the ingest made them ("a photo of a …"), one batch.
+    """Text embeddings of object labels, as the ingest made them (label_prompt), one batch.
 
     Saved in `folder` (the library's vectors/) and read back by the next process: a fresh CLI
     search otherwise ran the text model over its hits' labels (~0.3–1 s of the first query)."""
@@ -82,9 +82,10 @@ def _label_vecs(labels: set[str], folder=None) -> dict[str, np.ndarray]:
             pass
     need = sorted(labels - set(_LABEL_VECS))
     if need:
+        from ..signals.label_groups import label_prompt
         from .query_encoder import query_encoder
 
-        for lbl, v in zip(need, query_encoder().encode([f"a photo of a {n}" for n in need])):
+        for lbl, v in zip(need, query_encoder().encode([label_prompt(n) for n in need])):
             _LABEL_VECS[lbl] = v
         if folder is not None:
             _save_label_vecs(folder)

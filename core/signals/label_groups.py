@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 LABELS_PATH = Path(__file__).resolve().parents[1] / "resources" / "imagenet_labels.txt"
+SYNONYMS_PATH = LABELS_PATH.with_name("imagenet_synonyms.txt")
 
 
 @lru_cache(maxsize=1)
@@ -25,6 +26,24 @@ def imagenet_labels() -> list[str]:
     """The 1,000 ILSVRC-2012 class names in the classifier's output order."""
     lines = LABELS_PATH.read_text(encoding="utf-8").splitlines()
     return [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+
+@lru_cache(maxsize=1)
+def _other_names() -> dict[str, str]:
+    """Class name → its other everyday names ("jersey" → "T-shirt, tee shirt"), where it has any."""
+    lines = [ln for ln in SYNONYMS_PATH.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
+    return {name: other for name, other in zip(imagenet_labels(), lines) if other}
+
+
+def label_prompt(label: str) -> str:
+    """The text a label's vector embeds. ImageNet names its classes by one WordNet lemma, often not the
+    word people type: "jersey" is ImageNet's T-shirt, "web site" its screenshot of a page, so a query for
+    a "white t-shirt" missed an ad labelled jersey 0.91 (47th in the picture-label channel). The other
+    lemmas ride along in the embedded text; labels shown to people keep the one name."""
+    other = _other_names().get(label)
+    return f"a photo of a {label}" + (f" ({other})" if other else "")
+
 
 # word → inclusive index ranges in the ILSVRC-2012 class order (core/resources/imagenet_labels.txt)
 GROUP_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
