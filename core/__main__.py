@@ -222,7 +222,8 @@ def cmd_bench(a) -> int:
         model = calibrate_verdict(lib, pos, neg, source=f"{a.queries or 'self-test'} (reuse) + {a.calibrate_verdict} (generate)")
         print(json.dumps(model, indent=1))
         return 0
-    res = core.run_benchmark(lib, queries=a.queries, root=a.root, k=a.k, channel_ranks=a.channels)
+    negatives = [ln.strip() for ln in open(a.negatives, encoding="utf-8") if ln.strip()] if a.negatives else None
+    res = core.run_benchmark(lib, queries=a.queries, root=a.root, k=a.k, channel_ranks=a.channels, negatives=negatives)
     print(json.dumps(res, indent=1, default=str) if a.json else _bench_table(res))
     return 0
 
@@ -236,6 +237,11 @@ def _bench_table(res: dict) -> str:
         lines.append(name.ljust(18) + "".join(_fmt(r.get(k)).rjust(14) for k in keys))
     lat = res.get("latency_ms", {})
     lines.append(f"latency p50 {lat.get('p50', 0):.1f} ms, p95 {lat.get('p95', 0):.1f} ms")
+    v = res.get("verdict_requests")
+    if v:   # --negatives
+        lines.append(f"verdict: reuse on {v['reuse_right']:.0%} of {v['reuse_requests']} queries, generate on "
+                     f"{v['generate_right']:.0%} of {v['generate_requests']} no-match requests: balanced {_fmt(v['balanced_accuracy'])}"
+                     f" ({_fmt(v['balanced_accuracy_top_hit_first'])} over the {v['reuse_requests_top_hit_first']} whose top hit is right)")
     missed = [q for q in res.get("queries", []) if "channels" in q and (q["rank"] is None or q["rank"] > 1)]
     if missed:  # --channels: where each channel alone ranked the target of every query not found first
         lines.append("not first: rank (each channel alone)")
@@ -342,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--json", action="store_true")
     s.add_argument("--channels", action="store_true",
                    help="also say where each channel alone ranked every query's target (what found it, what buried it)")
+    s.add_argument("--negatives", metavar="NEGATIVES_TXT", default=None,
+                   help="also measure the verdict: the queries as requests to reuse, one no-match request per line of "
+                        "NEGATIVES_TXT as requests to generate (reads the current verdict, fits nothing)")
     s.add_argument("--calibrate-verdict", metavar="NEGATIVES_TXT", default=None,
                    help="fit this library's reuse/generate verdict: --queries (or the self-test) as reuse, one "
                         "no-match request per line of NEGATIVES_TXT as generate; stored as a run record")

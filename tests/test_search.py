@@ -154,6 +154,28 @@ def test_self_benchmark_runs(sample_library):
     assert {"p50", "p95"} <= set(out["latency_ms"]) and "reuse_threshold" in out
 
 
+def test_benchmark_measures_the_verdict_on_requests_it_cannot_serve(sample_library):
+    """--negatives: the queries count as requests to reuse, each no-match line as one to generate; the
+    figures are the verdicts search itself gives (no second model, nothing fitted or stored)."""
+    from core.search.bench import run_benchmark
+    from core.search.engine import search
+
+    negatives = ["zqxv plorfenwick", "🙂🙂", "vintage tractor pulling contest in the rain"]
+    runs_before = sample_library.execute("SELECT count(*) FROM runs").fetchone()[0]
+    out = run_benchmark(sample_library, n=6, seed=1, calibrate=False, negatives=negatives)
+    v = out["verdict_requests"]
+    said = [q["verdict"] for q in out["queries"]]
+    assert v["reuse_requests"] == len(said) == out["n"] and v["generate_requests"] == 3
+    assert v["reuse_right"] == round(said.count("reuse") / len(said), 4)
+    first = [q["verdict"] for q in out["queries"] if q["rank"] == 1]
+    assert v["reuse_requests_top_hit_first"] == len(first)
+    gen = [search(sample_library, q, top_k=10)["verdict"] != "reuse" for q in negatives]
+    assert v["generate_right"] == round(sum(gen) / 3, 4) and gen[1]   # no words: always generate
+    assert v["balanced_accuracy"] == round(0.5 * (v["reuse_right"] + v["generate_right"]), 4)
+    assert sample_library.execute("SELECT count(*) FROM runs").fetchone()[0] == runs_before
+    assert "verdict_requests" not in run_benchmark(sample_library, n=2, seed=1, calibrate=False)
+
+
 def test_benchmark_halves_are_seeded_balanced_per_style_and_independent_of_order():
     import random
 

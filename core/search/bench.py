@@ -73,6 +73,28 @@ def target_channel_ranks(library, query: str, targets: set[int], **search_kw) ->
     return out
 
 
+def verdict_on_requests(library, details: list[dict], negatives: list[str], **search_kw) -> dict:
+    """The verdict as a person meets it: every benchmark query is a request the library can serve (reuse
+    is right), every line of `negatives` one it cannot (generate is right); balanced accuracy over the two.
+    Also counted over only the queries whose top hit is a target ("reuse only when the top hit truly
+    matches"). Reads the current verdict model; never fits one (that is --calibrate-verdict)."""
+    from .engine import search
+
+    reuse = [d["verdict"] == "reuse" for d in details]
+    reuse_first = [d["verdict"] == "reuse" for d in details if d["rank"] == 1]
+    generate = [search(library, q, **search_kw)["verdict"] != "reuse" for q in negatives]
+
+    def share(v):
+        return round(float(np.mean(v)), 4) if v else None
+
+    out = {"reuse_requests": len(reuse), "generate_requests": len(generate), "reuse_right": share(reuse),
+           "generate_right": share(generate), "reuse_right_top_hit_first": share(reuse_first),
+           "reuse_requests_top_hit_first": len(reuse_first)}
+    for key, r in (("balanced_accuracy", out["reuse_right"]), ("balanced_accuracy_top_hit_first", out["reuse_right_top_hit_first"])):
+        out[key] = round(0.5 * (r + out["generate_right"]), 4) if r is not None and generate else None
+    return out
+
+
 # -- query sources ---------------------------------------------------------------------------------
 def read_query_lines(text: str) -> list[dict]:
     """A JSONL query file's objects, one a line (blank lines skipped); ValueError naming the first bad line."""
@@ -195,7 +217,8 @@ def _metrics(ranks: list, node_hits: list) -> dict:
 
 
 def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, seed: int = 0, top_k: int = 10,
-                  calibrate: bool = True, progress=None, channel_ranks: bool = False, **search_kw) -> dict:
+                  calibrate: bool = True, progress=None, channel_ranks: bool = False, negatives: list[str] | None = None,
+                  **search_kw) -> dict:
     from .corpus import get_corpus
     from .engine import search
 
@@ -233,7 +256,8 @@ def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, see
         node_style[it["style"]].append(node_hit)
         per_half[it["half"]].append((rank, node_hit))
         details.append({"id": it.get("id"), "query": it["query"], "style": it["style"], "half": it["half"], "rank": rank,
-                        "node_hit": node_hit, "top": res["ads"][0]["file"] if res["ads"] else None})
+                        "node_hit": node_hit, "top": res["ads"][0]["file"] if res["ads"] else None,
+                        "verdict": res.get("verdict")})
         if channel_ranks:
             details[-1]["channels"] = target_channel_ranks(library, it["query"], it["targets"], **search_kw)
         if calibrate and res["ads"]:
@@ -270,6 +294,8 @@ def run_benchmark(library, queries=None, root=None, k: int = 5, n: int = 50, see
         tn = float(np.mean(np.asarray(neg) < thr))
         out["verdict"].update({"reuse_queries": len(pos), "generate_queries": len(neg), "reuse_right": round(tp, 4),
                                "generate_right": round(tn, 4), "balanced_accuracy": round(0.5 * (tp + tn), 4)})
+    if negatives:
+        out["verdict_requests"] = verdict_on_requests(library, details, negatives, top_k=max(top_k, k), **search_kw)
     if tax is not None:
         n_leaves = len(tax.leaf_index)
         out["leaves"] = n_leaves
