@@ -37,9 +37,10 @@ FILE = "cjk_rows.npz"
 LATIN_LANGUAGES = ("en", "es", "fr", "de", "pt", "it")   # English first: MiniLM's own
 FOREIGN_SHARE = 0.5
 FOREIGN_MIN_WORDS = 3
-FOREIGN_READ_CHARS = 400   # a language shows in its first words; long copy cost 4.2 s at 100k ads, read whole
+FOREIGN_READ_CHARS = 400   # a language shows in its first words, and long copy is most of the cost
 FOREIGN_FILE = "foreign_rows.npz"
 _WORD = re.compile(r"[^\W\d_]{3,}")
+_UNSEEN = object()
 
 
 def cjk_share(doc: str) -> float:
@@ -53,8 +54,8 @@ def foreign_share(text: str, lists: dict, memo: dict | None = None) -> tuple[flo
     memo = {} if memo is None else memo
     foreign = known = 0
     for w in _WORD.findall((text or "")[:FOREIGN_READ_CHARS].lower()):
-        v = memo.get(w, 0)
-        if v == 0:
+        v = memo.get(w, _UNSEEN)
+        if v is _UNSEEN:
             freqs = [lists[lang].get(w, 0.0) for lang in LATIN_LANGUAGES]
             best = max(freqs)
             # in no list (a name, a glued OCR run): None; within one zipf (a factor of 10) of the best,
