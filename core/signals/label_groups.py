@@ -28,7 +28,6 @@ def imagenet_labels() -> list[str]:
     return [ln for ln in lines if ln and not ln.startswith("#")]
 
 
-
 @lru_cache(maxsize=1)
 def _other_names() -> dict[str, str]:
     """Class name → its other everyday names ("jersey" → "T-shirt, tee shirt"), where it has any."""
@@ -38,8 +37,8 @@ def _other_names() -> dict[str, str]:
 
 def label_prompt(label: str) -> str:
     """The text a label's vector embeds. ImageNet names its classes by one WordNet lemma, often not the
-    word people type: "jersey" is ImageNet's T-shirt, "web site" its screenshot of a page, so a query for
-    a "white t-shirt" missed an ad labelled jersey 0.91 (47th in the picture-label channel). The other
+    word people type: "jersey" is ImageNet's T-shirt, "cab" its taxi, "recreational vehicle" its RV, so a
+    query for a "white t-shirt" missed an ad labelled jersey 0.91 (47th in the picture-label channel). The other
     lemmas ride along in the embedded text; labels shown to people keep the one name."""
     other = _other_names().get(label)
     return f"a photo of a {label}" + (f" ({other})" if other else "")
