@@ -218,14 +218,20 @@ def cmd_bench(a) -> int:
         from core.search.verdict import calibrate_verdict
 
         pos = [q["query"] for q in (load_queries(lib, a.queries, a.root) if a.queries else self_test_queries(lib)) if q["targets"]]
-        neg = [ln.strip() for ln in open(a.calibrate_verdict, encoding="utf-8") if ln.strip()]
+        neg = _request_lines(a.calibrate_verdict)
         model = calibrate_verdict(lib, pos, neg, source=f"{a.queries or 'self-test'} (reuse) + {a.calibrate_verdict} (generate)")
         print(json.dumps(model, indent=1))
         return 0
-    negatives = [ln.strip() for ln in open(a.negatives, encoding="utf-8") if ln.strip()] if a.negatives else None
+    negatives = _request_lines(a.negatives) if a.negatives else None
     res = core.run_benchmark(lib, queries=a.queries, root=a.root, k=a.k, channel_ranks=a.channels, negatives=negatives)
     print(json.dumps(res, indent=1, default=str) if a.json else _bench_table(res))
     return 0
+
+
+def _request_lines(path: str) -> list[str]:
+    """One request per non-blank line (a NEGATIVES_TXT file)."""
+    with open(path, encoding="utf-8") as f:
+        return [ln.strip() for ln in f if ln.strip()]
 
 
 def _bench_table(res: dict) -> str:

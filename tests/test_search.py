@@ -372,12 +372,9 @@ def test_cjk_rows_are_documents_written_in_cjk_not_a_stray_ocr_glyph(sample_libr
     ("Cliquez ici pour découvrir nos voyages", True),
 ])
 def test_a_foreign_language_is_read_off_the_ads_own_words(text, foreign):
-    from wordfreq import get_frequency_dict
+    from core.search.scripts import FOREIGN_MIN_WORDS, FOREIGN_SHARE, foreign_share, word_lists
 
-    from core.search.scripts import FOREIGN_MIN_WORDS, FOREIGN_SHARE, LATIN_LANGUAGES, foreign_share
-
-    lists = {lang: get_frequency_dict(lang, wordlist="small") for lang in LATIN_LANGUAGES}
-    share, n = foreign_share(text, lists)
+    share, n = foreign_share(text, word_lists())
     assert (n >= FOREIGN_MIN_WORDS and share >= FOREIGN_SHARE) == foreign, (share, n)
 
 

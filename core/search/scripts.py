@@ -19,7 +19,7 @@ A word of the ad's own text (copy, headline, CTA, OCR: not the English words sig
 add to its document) belongs to the language whose wordfreq list (the small lists: ~0.3 s to read) rates
 it highest, English when English rates it within one zipf of that (click, web, ok); a row is foreign when
 at least FOREIGN_MIN_WORDS of its known words are and they are ≥ FOREIGN_SHARE of them. Set without
-queries on the banners' language metadata (39 es): 0.5 and 3 words flag 36 of the 39 es banners, no en
+queries on the banners' language metadata (39 es; bench/languages.py prints it): 0.5 and 3 words flag 36 of the 39 es banners, no en
 banner and no IRA or print ad (2 words: 37 es and 6 ja/zh; 4 words: 30; a share of 0.3: 37 es and 4
 ja/zh; 0.7: 27). The sample libraries (seeds 0-2) have no foreign row.
 """
@@ -39,6 +39,8 @@ FOREIGN_SHARE = 0.5
 FOREIGN_MIN_WORDS = 3
 FOREIGN_READ_CHARS = 400   # a language shows in its first words, and long copy is most of the cost
 FOREIGN_FILE = "foreign_rows.npz"
+# words of 3+ letters, not lexical.words: it drops English stopwords ("the", "and"), which here are the
+# best evidence that a text is English
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _UNSEEN = object()
 
@@ -74,23 +76,30 @@ def cjk_rows(corpus) -> np.ndarray:
                  lambda: np.fromiter((cjk_share(d) >= CJK_SHARE for d in corpus.docs), dtype=bool, count=corpus.size))
 
 
-def foreign_rows(library, corpus) -> np.ndarray:
-    """Boolean per corpus row: the ad's own words (copy, headline, CTA, OCR; not the words signals or
-    metadata values add to its document) are in a Latin-script language other than English. Cached and
-    saved like cjk_rows; wordfreq's small lists (~0.3 s to read) are read for the computation and not kept."""
-    def compute():
-        from wordfreq import get_frequency_dict
+def word_lists() -> dict:
+    """Language → wordfreq's small frequency list (~0.3 s to read; not kept)."""
+    from wordfreq import get_frequency_dict
 
-        lists = {lang: get_frequency_dict(lang, wordlist="small") for lang in LATIN_LANGUAGES}
-        memo: dict = {}
+    return {lang: get_frequency_dict(lang, wordlist="small") for lang in LATIN_LANGUAGES}
+
+
+def own_texts(library) -> dict[int, str]:
+    """Ad id → the ad's own words: copy, headline, CTA and OCR, not the words signals or metadata values
+    add to its document (those are English whatever the ad's language)."""
+    return dict(library.execute("SELECT a.id, concat_ws(' ', a.headline, a.copy, a.cta, c.ocr_text) FROM ads a "
+                                "JOIN creatives c ON c.id = a.creative_id").fetchall())
+
+
+def foreign_rows(library, corpus) -> np.ndarray:
+    """Boolean per corpus row: the ad's own words are in a Latin-script language other than English.
+    Cached and saved like cjk_rows (bench/languages.py prints the rule against language metadata)."""
+    def compute():
+        lists, memo = word_lists(), {}
+        texts = own_texts(library)
         out = np.zeros(corpus.size, dtype=bool)
-        rows = library.execute("SELECT a.id, concat_ws(' ', a.headline, a.copy, a.cta, c.ocr_text) FROM ads a "
-                               "JOIN creatives c ON c.id = a.creative_id ORDER BY a.id").fetchall()
-        at = corpus.rows_of([r[0] for r in rows])
-        for r, (_, text) in zip(at, rows):
-            if r >= 0:
-                share, n = foreign_share(text, lists, memo)
-                out[r] = n >= FOREIGN_MIN_WORDS and share >= FOREIGN_SHARE
+        for r, ad_id in enumerate(corpus.ad_ids.tolist()):
+            share, n = foreign_share(texts.get(int(ad_id), ""), lists, memo)
+            out[r] = n >= FOREIGN_MIN_WORDS and share >= FOREIGN_SHARE
         return out
 
     return _rows(corpus, "foreign_rows", FOREIGN_FILE, f"{FOREIGN_SHARE}/{FOREIGN_MIN_WORDS}/{FOREIGN_READ_CHARS}/{','.join(LATIN_LANGUAGES)}/small",
