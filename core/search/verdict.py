@@ -284,9 +284,7 @@ def fit(pos: list[dict], neg: list[dict], source: str, c: float = 0.3) -> dict:
              "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
              "coef": clf.coef_[0].round(6).tolist(), "intercept": round(float(clf.intercept_[0]), 6),
              "threshold": 0.5, "source": source}
-    p = np.asarray([probability(model, f) for f in pos])
-    q = np.asarray([probability(model, f) for f in neg])
-    model["train_balanced_accuracy"] = round(0.5 * ((p >= 0.5).mean() + (q < 0.5).mean()), 4)
+    model["train_balanced_accuracy"] = balanced_accuracy(model, pos, neg)
     return model
 
 
