@@ -10,6 +10,7 @@ in `st.cache_data` keyed by (function, path, data version, arguments).
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import runpy
 import threading
@@ -185,6 +186,11 @@ def search_url_after(page_url: str) -> None:
 def open_library(path: str):
     """One Library (one DuckDB connection) per library folder per server process."""
     return core.open_library(path)
+
+
+# At exit the cached libraries are let go while DuckDB's module still stands; otherwise its bindings count every
+# connection still held as a leak at teardown and print "nanobind: leaked … instances!" (server and test runs)
+atexit.register(st.cache_resource.clear)
 
 
 @st.cache_resource(show_spinner="Loading the similarity index…", max_entries=4)

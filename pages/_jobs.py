@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import streamlit as st
 
@@ -65,16 +65,14 @@ def job_panel(path: str) -> None:
         st.caption("You can leave or refresh this page: the job keeps running on the server.")
 
 
-_WARM: dict[str, tuple[Callable, Any]] = {}
-
-
 @st.cache_resource(show_spinner=False)
-def _warm_thread(name: str, path: str) -> threading.Thread:
-    fn, library = _WARM[f"{name}:{path}"]
-
+def _warm_thread(name: str, path: str, _fn: Callable, _library) -> threading.Thread:
+    """One thread per (function, library) per server process; the underscored arguments are not part of the
+    cache key, and the finished thread drops them (Thread.run lets go of its target), so a warmed library is
+    held by the library cache alone and is let go with it at exit."""
     def run():
         try:
-            fn(library)
+            _fn(_library)
         except Exception:  # noqa: BLE001 - warming is best effort: search loads what it needs on first use anyway
             pass
 
@@ -85,8 +83,7 @@ def _warm_thread(name: str, path: str) -> threading.Thread:
 
 def warm_once(fn: Callable, library) -> None:
     """Run `fn(library)` once per library per server process, in a background thread (e.g. `core.warm_search`)."""
-    _WARM[f"{fn.__name__}:{library.path}"] = (fn, library)
-    _warm_thread(fn.__name__, str(library.path))
+    _warm_thread(fn.__name__, str(library.path), fn, library)
 
 
 def sample_images() -> int:
