@@ -858,25 +858,3 @@ def test_atlas_pictures_tile_the_map_above_the_cap():
     few, none = pick_pictures(xy[:200, 0], xy[:200, 1], cap=1500)
     assert np.array_equal(few, np.arange(200)) and none is None
 
-
-def test_a_process_that_showed_a_library_exits_without_duckdb_leak_reports(sample_library, tmp_path):
-    """The app's cached libraries are let go at exit (pages/_common.py): before, every `streamlit run` stopped with
-    Ctrl-C, and every test run, ended with DuckDB's bindings printing "nanobind: leaked … instances!"."""
-    import subprocess
-    import sys
-
-    from conftest import copy_library
-
-    copy_library(sample_library, tmp_path / "data" / "lib").close()   # another process: its own copy
-    script = ("from streamlit.testing.v1 import AppTest\n"
-              f"at = AppTest.from_file({APP!r}, default_timeout=120)\n"
-              "at.query_params['lib'] = 'lib'\n"
-              "at.run()\n"
-              "assert not at.exception, at.exception\n"
-              "import threading\n"   # the warm-up started by the page ends before the process does
-              "[t.join(240) for t in threading.enumerate() if t.name.startswith('warm-')]\n"
-              "print('shown', flush=True)\n")
-    env = {**os.environ, "CTE_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0 and "shown" in done.stdout, done.stderr[-2000:]
-    assert "nanobind: leaked" not in done.stderr, done.stderr[-2000:]
