@@ -857,4 +857,3 @@ def test_atlas_pictures_tile_the_map_above_the_cap():
     assert np.array_equal(chosen, again)
     few, none = pick_pictures(xy[:200, 0], xy[:200, 1], cap=1500)
     assert np.array_equal(few, np.arange(200)) and none is None
-
