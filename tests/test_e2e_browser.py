@@ -132,7 +132,9 @@ def _download(pg, button: str, tries: int = 3, timeout_ms: int = 60_000):
         _settle(pg)
         try:
             with pg.expect_download(timeout=timeout_ms) as dl:
-                pg.get_by_role("button", name=button).click()
+                # a download button is disabled while the page it makes is still being made (a click before
+                # timed out): wait for it to be enabled again, then click
+                pg.get_by_role("button", name=button, disabled=False).click(timeout=timeout_ms)
             return dl.value
         except sync_api.TimeoutError:
             if attempt == tries - 1:
@@ -364,7 +366,7 @@ def test_browser_gallery_board_compare_and_pictures(app_url, page):
             _settle(pg)
             pg.get_by_role("button", name="Add to board").click()
             _settle(pg)
-            pg.get_by_role("button", name="Board as web page").wait_for(timeout=30_000)
+            pg.get_by_role("button", name="Board as web page").wait_for(timeout=30_000)   # shown once a board exists
             break
         except sync_api.TimeoutError:
             if attempt == 2:
