@@ -71,3 +71,18 @@ def test_cjk_rows_are_the_japanese_and_chinese_banners(shared_library):
     cjk_banners = {a for a, v in lang.items() if v[:2] in ("ja", "zh")}
     assert flagged and set(flagged) <= cjk_banners, sorted(set(flagged) - cjk_banners)
     assert len(flagged) >= 0.7 * len(cjk_banners), (len(flagged), len(cjk_banners))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("query,word", [("screenshot of a social media post", "social media screenshot"),
+                                        ("facebook post screenshot", "facebook post")])
+def test_feed_captures_are_found_by_what_they_are(shared_library, query, word):
+    """The real ads hold captures of Facebook and Instagram posts (IRA, two persuasion examples); asked for by
+    what they are, the first hits are ads whose composition words say so (core/signals/composition.py)."""
+    from core import search_ads
+
+    said = dict(shared_library.execute(
+        "SELECT a.id, coalesce(c.composition_words, '') FROM ads a JOIN creatives c ON a.creative_id = c.id").fetchall())
+    assert sum(word in w for w in said.values()) >= 5, "the real ads should hold several such captures"
+    hits = search_ads(shared_library, query, top_k=10)["ads"]
+    assert all(word in said[h["ad_id"]] for h in hits[:3]), [(h["file"], said[h["ad_id"]]) for h in hits[:3]]

@@ -282,3 +282,48 @@ def test_labels_read_the_face_detector_once_per_frame():
     told = FrameReads(Image.fromarray(skimage.data.coffee()), labels=guesses)
     told.shared["people"] = (["person", "face"], [(10.0, 10.0, 60.0, 60.0, 0.99)])
     assert [lbl for lbl, _ in ObjectLabels().compute(told)["labels"]] == ["space shuttle"]
+
+
+# -- composition: captures of feed posts and blacked-out blocks ---------------------------------------------------
+
+@pytest.mark.parametrize("ocr,words", [
+    ("Instagram liberty_rising Sponsored Learn More liberty_rising Hello friends!", ["social media screenshot", "instagram post"]),
+    ("Don'tShootshared event. Sponsored· Join or spread the word", ["social media screenshot", "facebook post"]),
+    ("Interested 187people interested·106people going 81Reactions", ["social media screenshot", "facebook post"]),
+    ("Suggested Page South United LikePage", ["social media screenshot", "facebook post"]),
+    ("lexususa Sponsored 31449 likes", ["social media screenshot"]),            # a feed, platform not named
+    ("SMELL GREAT EVERY MONTH Shop Now", []),                                     # an ad's own button
+    ("City marathon 2016 sponsored by Acme Learn More", []),                      # a poster's sponsor
+    ("", []),
+])
+def test_feed_captures_are_read_from_the_platforms_interface_words(ocr, words):
+    from core.signals.composition import feed_capture_words
+
+    assert feed_capture_words(ocr) == words
+
+
+def _with_block(box, background="white", size=(400, 400)):
+    img = _photo_like(size, 3) if background == "photo" else Image.new("RGB", size, background)
+    ImageDraw.Draw(img).rectangle(box, fill=(5, 5, 5))
+    return img
+
+
+def _dark_text_card(size=(400, 400)):
+    img = Image.new("RGB", size, (8, 8, 8))
+    d = ImageDraw.Draw(img)
+    for y in range(40, 380, 60):
+        d.rectangle([30, y, 370, y + 22], fill="white")
+    return img
+
+
+@pytest.mark.parametrize("make,boxed", [
+    (lambda: _with_block([0, 100, 399, 300]), True),                  # a capture's blacked-out picture: half of it
+    (lambda: _with_block([50, 60, 330, 260], "photo"), True),         # a dark panel over a photo
+    (lambda: _with_block([0, 0, 120, 120]), False),                   # under a fifth of the picture
+    (lambda: _photo_like((400, 400), 4).point(lambda v: v // 12), False),   # a night photo: dark all over
+    (_dark_text_card, False),                                         # a black card: black is its background
+])
+def test_a_black_box_is_one_solid_block_on_a_lighter_picture(make, boxed):
+    from core.signals.composition import black_box
+
+    assert black_box(make()) is boxed

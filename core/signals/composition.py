@@ -4,7 +4,13 @@
 - "plain background": the border ring is one flat colour while the centre holds something
   (the product-on-white shot, a cut-out on a coloured card);
 - "collage": straight full-length seams in both directions, or several in one (grids, split panels);
-- "cartoon": flat-colour drawings with strong outlines (the layout's "illustration" with edges).
+- "cartoon": flat-colour drawings with strong outlines (the layout's "illustration" with edges);
+- "social media screenshot" (with "facebook post" / "instagram post" where the platform's name is
+  read): the picture is a capture of a feed post, read from the platform's own interface words in
+  the OCR text ("Sponsored", "Suggested Page", "people interested", "Like Comment Share"). Swipe
+  files of competitors' ads are mostly such captures;
+- "black box": one solid near-black rectangle of at least a fifth of the picture on an otherwise
+  lighter picture (a blacked-out or not-yet-loaded image in a capture, a dark panel).
 
 Kept as a group because it helps search on real ads (same library copy, recall@1/5/10): dev queries
 unchanged at 0.65/0.80/0.82, a private check of 20 "what it shows" IRA queries 0.20/0.55/0.70 →
@@ -13,11 +19,26 @@ unchanged at 0.65/0.80/0.82, a private check of 20 "what it shows" IRA queries 0
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PIL import Image
 
 
-WORDS = ("text over photo", "plain background", "collage", "cartoon")
+WORDS = ("text over photo", "plain background", "collage", "cartoon", "social media screenshot", "facebook post",
+         "instagram post", "black box")
+
+# interface words a feed capture carries and an ad's own artwork does not ("Learn More" and "Shop Now"
+# are buttons ads print themselves, and a poster may be "sponsored by" someone, so they do not count);
+# OCR glues words, hence the optional spaces
+_FEED_UI = re.compile(r"sponsored(?!\s?by)|suggested\s?page|like\s?page|people\s?interested|people\s?going|"
+                      r"shared\s?(?:an?\s?)?(?:event|post|link|photo|video)|like\s?comment\s?share|\d+\s?reactions",
+                      re.IGNORECASE)
+# interface words only Facebook's feed prints (Instagram's capture names itself in its header)
+_FACEBOOK_UI = re.compile(r"suggested\s?page|like\s?page|people\s?interested|people\s?going|shared\s?(?:an?\s?)?event|"
+                          r"like\s?comment\s?share|\d+\s?reactions", re.IGNORECASE)
+BLACK_LEVEL = 28           # grey level (0-255) under which a pixel counts as black
+BLACK_BOX_SHARE = 0.20     # the rectangle's share of the picture
 
 
 def _gray(image: Image.Image, side: int = 128) -> np.ndarray:
@@ -57,7 +78,48 @@ def edge_density(image: Image.Image) -> float:
     return float(((np.abs(np.diff(g, axis=0))[:, :-1] + np.abs(np.diff(g, axis=1))[:-1]) > 60).mean())
 
 
-def composition_words(image: Image.Image, layout: list[str], text_area_share: float, ocr_chars: int) -> list[str]:
+def feed_capture_words(text: str) -> list[str]:
+    """"social media screenshot" (and the platform's post) when the OCR text holds a feed's interface words."""
+    if not text or not _FEED_UI.search(text):
+        return []
+    low = text.lower()
+    if "instagram" in low:
+        return ["social media screenshot", "instagram post"]
+    if "facebook" in low or _FACEBOOK_UI.search(text):
+        return ["social media screenshot", "facebook post"]
+    return ["social media screenshot"]
+
+
+def largest_black_rectangle(image: Image.Image, side: int = 96) -> float:
+    """Share of the picture covered by the largest all-black axis-aligned rectangle (stack-of-bars method
+    over the rows of the black mask: O(side²))."""
+    black = _gray(image, side) < BLACK_LEVEL
+    heights = np.zeros(side, dtype=np.int32)
+    best = 0
+    for row in black:
+        heights = np.where(row, heights + 1, 0)
+        stack: list[int] = []
+        for i in range(side + 1):
+            h = int(heights[i]) if i < side else 0
+            while stack and heights[stack[-1]] >= h:
+                top = int(heights[stack.pop()])
+                width = i - (stack[-1] + 1 if stack else 0)
+                best = max(best, top * width)
+            stack.append(i)
+    return best / float(side * side)
+
+
+def black_box(image: Image.Image) -> bool:
+    """A solid black block on a picture that is not dark all over (a night photo is not a black box)."""
+    share = largest_black_rectangle(image)
+    if not BLACK_BOX_SHARE <= share <= 0.85:    # above: the picture itself is black
+        return False
+    black_elsewhere = (float((_gray(image, 96) < BLACK_LEVEL).mean()) - share) / max(1e-6, 1.0 - share)
+    return black_elsewhere < 0.5
+
+
+def composition_words(image: Image.Image, layout: list[str], text_area_share: float, ocr_chars: int,
+                      ocr_text: str = "") -> list[str]:
     words = []
     photo = "photo" in layout
     if photo and ocr_chars >= 8 and text_area_share >= 0.02:
@@ -69,6 +131,9 @@ def composition_words(image: Image.Image, layout: list[str], text_area_share: fl
         words.append("collage")
     if "illustration" in layout and edge_density(image) > 0.04:
         words.append("cartoon")
+    words += feed_capture_words(ocr_text)
+    if black_box(image):
+        words.append("black box")
     return words
 
 
@@ -76,7 +141,7 @@ from .base import Column, FrameReads, Signal, split_words  # noqa: E402
 
 
 class Composition(Signal):
-    """Signal: text over photo, plain background, collage, cartoon → "shows: …"."""
+    """Signal: text over photo, plain background, collage, cartoon, social media screenshot, black box → "shows: …"."""
 
     name = "composition"
     columns = (Column("composition_words", "VARCHAR"),)
@@ -87,7 +152,7 @@ class Composition(Signal):
 
         surface = surface_word(frame.image, frame.frame_text_area)   # the layout signal's photo / illustration split
         layout = [] if surface in GRAPHIC_WORDS else [surface]
-        words = composition_words(frame.image, layout, frame.frame_text_area, len(frame.frame_text))
+        words = composition_words(frame.image, layout, frame.frame_text_area, len(frame.frame_text), frame.frame_text)
         return {"composition_words": ", ".join(words)}
 
     def words(self, row: dict) -> list[str]:
