@@ -16,8 +16,8 @@ Kept as a group because it helps search on real ads (same library copy, recall@1
 unchanged at 0.65/0.80/0.82, a private check of 20 "what it shows" IRA queries 0.20/0.55/0.70 →
 0.20/0.60/0.70 (README, search section). On 420 real image creatives: text over photo 130, collage
 43, cartoon 21, plain background 16. The feed-capture and black-box words came later (session 17, README:
-a fresh held-out set of 40 "what it shows" IRA queries 0.250/0.475/0.550 → 0.275/0.475/0.575); the 461
-real ads hold 22 captures and 28 black boxes.
+a fresh held-out set of 40 "what it shows" IRA queries 0.250/0.475/0.550 → 0.275/0.475/0.575; the 461
+real ads hold 22 captures and 28 black boxes: `bench/composition.py` prints the counts and the cost).
 """
 from __future__ import annotations
 
@@ -93,39 +93,38 @@ def feed_capture_words(text: str) -> list[str]:
     return ["social media screenshot"]
 
 
-def largest_black_rectangle(image: Image.Image, side: int = 96) -> float:
-    """Share of the picture covered by the largest all-black axis-aligned rectangle (stack-of-bars method
-    over the rows of the black mask: O(side²))."""
-    black = _gray(image, side) < BLACK_LEVEL
-    heights = np.zeros(side, dtype=np.int32)
+def largest_black_rectangle(black: np.ndarray) -> float:
+    """Share of a boolean mask covered by its largest all-True axis-aligned rectangle (stack-of-bars
+    method over the rows: O(pixels))."""
+    rows, cols = black.shape
+    heights = np.zeros(cols, dtype=np.int32)
     best = 0
     for row in black:
         heights = np.where(row, heights + 1, 0)
         stack: list[int] = []
-        for i in range(side + 1):
-            h = int(heights[i]) if i < side else 0
+        for i in range(cols + 1):
+            h = int(heights[i]) if i < cols else 0
             while stack and heights[stack[-1]] >= h:
                 top = int(heights[stack.pop()])
-                width = i - (stack[-1] + 1 if stack else 0)
-                best = max(best, top * width)
+                best = max(best, top * (i - (stack[-1] + 1 if stack else 0)))
             stack.append(i)
-    return best / float(side * side)
+    return best / float(rows * cols)
 
 
 def black_box(image: Image.Image) -> bool:
     """A solid black block on a picture that is not dark all over (a night photo is not a black box)."""
-    share = largest_black_rectangle(image)
+    black = _gray(image, 96) < BLACK_LEVEL
+    share = largest_black_rectangle(black)
     if not BLACK_BOX_SHARE <= share <= BLACK_PICTURE_SHARE:
         return False
-    black_elsewhere = (float((_gray(image, 96) < BLACK_LEVEL).mean()) - share) / max(1e-6, 1.0 - share)
+    black_elsewhere = (float(black.mean()) - share) / (1.0 - share)
     return black_elsewhere < 0.5
 
 
-def composition_words(image: Image.Image, layout: list[str], text_area_share: float, ocr_chars: int,
-                      ocr_text: str = "") -> list[str]:
+def composition_words(image: Image.Image, layout: list[str], text_area_share: float, ocr_text: str) -> list[str]:
     words = []
     photo = "photo" in layout
-    if photo and ocr_chars >= 8 and text_area_share >= 0.02:
+    if photo and len(ocr_text) >= 8 and text_area_share >= 0.02:
         words.append("text over photo")
     if plain_background(image):
         words.append("plain background")
@@ -155,7 +154,7 @@ class Composition(Signal):
 
         surface = surface_word(frame.image, frame.frame_text_area)   # the layout signal's photo / illustration split
         layout = [] if surface in GRAPHIC_WORDS else [surface]
-        words = composition_words(frame.image, layout, frame.frame_text_area, len(frame.frame_text), frame.frame_text)
+        words = composition_words(frame.image, layout, frame.frame_text_area, frame.frame_text)
         return {"composition_words": ", ".join(words)}
 
     def words(self, row: dict) -> list[str]:
