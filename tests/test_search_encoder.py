@@ -103,6 +103,33 @@ def test_saved_documents_are_reused_and_follow_edits(sample_library, tmp_path):
     lib.close()
 
 
+def test_warm_search_embeds_the_labels_the_library_carries_not_all_of_imagenet(sample_library, tmp_path, monkeypatch):
+    """Embedding ImageNet's 1,000 labels cost ~11 s of every fresh process preparing a new library (a
+    three-ad CLI ingest took 26 s, 14 s without); a why line still gets a label outside the file."""
+    import json as _json
+
+    from conftest import copy_library
+    from core.search import explain
+    from core.signals.label_groups import group_words, imagenet_labels
+
+    monkeypatch.setattr(explain, "_LABEL_VECS", {})   # as a fresh process: nothing embedded yet
+    monkeypatch.setattr(explain, "_LABEL_FILES", set())
+    lib = copy_library(sample_library, tmp_path / "lib")
+    (lib.path / "vectors" / explain.LABEL_FILE).unlink()
+    carried = {lbl for (js,) in lib.execute("SELECT labels FROM creatives WHERE labels IS NOT NULL").fetchall()
+               for lbl, _ in _json.loads(js)}
+    assert explain.library_labels(lib) == carried and 50 < len(carried) < 500
+    core.warm_search(lib, image_model=False)
+    with np.load(lib.path / "vectors" / explain.LABEL_FILE) as z:
+        saved = set(z["labels"].tolist())
+    assert saved == carried | set(group_words())
+    from core.search.channels import minilm_query
+
+    absent = next(lbl for lbl in imagenet_labels() if lbl not in saved)   # a label no picture here carries
+    assert explain.best_label([(absent, 0.9)], minilm_query(f"a photo of a {absent}"), folder=lib.path / "vectors") == absent
+    lib.close()
+
+
 def test_saved_word_rows_equal_the_postings_and_follow_the_index(sample_library, tmp_path):
     from conftest import copy_library
     from core.search.corpus import _build, library_state

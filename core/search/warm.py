@@ -87,10 +87,10 @@ def warm_search(library, image_model: bool = True, progress=None) -> dict:
 
         step("multilingual", _multilingual)
         def _labels():  # the why line's object labels, embedded once instead of a few per query
-            from ..signals.label_groups import group_words, imagenet_labels
-            from .explain import _label_vecs
+            from ..signals.label_groups import group_words
+            from .explain import _label_vecs, library_labels
 
-            _label_vecs(set(imagenet_labels()) | set(group_words()), library.path / "vectors")
+            _label_vecs(library_labels(library) | set(group_words()), library.path / "vectors")
 
         step("label_words", _labels)
         step("first_search", lambda: search(library, "warm up search", top_k=10))
