@@ -284,6 +284,46 @@ def test_labels_read_the_face_detector_once_per_frame():
     assert [lbl for lbl, _ in ObjectLabels().compute(told)["labels"]] == ["space shuttle"]
 
 
+# -- the layout signal's photo / illustration split (composition's "cartoon" follows it) -------------------------
+
+def _washed_out_crowd(size=(480, 270)):
+    """A concert crowd against a blown-out stage light: white above, black silhouettes below, photo between."""
+    img = Image.new("RGB", size, "white")
+    img.paste(_photo_like((size[0], 7 * size[1] // 20), 5), (0, 2 * size[1] // 5))
+    ImageDraw.Draw(img).rectangle([0, 3 * size[1] // 4, size[0], size[1]], fill=(12, 8, 20))
+    return img
+
+
+def _flat_cartoon(size=(400, 400)):
+    img = Image.new("RGB", size, (110, 180, 230))                       # sky
+    d = ImageDraw.Draw(img)
+    d.rectangle([0, 260, 400, 400], fill=(90, 170, 60), outline="black", width=4)   # grass
+    d.ellipse([280, 40, 360, 120], fill=(250, 200, 40), outline="black", width=4)   # sun
+    d.rectangle([80, 160, 220, 280], fill=(200, 60, 50), outline="black", width=4)  # house
+    return img
+
+
+def _white_banner_with_icon(size=(728, 90)):
+    img = Image.new("RGB", size, "white")
+    ImageDraw.Draw(img).ellipse([6, 6, 78, 84], fill=(230, 40, 120))
+    return img
+
+
+@pytest.mark.parametrize("make,word", [
+    (_washed_out_crowd, "photo"),          # white and black are flat in photos too (11 real concert crowds)
+    (_flat_cartoon, "illustration"),       # flat mid-tone colours
+    (_white_banner_with_icon, "illustration"),   # almost wholly flat: not a photo whatever its colours
+    (lambda: _photo_like((400, 400), 6), "photo"),
+])
+def test_an_illustration_is_flat_in_colours_not_in_white_and_black(make, word):
+    from core.signals.layout import graphic_share, surface_word
+
+    img = make()
+    assert surface_word(img, text_area_share=0.0) == word
+    if make is _washed_out_crowd:
+        assert graphic_share(img) > 0.5   # what made it an illustration before
+
+
 # -- composition: captures of feed posts and blacked-out blocks ---------------------------------------------------
 
 @pytest.mark.parametrize("ocr,words", [

@@ -20,12 +20,20 @@ def format_word(width: int, height: int) -> str:
     return "vertical story"
 
 
+def _flat_colours(image: Image.Image) -> tuple[float, float]:
+    """(share of pixels in the 8 most common exact colours, the share of them neither near-white nor near-black)."""
+    small = np.asarray(image.convert("RGB").resize((96, 96), Image.NEAREST)).reshape(-1, 3).astype(np.int32)
+    packed = (small[:, 0] << 16) | (small[:, 1] << 8) | small[:, 2]
+    _, inverse, counts = np.unique(packed // 4, return_inverse=True, return_counts=True)  # tolerate compression noise
+    top = np.isin(inverse.ravel(), np.argsort(-counts, kind="stable")[:8])
+    lightest, darkest = small.min(axis=1), small.max(axis=1)
+    extreme = (lightest >= 225) | (darkest <= 30)
+    return float(top.mean()), float((top & ~extreme).mean())
+
+
 def graphic_share(image: Image.Image) -> float:
     """Share of pixels in the 8 most common exact colours: flat graphics score high, photos low."""
-    small = np.asarray(image.convert("RGB").resize((96, 96), Image.NEAREST)).reshape(-1, 3)
-    packed = (small[:, 0].astype(np.int32) << 16) | (small[:, 1].astype(np.int32) << 8) | small[:, 2]
-    _, counts = np.unique(packed // 4, return_counts=True)  # tolerate compression noise
-    return float(np.sort(counts)[::-1][:8].sum() / len(packed))
+    return _flat_colours(image)[0]
 
 
 def split_screen(image: Image.Image) -> bool:
@@ -43,14 +51,20 @@ def split_screen(image: Image.Image) -> bool:
 
 
 GRAPHIC_WORDS = ("text-only graphic", "graphic design")
+ILLUSTRATION_COLOURED = 0.3   # least share of the picture in flat colours that are not white or black
 
 
 def surface_word(image: Image.Image, text_area_share: float) -> str:
-    """Designed graphic (flat colour with text), illustration (flat colour) or photo."""
-    flat = graphic_share(image)
+    """Designed graphic (flat colour with text), illustration (flat colour) or photo.
+
+    An illustration's flat colours are colours: blown-out white and crushed black are flat in photos too.
+    Counting them called 21 of the 461 real ads illustrations, 16 of them photos (11 washed-out concert
+    crowds, a soldier and a flag on black, two dark portraits); counting only the mid-tone flat share (or a
+    picture almost wholly flat) leaves the 5 drawn banners and mock-ups."""
+    flat, coloured = _flat_colours(image)
     if flat > 0.6 and text_area_share > 0.05:
         return GRAPHIC_WORDS[0] if flat > 0.8 else GRAPHIC_WORDS[1]
-    return "illustration" if flat > 0.5 else "photo"
+    return "illustration" if flat > 0.8 or (flat > 0.5 and coloured > ILLUSTRATION_COLOURED) else "photo"
 
 
 def layout_words(image: Image.Image, text_area_share: float, ocr_chars: int) -> list[str]:
