@@ -342,6 +342,31 @@ def test_feed_captures_are_read_from_the_platforms_interface_words(ocr, words):
     assert feed_capture_words(ocr) == words
 
 
+def _panels(size, cols, rows):
+    img = Image.new("RGB", size)
+    w, h = size[0] // cols, size[1] // rows
+    for i in range(cols * rows):   # dark and light pictures in turn: every seam is a clear jump
+        dark = (i % cols + i // cols) % 2 == 0
+        img.paste(_photo_like((w, h), 10 + i).point(lambda v, d=dark: v // 3 if d else 170 + v // 3),
+                  ((i % cols) * w, (i // cols) * h))
+    return img
+
+
+@pytest.mark.parametrize("make,ocr,collage", [
+    (lambda: _panels((400, 400), 2, 2), "", True),                         # four pictures in a grid
+    (lambda: _panels((728, 90), 3, 1), "", False),                         # a wide banner's own sections
+    (lambda: _with_block([0, 100, 399, 300]), "", False),                  # a black box's edges
+    (lambda: _panels((400, 400), 2, 2), "Instagram acme Sponsored Learn More", False),   # a feed's interface
+])
+def test_a_collage_is_panels_of_pictures_not_a_banners_sections_or_a_captures_frame(make, ocr, collage):
+    from core.signals.composition import composition_words, seams
+
+    img = make()
+    v, h = seams(img)
+    assert (v >= 1 and h >= 1) or v >= 2 or h >= 2   # every one has the straight seams that made it a collage
+    assert ("collage" in composition_words(img, ["photo"], 0.0, ocr)) is collage
+
+
 def _with_block(box, background="white", size=(400, 400)):
     img = _photo_like(size, 3) if background == "photo" else Image.new("RGB", size, background)
     ImageDraw.Draw(img).rectangle(box, fill=(5, 5, 5))

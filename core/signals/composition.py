@@ -28,6 +28,7 @@ import re
 import numpy as np
 from PIL import Image
 
+from .layout import format_word
 
 WORDS = ("text over photo", "plain background", "collage", "cartoon", "social media screenshot", "facebook post",
          "instagram post", "black box")
@@ -130,13 +131,18 @@ def composition_words(image: Image.Image, layout: list[str], text_area_share: fl
         words.append("text over photo")
     if plain_background(image):
         words.append("plain background")
-    v, h = seams(image)
-    if (v >= 1 and h >= 1) or v >= 2 or h >= 2:
-        words.append("collage")
+    feed = feed_capture_words(ocr_text)
+    boxed = black_box(image)
+    # seams that are not panels of pictures: a wide banner's own sections, a feed's interface, a black box's
+    # edges (of the 43 real ads called collages before, 17 were banners and 20 captures; 4 were collages)
+    if not (feed or boxed or format_word(*image.size) == "wide banner"):
+        v, h = seams(image)
+        if (v >= 1 and h >= 1) or v >= 2 or h >= 2:
+            words.append("collage")
     if "illustration" in layout and edge_density(image) > 0.04:
         words.append("cartoon")
-    words += feed_capture_words(ocr_text)
-    if black_box(image):
+    words += feed
+    if boxed:
         words.append("black box")
     return words
 
