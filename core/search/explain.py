@@ -93,7 +93,7 @@ def _label_vecs(labels: set[str], folder=None) -> dict[str, np.ndarray]:
 
 
 def library_labels(library) -> set[str]:
-    """The object labels this library's pictures carry: the only ones a why line can quote (339 of
+    """The object labels this library's pictures carry: the only ones a why line can quote (338 of
     ImageNet's 1,000 on the real ads). Embedding all 1,000 cost ~11 s of every fresh process that
     prepared search for a new library (a CLI ingest of three ads among them)."""
     try:
