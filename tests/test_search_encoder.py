@@ -106,10 +106,9 @@ def test_saved_documents_are_reused_and_follow_edits(sample_library, tmp_path):
 def test_warm_search_embeds_the_labels_the_library_carries_not_all_of_imagenet(sample_library, tmp_path, monkeypatch):
     """Embedding ImageNet's 1,000 labels cost ~11 s of every fresh process preparing a new library (a
     three-ad CLI ingest took 26 s, 14 s without); a why line still gets a label outside the file."""
-    import json as _json
-
     from conftest import copy_library
     from core.search import explain
+    from core.search.channels import minilm_query
     from core.signals.label_groups import group_words, imagenet_labels
 
     monkeypatch.setattr(explain, "_LABEL_VECS", {})   # as a fresh process: nothing embedded yet
@@ -117,14 +116,12 @@ def test_warm_search_embeds_the_labels_the_library_carries_not_all_of_imagenet(s
     lib = copy_library(sample_library, tmp_path / "lib")
     (lib.path / "vectors" / explain.LABEL_FILE).unlink()
     carried = {lbl for (js,) in lib.execute("SELECT labels FROM creatives WHERE labels IS NOT NULL").fetchall()
-               for lbl, _ in _json.loads(js)}
+               for lbl, _ in json.loads(js)}
     assert explain.library_labels(lib) == carried and 50 < len(carried) < 500
     core.warm_search(lib, image_model=False)
     with np.load(lib.path / "vectors" / explain.LABEL_FILE) as z:
         saved = set(z["labels"].tolist())
     assert saved == carried | set(group_words())
-    from core.search.channels import minilm_query
-
     absent = next(lbl for lbl in imagenet_labels() if lbl not in saved)   # a label no picture here carries
     assert explain.best_label([(absent, 0.9)], minilm_query(f"a photo of a {absent}"), folder=lib.path / "vectors") == absent
     lib.close()

@@ -3,7 +3,9 @@
 - "text over photo": a photographic image (many distinct colours) with OCR text on it;
 - "plain background": the border ring is one flat colour while the centre holds something
   (the product-on-white shot, a cut-out on a coloured card);
-- "collage": straight full-length seams in both directions, or several in one (grids, split panels);
+- "collage": straight full-length seams in both directions, or several in one (grids, split panels),
+  on a picture that is not a wide banner (its sections are the format), a feed capture (its interface)
+  or a picture with a black box (its edges);
 - "cartoon": flat-colour drawings with strong outlines (the layout's "illustration" with edges);
 - "social media screenshot" (with "facebook post" / "instagram post" where the platform's name is
   read): the picture is a capture of a feed post, read from the platform's own interface words in
@@ -15,11 +17,13 @@
 Kept as a group because it helps search on real ads (same library copy, recall@1/5/10): dev queries
 unchanged at 0.65/0.80/0.82, a private check of 20 "what it shows" IRA queries 0.20/0.55/0.70 →
 0.20/0.60/0.70 (README, search section). On 420 real image creatives: text over photo 130, collage
-43, cartoon 21, plain background 16. Session 18: the layout's "illustration" stopped counting white and
-black as flat colours (16 of the 21 cartoons were photos: washed-out concert crowds, a soldier and flags on
-black); the 461 real ads now hold 4 cartoons and 180 text-over-photo ads (159 before). The feed-capture and black-box words came later (session 17, README:
+43, cartoon 21, plain background 16. The feed-capture and black-box words came later (session 17, README:
 a fresh held-out set of 40 "what it shows" IRA queries 0.250/0.475/0.550 → 0.275/0.475/0.575; the 461
 real ads hold 22 captures and 28 black boxes: `bench/composition.py` prints the counts and the cost).
+Session 18 checked the words against contact sheets of the real ads: 16 of the 21 cartoons were photos
+(the layout's "illustration" now ignores white and black as flat colours) and 38 of the 43 collages were
+banners' sections or captures' frames; the 461 real ads now hold 4 cartoons, 5 collages and 180
+text-over-photo ads (159 before).
 """
 from __future__ import annotations
 

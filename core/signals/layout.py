@@ -21,7 +21,8 @@ def format_word(width: int, height: int) -> str:
 
 
 def _flat_colours(image: Image.Image) -> tuple[float, float]:
-    """(share of pixels in the 8 most common exact colours, the share of them neither near-white nor near-black)."""
+    """(share of the picture in its 8 most common colours, share of the picture in those colours that is
+    neither near-white nor near-black)."""
     small = np.asarray(image.convert("RGB").resize((96, 96), Image.NEAREST)).reshape(-1, 3).astype(np.int32)
     packed = (small[:, 0] << 16) | (small[:, 1] << 8) | small[:, 2]
     _, inverse, counts = np.unique(packed // 4, return_inverse=True, return_counts=True)  # tolerate compression noise
@@ -59,8 +60,8 @@ def surface_word(image: Image.Image, text_area_share: float) -> str:
 
     An illustration's flat colours are colours: blown-out white and crushed black are flat in photos too.
     Counting them called 21 of the 461 real ads illustrations, 16 of them photos (11 washed-out concert
-    crowds, a soldier and a flag on black, two dark portraits); counting only the mid-tone flat share (or a
-    picture almost wholly flat) leaves the 5 drawn banners and mock-ups."""
+    crowds, a soldier and two flags on black, two dark portraits); counting only the mid-tone flat share (or
+    a picture almost wholly flat) leaves 4: drawn banners and a T-shirt mock-up."""
     flat, coloured = _flat_colours(image)
     if flat > 0.6 and text_area_share > 0.05:
         return GRAPHIC_WORDS[0] if flat > 0.8 else GRAPHIC_WORDS[1]
