@@ -162,9 +162,9 @@ class Composition(Signal):
     document_label = "shows"
 
     def compute(self, frame: FrameReads) -> dict:
-        from .layout import GRAPHIC_WORDS, surface_word
+        from .layout import GRAPHIC_WORDS, frame_surface
 
-        surface = surface_word(frame.image, frame.frame_text_area)   # the layout signal's photo / illustration split
+        surface = frame_surface(frame)   # the layout signal's photo / illustration split, read once per frame
         layout = [] if surface in GRAPHIC_WORDS else [surface]
         words = composition_words(frame.image, layout, frame.frame_text_area, frame.frame_text)
         return {"composition_words": ", ".join(words)}

@@ -68,14 +68,22 @@ def surface_word(image: Image.Image, text_area_share: float) -> str:
     return "illustration" if flat > 0.8 or (flat > 0.5 and coloured > ILLUSTRATION_COLOURED) else "photo"
 
 
-def layout_words(image: Image.Image, text_area_share: float, ocr_chars: int) -> list[str]:
+def frame_surface(frame: FrameReads) -> str:
+    """surface_word of the frame, read once whichever signal asks first (layout, composition): its colour
+    count is the costlier half of the two signals' pixel reads."""
+    if "surface" not in frame.shared:
+        frame.shared["surface"] = surface_word(frame.image, frame.frame_text_area)
+    return frame.shared["surface"]
+
+
+def layout_words(image: Image.Image, text_area_share: float, ocr_chars: int, surface: str | None = None) -> list[str]:
     fmt = format_word(*image.size)
     words = [fmt]
     if text_area_share >= 0.25 or ocr_chars >= 120:
         words.append("text-heavy")
     elif ocr_chars == 0:
         words.append("no text")
-    words.append(surface_word(image, text_area_share))
+    words.append(surface or surface_word(image, text_area_share))
     if fmt != "wide banner" and split_screen(image):   # a banner's panels are its format, not a comparison
         words.append("split screen")
     return words
@@ -89,7 +97,8 @@ class Layout(Signal):
     document_label = "layout"
 
     def compute(self, frame: FrameReads) -> dict:
-        words = layout_words(frame.image, frame.frame_text_area, len(frame.frame_text)) + list(frame.video_words)
+        words = layout_words(frame.image, frame.frame_text_area, len(frame.frame_text), frame_surface(frame))
+        words += list(frame.video_words)
         return {"layout_words": ", ".join(words)}
 
     def words(self, row: dict) -> list[str]:
