@@ -40,7 +40,7 @@ Progress = Callable[[str, int, int], None]
 from .filters import AdFilters  # noqa: E402 - a small dataclass, the typed search filters
 
 __all__ = [
-    "DATA_DIR", "DEFAULT_LIBRARY", "SAMPLE_LIBRARY", "data_dir", "AdFilters", "open_library", "list_libraries", "ingest_source", "make_demo",
+    "DATA_DIR", "DEFAULT_LIBRARY", "SAMPLE_LIBRARY", "data_dir", "AdFilters", "open_library", "list_libraries", "ingest_source", "refresh_library", "make_demo",
     "info", "current_build_key", "export_ads", "build_taxonomy", "load_tree", "search_ads", "search_similar", "warm_search", "run_benchmark", "compute_trends",
     "place_ads", "taxonomy_drift",
 ]
@@ -76,6 +76,19 @@ def list_libraries(folder: str | os.PathLike | None = None) -> list[Path]:
 
     base = Path(folder or data_dir())
     return sorted(p.parent for p in base.glob(f"*/{DB_NAME}")) if base.exists() else []
+
+
+@_library_or_path()
+def refresh_library(library, progress: Progress | None = None, build: bool = True, workers: int | None = None):
+    """Analyse every stored creative again with today's signal code and rebuild documents, text vectors
+    and indexes (core.refresh); then, where a taxonomy exists and build=True, rebuild it from the new
+    documents. Returns the RefreshSummary."""
+    from .refresh import refresh
+
+    summary = refresh(library, progress=progress, workers=workers)
+    if build and current_build_key(library) is not None and library.counts()["ads"] >= 2:
+        build_taxonomy(library, progress=progress)
+    return summary
 
 
 @_library_or_path(create=True)

@@ -102,6 +102,25 @@ def cmd_ingest(a) -> int:
     return 0
 
 
+def cmd_refresh(a) -> int:
+    lib = core.open_library(a.library)
+    bars = _Bars(a.quiet)
+    try:
+        summary = core.refresh_library(lib, progress=bars, build=not a.no_build, workers=a.workers)
+        core.warm_search(lib, image_model=False, progress=lambda done, total: bars("search", done, total))
+    finally:
+        bars.close()
+    d = summary.to_dict()
+    if a.json:
+        print(json.dumps(d, indent=1, default=str))
+        return 0
+    print(f"Refreshed {d['refreshed']} of {d['creatives']} creatives in {d['seconds']:.1f} s: the words of "
+          f"{d['changed_words']} changed, {d['documents_changed']} ad documents rewritten.")
+    for f in d["failed"]:
+        print(f"  - {f['file']}: [{f['reason']}] {f['message']}")
+    return 0
+
+
 def cmd_check(a) -> int:
     from core.check import check_library
 
@@ -295,6 +314,15 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--json", action="store_true")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("refresh", help="analyse the stored ads again with this version's signals (new words after an "
+                                       "upgrade); documents, search files and the taxonomy follow")
+    lib_arg(s)
+    s.add_argument("--no-build", action="store_true", help="keep the current taxonomy (default: rebuild it if there is one)")
+    s.add_argument("--workers", type=int, default=None)
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_refresh)
 
     s = sub.add_parser("check", help="verify the database and derived files; --repair rebuilds/restores them")
     lib_arg(s)

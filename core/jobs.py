@@ -16,6 +16,7 @@ from typing import Any, Callable
 from .store import json_cell
 
 BUILD_SOURCE = "taxonomy build"
+REFRESH_SOURCE = "refresh"     # core.refresh: stored ads analysed again
 Progress = Callable[[str, int, int], None]
 _COLUMNS = "id, source, status, stage, total, done, pid, started_at, updated_at, summary"
 
@@ -36,6 +37,10 @@ class JobRow:
     @property
     def is_build(self) -> bool:
         return self.source == BUILD_SOURCE
+
+    @property
+    def is_refresh(self) -> bool:
+        return self.source == REFRESH_SOURCE
 
 
 def alive(pid: int | None) -> bool:

@@ -21,6 +21,8 @@ import numpy as np
 SCHEMA_VERSION = 1
 DB_NAME = "library.duckdb"
 TREE_REVISION_KEY = "tree_revision"   # meta row bumped by every taxonomy write (persist.write_tree); search keys on it
+BUMP_TREE_REVISION = f"""INSERT INTO meta VALUES ('{TREE_REVISION_KEY}', '1') ON CONFLICT (key)
+                         DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS VARCHAR)"""
 BACKUP_NAME = DB_NAME + ".bak"   # the last good copy, taken before each ingest and build (core.check restores it)
 
 SCHEMA = """

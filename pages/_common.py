@@ -66,7 +66,7 @@ class K:
         "bench_n", "bench_self", "bench_file", "bench_root", "bench_jsonl", "bench_chart")
     DL_ASSIGN_CSV, DL_ASSIGN_JSON, DL_TAX_CSV, DL_TAX_JSON, DL_BRIEF, BRIEF_NODE = (
         "dl-assign-csv", "dl-assign-json", "dl-tax-csv", "dl-tax-json", "dl-brief", "brief_node")
-    DL_BRIEF_HTML, DL_BRIEF_ZIP, DRIFT_REBUILD = "dl-brief-html", "dl-brief-zip", "drift_rebuild"
+    DL_BRIEF_HTML, DL_BRIEF_ZIP, DRIFT_REBUILD, REFRESH = "dl-brief-html", "dl-brief-zip", "drift_rebuild", "refresh_reads"
     SAMPLE_HERE, REBUILD, BUILD_NOW, MAP_CLEAR, TAX_CHART_FIG, CRUMB_ROOT = (
         "sample_here", "rebuild", "build_taxonomy_now", "map-clear", "tax_overview", "crumb-root")
 

@@ -39,15 +39,18 @@ def _stage_label(stage: str | None) -> str:
 
 def _job_steps(p: dict) -> list[tuple[str, str]]:
     """(step, state) for every step of this kind of job: done | running | pending."""
-    plan = (["building"] if p.get("kind") == "build" else
-            (["generating"] if p.get("kind") == "sample" else []) + list(views.INGEST_STAGES) + ["building"]) + [views.SEARCH_STAGE]
+    kind = p.get("kind")
+    plan = (["building"] if kind == "build" else
+            ["analysing", "embedding", "indexing", "building"] if kind == "refresh" else
+            (["generating"] if kind == "sample" else []) + list(views.INGEST_STAGES) + ["building"]) + [views.SEARCH_STAGE]
     current = p.get("stage") if p.get("stage") in plan else ("building" if p.get("stage") not in (None, "", "starting") else plan[0])
     at = plan.index(current)
     return [(step, "done" if i < at else "running" if i == at else "pending") for i, step in enumerate(plan)]
 
 
 def _job_title(p: dict) -> str:
-    return {"sample": "Building the sample library", "build": "Building the taxonomy"}.get(p.get("kind"), "Ingesting upload")
+    return {"sample": "Building the sample library", "build": "Building the taxonomy",
+            "refresh": "Refreshing the ads' reads"}.get(p.get("kind"), "Ingesting upload")
 
 
 @st.fragment(run_every=2)

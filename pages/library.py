@@ -110,7 +110,17 @@ if reports:
     jid = st.selectbox("Upload", ids, format_func=labels.get, key=K.REPORT_JOB, label_visibility="collapsed")
     rep = views.job_report(library, jid)
     j, n = rep["job"], rep["counts"]
-    if j["status"] == "failed":
+    if j["kind"] == "refresh":
+        if j["status"] == "done":
+            st.success(f"Refresh: {n['refreshed']:,} of {n['creatives']:,} creatives analysed again; the words of "
+                       f"{n['changed_words']:,} changed and {n['documents_changed']:,} ad descriptions were rewritten"
+                       + (f"; {len(rep['skipped']):,} could not be read and kept their earlier reads (below)." if len(rep["skipped"]) else "."),
+                       icon=":material/autorenew:")
+        else:
+            st.warning(f"This refresh {j['status'] if j['status'] in ('failed', 'interrupted') else 'stopped'}"
+                       f"{': ' + ui.message_md(j['error']) if j['error'] else ''}. Ads whose reads were rewritten keep them; "
+                       "refresh again to finish the rest.", icon=":material/warning:")
+    elif j["status"] == "failed":
         st.error(f"This upload failed: {ui.message_md(j['error'] or 'unknown error')}. What was committed before the failure is kept; "
                  "uploading the same zip again resumes it.", icon=":material/error:")
     elif j["status"] == "interrupted":
@@ -181,14 +191,24 @@ if create:
         ui.open_library(str(Path(core.DATA_DIR) / clean))
         ui.select_library(clean)
 
-if stats["ads"] >= 2 and progress is None:
-    if st.button("Rebuild the taxonomy", key=K.REBUILD, icon=":material/refresh:",
-                 help="Re-cluster every ad of this library (new uploads trigger this automatically)."):
+if stats["ads"] >= 1 and progress is None:
+    c_build, c_refresh, _ = st.columns([1, 1, 2])
+    if stats["ads"] >= 2 and c_build.button("Rebuild the taxonomy", key=K.REBUILD, icon=":material/refresh:",
+                                            help="Re-cluster every ad of this library (new uploads trigger this automatically)."):
         try:
             views.start_build(library)
             st.rerun()
         except Exception as e:  # noqa: BLE001
             ui.friendly(e, "start the build")
+    if c_refresh.button("Refresh the ads' reads", key=K.REFRESH, icon=":material/autorenew:",
+                        help="Analyse every stored ad again with this version's picture and text reads (after an "
+                             "upgrade: ads uploaded earlier get the new words), then rebuild the taxonomy. Takes as "
+                             "long as uploading them did."):
+        try:
+            views.start_refresh(library)
+            st.rerun()
+        except Exception as e:  # noqa: BLE001
+            ui.friendly(e, "start the refresh")
 
 all_jobs = views.jobs(library, limit=20)
 if all_jobs:

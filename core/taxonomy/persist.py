@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..store import TREE_REVISION_KEY, json_cell
+from ..store import BUMP_TREE_REVISION, json_cell
 from .tree import ASSIGNMENT_COLUMNS, ClusterTree, Node, id_sort_key, json_default
 
 RUN_KIND = "taxonomy"
@@ -103,8 +103,7 @@ def write_tree(library, tree: ClusterTree, build_key: str, replace: bool = False
             cur.unregister("_tx_nodes")
             cur.unregister("_tx_assign")
         # an edit rewrites a build under its own key: readers that cache a tree (search) key on this too
-        cur.execute(f"""INSERT INTO meta VALUES ('{TREE_REVISION_KEY}', '1') ON CONFLICT (key)
-                        DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS VARCHAR)""")
+        cur.execute(BUMP_TREE_REVISION)
 
 
 class NoTaxonomy(LookupError):

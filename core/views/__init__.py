@@ -25,7 +25,7 @@ from .grid import ads_by_ids
 from .library import attribute_keys, attribute_values, data_version, filter_options, library_stats
 from .map import map_points, shared_traits
 from .runner import (BUILD_SOURCE, INGEST_STAGES, SEARCH_STAGE, STAGE_LABELS, BackgroundJob, JobBusy, background_job, start_build,
-                     start_ingest, start_sample)
+                     start_ingest, start_refresh, start_sample)
 from .runs import build_runs, job, job_progress, job_report, jobs
 from .taxonomy import (ad_tree_path, chart_metrics, children, descendants, node_card, nodes_frame, root_id, tags_frame,
                        tree_chart_frame)
@@ -34,7 +34,7 @@ from .uploads import check_upload, check_zip_contents, read_jsonl_queries, save_
 __all__ = [
     "LEVEL_NAMES", "METRICS", "PERF_KEYS", "BUILD_SOURCE", "INGEST_STAGES", "SEARCH_STAGE", "STAGE_LABELS", "BackgroundJob", "JobBusy",
     "NoTaxonomy", "not_available", "current_build_key", "data_version", "library_stats", "attribute_keys",
-    "attribute_values", "filter_options", "background_job", "start_build", "start_ingest", "start_sample", "jobs", "job",
+    "attribute_values", "filter_options", "background_job", "start_build", "start_ingest", "start_refresh", "start_sample", "jobs", "job",
     "job_progress", "job_report", "build_runs", "check_upload", "check_zip_contents", "read_jsonl_queries", "save_upload",
     "ads_by_ids", "ads_page", "ad_detail", "neighbour_index", "neighbours", "nodes_frame", "root_id", "children",
     "descendants", "node_card", "tags_frame", "ad_tree_path", "tree_chart_frame", "chart_metrics", "map_points",

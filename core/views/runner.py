@@ -182,6 +182,22 @@ def start_build(library) -> BackgroundJob:
     return _spawn(job, target)
 
 
+def start_refresh(library) -> BackgroundJob:
+    """Analyse the library's stored ads again with this version's signals (core.refresh), then rebuild
+    the taxonomy where one exists and prepare search; returns at once."""
+    import core
+
+    job = _register(library.path, "refresh", jobs.REFRESH_SOURCE)
+
+    def target():
+        summary = core.refresh_library(library, progress=job.progress, build=False)
+        if current_build_key(library) is not None:
+            _build_step(library, job, summary.job_id)
+        _search_step(library, job)
+
+    return _spawn(job, target)
+
+
 def start_sample(library_path, n_images: int = 200, seed: int = 0, library=None) -> BackgroundJob:
     """Generate and ingest the sample library (`core.make_demo`), then build its taxonomy."""
     import core

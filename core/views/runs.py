@@ -17,7 +17,8 @@ def _job_dict(library, row: jobs_table.JobRow) -> dict[str, Any]:
     status = row.status
     if status == "running" and (_live_job(library.path) is None if row.pid == os.getpid() else not jobs_table.alive(row.pid)):
         status = "interrupted"  # its process (or this process's thread) is gone
-    kind = "build" if row.is_build else ("sample" if "sample-seed" in (row.source or "") else "ingest")
+    kind = ("build" if row.is_build else "refresh" if row.is_refresh
+            else "sample" if "sample-seed" in (row.source or "") else "ingest")
     return {"id": row.id, "source": row.source, "name": Path(row.source).name if kind != "build" else BUILD_SOURCE,
             "kind": kind, "status": status, "stage": row.stage, "total": row.total, "done": row.done,
             "started_at": row.started_at, "updated_at": row.updated_at, "summary": row.summary, "error": row.summary.get("error")}
@@ -78,7 +79,8 @@ def job_report(library, job_id: int) -> dict[str, Any]:
     build = None if build is None else _job_dict(library, build)
     return {"job": j, "added": added, "skipped": skipped, "warnings": warnings, "build": build,
             "skipped_total": int(totals.get(False, 0)), "warnings_total": int(totals.get(True, 0)),
-            "counts": {k: s.get(k) for k in ("files_seen", "ads_added", "creatives_added", "already_present", "duplicates", "seconds")}}
+            "counts": {k: s.get(k) for k in ("files_seen", "ads_added", "creatives_added", "already_present", "duplicates", "seconds",
+                                             "creatives", "refreshed", "changed_words", "documents_changed")}}
 
 
 def build_runs(library) -> pd.DataFrame:

@@ -1,0 +1,194 @@
+"""Refresh a library's reads with today's code: every stored creative analysed again from its stored
+media (the same worker pass as an ingest), then every ad's document, text vector and the vector
+indexes rebuilt from the new reads.
+
+Why: signals are computed at ingest. When the signal code changes (a new word, a fixed rule), a
+library ingested before keeps its old words, and ads ingested after the change carry the new ones:
+search filters and family names would mix two vocabularies. A refresh leaves the library as a fresh
+ingest of the same files would (ads, ids, metadata versions and errors of earlier jobs stay).
+
+A creative whose media can no longer be read keeps its earlier reads and gets a per-file error row
+under the refresh's job. Safe to interrupt: rows are rewritten in place, so running it again
+finishes the work without duplicates.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import jobs
+from .compute import CreativeTask
+from .documents import signal_document
+from .limits import DEFAULT_LIMITS, IngestLimits
+from .signals import base as signals
+from .store import BUMP_TREE_REVISION, Library
+from .writer import _AD_COLS, _boxes_table, _creatives_table, _thumb_rel
+
+COMMIT_EVERY = 24            # creatives per transaction, as the ingest writes them
+_KEEP = {"sha256", "kind", "media_path", "thumb_path", "ext", "bytes"}   # what the media file itself fixes
+
+
+@dataclass
+class RefreshSummary:
+    job_id: int
+    creatives: int = 0                 # stored creatives considered
+    refreshed: int = 0                 # analysed again and rewritten
+    failed: list[dict] = field(default_factory=list)   # {file, reason, message}: kept their earlier reads
+    changed_words: int = 0             # creatives whose document words changed
+    documents_changed: int = 0         # ads whose document changed (their text vectors were recomputed)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def refresh(library: Library, progress=None, workers: int | None = None,
+            limits: IngestLimits = DEFAULT_LIMITS) -> RefreshSummary:
+    from .ingest import _embed_pending, _noop, _run_tasks, _worker_count
+    from .vectors import rebuild_indexes
+
+    progress = progress or _noop
+    t0 = time.perf_counter()
+    library.backup()   # the last good copy, restored by `python -m core check --repair`
+    library.ensure_signal_columns()
+    job_id = jobs.start(library, jobs.REFRESH_SOURCE, "analysing")
+    progress = jobs.RowProgress(library, job_id, forward=progress)
+    summary = RefreshSummary(job_id=job_id)
+    try:
+        tasks, files = _tasks(library)
+        summary.creatives = len(tasks)
+        before = _signal_rows(library)
+        progress("analysing", 0, len(tasks))
+        batch = []
+        n_workers = _worker_count(workers, len(tasks))
+        if n_workers > 1:
+            import torch
+
+            torch.set_num_threads(1)  # the workers own the cores
+        for done, result in enumerate(_run_tasks(list(tasks.values()), n_workers, limits), 1):
+            task = tasks[result.sha256]
+            if result.ok:
+                batch.append((task, result, []))
+            else:
+                _fail(library, summary, files[result.sha256], result.error_code,
+                      result.error_message.replace(f"'{task.name}'", f"'{files[result.sha256]}'"))
+            if len(batch) >= COMMIT_EVERY:
+                _rewrite_creatives(library, batch)
+                summary.refreshed += len(batch)
+                batch = []
+            progress("analysing", done, len(tasks))
+        if batch:
+            _rewrite_creatives(library, batch)
+            summary.refreshed += len(batch)
+        after = _signal_rows(library)
+        summary.changed_words = sum(1 for cid, row in after.items() if before.get(cid) != row)
+        summary.documents_changed = _rewrite_documents(library)
+        _embed_pending(library, None, progress)
+        progress("indexing", 0, 1)
+        rebuild_indexes(library)
+        _bump_revision(library)
+        progress("indexing", 1, 1)
+        summary.seconds = round(time.perf_counter() - t0, 2)
+        jobs.finish(library, job_id, "done", summary.to_dict())
+        return summary
+    except BaseException as e:
+        summary.seconds = round(time.perf_counter() - t0, 2)
+        jobs.finish(library, job_id, "interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
+                    {**summary.to_dict(), "error": repr(e)})
+        raise
+
+
+def _tasks(library: Library) -> tuple[dict[str, CreativeTask], dict[str, str]]:
+    """One task per stored creative (its first ad's file names it in messages), and sha → that file."""
+    specs = signals.specs()
+    rows = library.execute("""SELECT c.sha256, c.media_path, c.kind, c.visual_model,
+                                     (SELECT min(a.file) FROM ads a WHERE a.creative_id = c.id)
+                              FROM creatives c ORDER BY c.id""").fetchall()
+    tasks, files = {}, {}
+    for sha, media_path, kind, model, file in rows:
+        name = file or Path(media_path).name
+        model = None if model in (None, "efficientnet-lite0") else model
+        tasks[sha] = CreativeTask(sha, str(library.path / media_path), kind, name, model, specs)
+        files[sha] = name
+    return tasks, files
+
+
+def _fail(library: Library, summary: RefreshSummary, file: str, reason: str, message: str) -> None:
+    message = f"{message} Its earlier reads were kept."
+    summary.failed.append({"file": file, "reason": reason, "message": message})
+    library.execute("INSERT INTO errors (job_id, file, row_number, reason, message, severity) VALUES (?, ?, NULL, ?, ?, 'error')",
+                    [summary.job_id, file, reason, message])
+
+
+def _rewrite_creatives(library: Library, batch) -> None:
+    """New reads of stored creatives, in one transaction: signal columns, visual vector, OCR boxes,
+    thumbnail; the label vector is cleared so that the embedding step recomputes it."""
+    table = _creatives_table(library, batch)
+    cols = [c for c in table.column_names if c not in _KEEP]
+    shas = [t.sha256 for t, _, _ in batch]
+    for task, res, _ in batch:
+        library.write_file_atomic(_thumb_rel(task.sha256), res.thumb)
+    with library.transaction() as cur:
+        ids = dict(cur.execute("SELECT sha256, id FROM creatives WHERE sha256 IN (SELECT unnest(?))", [shas]).fetchall())
+        cur.register("_refresh", table)
+        try:
+            sets = ", ".join(f"{c} = _refresh.{c}" for c in cols)
+            cur.execute(f"UPDATE creatives SET {sets}, label_vec = NULL FROM _refresh WHERE creatives.sha256 = _refresh.sha256")
+        finally:
+            cur.unregister("_refresh")
+        cur.execute("DELETE FROM ocr_boxes WHERE creative_id IN (SELECT unnest(?))", [list(ids.values())])
+        boxes = [(ids[t.sha256], i, *box) for t, res, _ in batch for i, box in enumerate(res.ocr_boxes)]
+        if boxes:
+            from .writer import insert_arrow
+
+            insert_arrow(cur, "ocr_boxes", _boxes_table(boxes))
+
+
+def _signal_rows(library: Library) -> dict[int, tuple]:
+    """creative id → its document words, signal by signal (what a refresh can change in search)."""
+    cols = library.signal_columns()
+    out = {}
+    for row in library.execute(f"SELECT id, {', '.join(cols)} FROM creatives").fetchall():
+        stored = dict(zip(cols, row[1:]))
+        out[row[0]] = tuple(tuple(signals.row_words(s, stored)) for s in signals.registered())
+    return out
+
+
+def _rewrite_documents(library: Library) -> int:
+    """Every ad's document from its metadata and its creative's new reads. Returns how many changed.
+
+    Every text vector is cleared, not only the changed ones: the embedding step then encodes the
+    documents in the batches a fresh ingest uses. Re-encoding only the changed ones moved other
+    batches' padding and vectors by ~1e-7, enough to rename a few one-ad micro-patterns."""
+    import pyarrow as pa
+
+    cols = library.signal_columns()
+    rows = library.execute(f"""SELECT a.id, a.document, {', '.join('a.' + c for c in _AD_COLS)}, {', '.join('c.' + c for c in cols)}
+                               FROM ads a JOIN creatives c ON c.id = a.creative_id ORDER BY a.id""").fetchall()
+    changed_ids, changed_docs = [], []
+    n_ad = len(_AD_COLS)
+    for r in rows:
+        fields = {k: v for k, v in zip(_AD_COLS, r[2:2 + n_ad]) if v is not None}
+        doc = signal_document(fields, dict(zip(cols, r[2 + n_ad:])))
+        if doc != r[1]:
+            changed_ids.append(r[0])
+            changed_docs.append(doc)
+    table = pa.table({"id": pa.array(changed_ids, pa.int32()), "document": pa.array(changed_docs, pa.string())})
+    with library.transaction() as cur:
+        cur.register("_docs", table)
+        try:
+            cur.execute("UPDATE ads SET document = _docs.document FROM _docs WHERE ads.id = _docs.id")
+        finally:
+            cur.unregister("_docs")
+        cur.execute("UPDATE ads SET text_vec = NULL")
+    return len(changed_ids)
+
+
+def _bump_revision(library: Library) -> None:
+    # search caches key on the tree revision (corpus.library_state): the same ads with new documents must not
+    # be answered from a corpus built on the old ones, whether or not a rebuild follows
+    library.execute(BUMP_TREE_REVISION)
+
+
+__all__ = ["RefreshSummary", "refresh"]
