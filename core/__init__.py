@@ -79,13 +79,14 @@ def list_libraries(folder: str | os.PathLike | None = None) -> list[Path]:
 
 
 @_library_or_path()
-def refresh_library(library, progress: Progress | None = None, build: bool = True, workers: int | None = None):
-    """Analyse every stored creative again with today's signal code and rebuild documents, text vectors
-    and indexes (core.refresh); then, where a taxonomy exists and build=True, rebuild it from the new
-    documents. Returns the RefreshSummary."""
+def refresh_library(library, progress: Progress | None = None, build: bool = True, workers: int | None = None,
+                    full: bool = False):
+    """Compute every stored creative's signals again with today's code (full=True: its model reads too) and
+    rebuild documents, text vectors and indexes (core.refresh); then, where a taxonomy exists and
+    build=True, rebuild it from the new documents. Returns the RefreshSummary."""
     from .refresh import refresh
 
-    summary = refresh(library, progress=progress, workers=workers)
+    summary = refresh(library, progress=progress, workers=workers, full=full)
     if build and current_build_key(library) is not None and library.counts()["ads"] >= 2:
         build_taxonomy(library, progress=progress)
     return summary

@@ -106,7 +106,7 @@ def cmd_refresh(a) -> int:
     lib = core.open_library(a.library)
     bars = _Bars(a.quiet)
     try:
-        summary = core.refresh_library(lib, progress=bars, build=not a.no_build, workers=a.workers)
+        summary = core.refresh_library(lib, progress=bars, build=not a.no_build, workers=a.workers, full=a.full)
         core.warm_search(lib, image_model=False, progress=lambda done, total: bars("search", done, total))
     finally:
         bars.close()
@@ -315,10 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_ingest)
 
-    s = sub.add_parser("refresh", help="analyse the stored ads again with this version's signals (new words after an "
-                                       "upgrade); documents, search files and the taxonomy follow")
+    s = sub.add_parser("refresh", help="compute the stored ads' signals again with this version's code (new words after "
+                                       "an upgrade); documents, search files and the taxonomy follow")
     lib_arg(s)
     s.add_argument("--no-build", action="store_true", help="keep the current taxonomy (default: rebuild it if there is one)")
+    s.add_argument("--full", action="store_true",
+                   help="run the visual model and OCR again too (default: images keep their model reads; videos always re-read)")
     s.add_argument("--workers", type=int, default=None)
     s.add_argument("--json", action="store_true")
     s.add_argument("--quiet", action="store_true")

@@ -28,6 +28,9 @@ class CreativeTask:
     name: str          # the ad's file name, for messages
     visual_model: str | None = None
     signals: tuple = ()  # signals.base.specs() of the parent: the signals to compute (all registered when empty)
+    # an image's stored model reads ({labels, ocr_text, text_area_share}): the signals are computed again from
+    # them and the pixels, without the visual model and OCR (core.refresh's default; videos always re-read)
+    reads: dict | None = None
 
 
 @dataclass
@@ -85,6 +88,8 @@ def analyze_creative(task: CreativeTask, limits: IngestLimits = DEFAULT_LIMITS) 
     try:
         if task.kind == "video":
             return _analyze_video(task, limits)
+        if task.reads is not None:
+            return _resignal_image(task, limits)
         return _analyze_image(task, limits)
     except MediaError as e:
         # the decoder only sees our content-hash file name; the person needs their own
@@ -104,6 +109,23 @@ def _analyze_image(task: CreativeTask, limits: IngestLimits) -> CreativeResult:
     hook = _read_frame(res, decoded.image)
     _compute_signals(res, task, FrameReads(decoded.image, res.labels, res.ocr_text, res.text_area_share,
                                            hook.text, hook.text_area_share, kind="image"))
+    return res
+
+
+def _resignal_image(task: CreativeTask, limits: IngestLimits) -> CreativeResult:
+    """The signals of a stored image from its pixels and its stored model reads: what `_analyze_image` gives
+    when the visual model and OCR would read the same (an image's only frame is its hook frame)."""
+    from .media import decode_image
+
+    t0 = time.perf_counter()
+    decoded = decode_image(Path(task.path).read_bytes(), name=task.name, limits=limits)
+    res = CreativeResult(task.sha256, ok=True, width=decoded.width, height=decoded.height, frames=decoded.frames)
+    res.seconds["decode"] = time.perf_counter() - t0
+    reads = task.reads
+    res.labels = [(str(lbl), float(p)) for lbl, p in reads.get("labels") or []]
+    res.ocr_text, res.text_area_share = reads.get("ocr_text") or "", float(reads.get("text_area_share") or 0.0)
+    _compute_signals(res, task, FrameReads(decoded.image, res.labels, res.ocr_text, res.text_area_share,
+                                           res.ocr_text, res.text_area_share, kind="image"))
     return res
 
 

@@ -2,6 +2,12 @@
 media (the same worker pass as an ingest), then every ad's document, text vector and the vector
 indexes rebuilt from the new reads.
 
+By default (`bench/refresh.py`: 0.47 of a full refresh's time on the real ads) an image keeps its model reads (visual vector, ImageNet labels, OCR text and boxes) and only
+the signals computed from them and the pixels run again (layout, colours, people, composition …): those
+are what changes between versions, and OCR is ~70% of an ingest. `full=True` (`refresh --full`) runs the
+models too, for a change to the models or OCR. A video is always analysed in full (its signals read its
+hook frame, which only the full pass finds).
+
 Why: signals are computed at ingest. When the signal code changes (a new word, a fixed rule), a
 library ingested before keeps its old words, and ads ingested after the change carry the new ones:
 search filters and family names would mix two vocabularies. A refresh leaves the library as a fresh
@@ -44,7 +50,7 @@ class RefreshSummary:
 
 
 def refresh(library: Library, progress=None, workers: int | None = None,
-            limits: IngestLimits = DEFAULT_LIMITS) -> RefreshSummary:
+            limits: IngestLimits = DEFAULT_LIMITS, full: bool = False) -> RefreshSummary:
     from .ingest import _embed_pending, _noop, _run_tasks, _worker_count
     from .vectors import rebuild_indexes
 
@@ -56,7 +62,7 @@ def refresh(library: Library, progress=None, workers: int | None = None,
     progress = jobs.RowProgress(library, job_id, forward=progress)
     summary = RefreshSummary(job_id=job_id)
     try:
-        tasks, files = _tasks(library)
+        tasks, files = _tasks(library, full)
         summary.creatives = len(tasks)
         before = _signal_rows(library)
         progress("analysing", 0, len(tasks))
@@ -99,17 +105,23 @@ def refresh(library: Library, progress=None, workers: int | None = None,
         raise
 
 
-def _tasks(library: Library) -> tuple[dict[str, CreativeTask], dict[str, str]]:
-    """One task per stored creative (its first ad's file names it in messages), and sha → that file."""
+def _tasks(library: Library, full: bool) -> tuple[dict[str, CreativeTask], dict[str, str]]:
+    """One task per stored creative (its first ad's file names it in messages), and sha → that file.
+    Unless `full`, an image's task carries its stored model reads (compute._resignal_image)."""
+    from .store import json_cell
+
     specs = signals.specs()
-    rows = library.execute("""SELECT c.sha256, c.media_path, c.kind, c.visual_model,
-                                     (SELECT min(a.file) FROM ads a WHERE a.creative_id = c.id)
+    rows = library.execute("""SELECT c.sha256, c.media_path, c.kind, c.visual_model, c.labels, c.ocr_text, c.text_area_share,
+                                     c.visual IS NOT NULL, (SELECT min(a.file) FROM ads a WHERE a.creative_id = c.id)
                               FROM creatives c ORDER BY c.id""").fetchall()
     tasks, files = {}, {}
-    for sha, media_path, kind, model, file in rows:
+    for sha, media_path, kind, model, labels, ocr_text, area, has_visual, file in rows:
         name = file or Path(media_path).name
         model = None if model in (None, "efficientnet-lite0") else model
-        tasks[sha] = CreativeTask(sha, str(library.path / media_path), kind, name, model, specs)
+        reads = None
+        if not full and kind == "image" and has_visual and labels is not None:
+            reads = {"labels": json_cell(labels, []), "ocr_text": ocr_text or "", "text_area_share": area or 0.0}
+        tasks[sha] = CreativeTask(sha, str(library.path / media_path), kind, name, model, specs, reads)
         files[sha] = name
     return tasks, files
 
@@ -122,8 +134,39 @@ def _fail(library: Library, summary: RefreshSummary, file: str, reason: str, mes
 
 
 def _rewrite_creatives(library: Library, batch) -> None:
-    """New reads of stored creatives, in one transaction: signal columns, visual vector, OCR boxes,
-    thumbnail; the label vector is cleared so that the embedding step recomputes it."""
+    """New reads of stored creatives, each batch in one transaction; the label vector is cleared so that
+    the embedding step recomputes it."""
+    again = [b for b in batch if b[0].reads is None]
+    if again:
+        _rewrite_analysed(library, again)
+    kept = [b for b in batch if b[0].reads is not None]
+    if kept:
+        _rewrite_signals(library, kept)
+
+
+def _rewrite_signals(library: Library, batch) -> None:
+    """Images whose model reads were kept: their signal columns only."""
+    import pyarrow as pa
+
+    table = pa.table({"sha256": [t.sha256 for t, _, _ in batch],
+                      **{c.name: signals.to_arrow(c, [r.values.get(c.name) for _, r, _ in batch]) for c in signals.columns()},
+                      "reads_version": pa.array([signals.READS_VERSION] * len(batch), pa.int32())})
+    with library.transaction() as cur:
+        _update_creatives(cur, table, [c for c in table.column_names if c != "sha256"])
+
+
+def _update_creatives(cur, table, cols: list[str]) -> None:
+    """`cols` of the creatives in the Arrow `table` (matched by sha256), and their label vectors cleared."""
+    cur.register("_refresh", table)
+    try:
+        sets = ", ".join(f"{c} = _refresh.{c}" for c in cols)
+        cur.execute(f"UPDATE creatives SET {sets}, label_vec = NULL FROM _refresh WHERE creatives.sha256 = _refresh.sha256")
+    finally:
+        cur.unregister("_refresh")
+
+
+def _rewrite_analysed(library: Library, batch) -> None:
+    """Creatives analysed again in full: signal columns, visual vector, OCR boxes, thumbnail."""
     table = _creatives_table(library, batch)
     cols = [c for c in table.column_names if c not in _KEEP]
     shas = [t.sha256 for t, _, _ in batch]
@@ -131,12 +174,7 @@ def _rewrite_creatives(library: Library, batch) -> None:
         library.write_file_atomic(_thumb_rel(task.sha256), res.thumb)
     with library.transaction() as cur:
         ids = dict(cur.execute("SELECT sha256, id FROM creatives WHERE sha256 IN (SELECT unnest(?))", [shas]).fetchall())
-        cur.register("_refresh", table)
-        try:
-            sets = ", ".join(f"{c} = _refresh.{c}" for c in cols)
-            cur.execute(f"UPDATE creatives SET {sets}, label_vec = NULL FROM _refresh WHERE creatives.sha256 = _refresh.sha256")
-        finally:
-            cur.unregister("_refresh")
+        _update_creatives(cur, table, cols)
         cur.execute("DELETE FROM ocr_boxes WHERE creative_id IN (SELECT unnest(?))", [list(ids.values())])
         boxes = [(ids[t.sha256], i, *box) for t, res, _ in batch for i, box in enumerate(res.ocr_boxes)]
         if boxes:

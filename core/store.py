@@ -211,6 +211,8 @@ class Library:
 
         for col in columns():
             self.execute(f"ALTER TABLE creatives ADD COLUMN IF NOT EXISTS {col.name} {col.sql_type}")
+        # which version of the signals read the creative (signals.base.READS_VERSION; NULL: before versions)
+        self.execute("ALTER TABLE creatives ADD COLUMN IF NOT EXISTS reads_version INTEGER")
 
     def signal_columns(self) -> list[str]:
         """The registered signals' columns this library has (a read-only library may lack a new signal's)."""
@@ -234,7 +236,9 @@ class Library:
         return self.con.execute(sql, params or []).df()
 
     def scalar(self, sql: str, params: Any = None):
-        row = self.con.execute(sql, params or []).fetchone()
+        cur = self.con
+        row = cur.execute(sql, params or []).fetchone()
+        cur.fetchall()   # an unread rest keeps this cursor's transaction open, and another thread's CHECKPOINT (backup) fails
         return None if row is None else row[0]
 
     @contextmanager

@@ -121,6 +121,7 @@ def _creatives_table(lib: Library, creatives):
         "extra": [json.dumps(r.extra) for _, r, _ in creatives],
         "visual": pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel()), vecs.shape[1]).cast(pa.list_(pa.float32())),
         "visual_model": [_models_name(t) for t, _, _ in creatives],
+        "reads_version": pa.array([signals.READS_VERSION] * len(creatives), pa.int32()),
     })
 
 

@@ -44,6 +44,9 @@ if notes:
 
 if progress is None:
     ui.drift_banner(library)
+    if stats["older_reads"]:
+        st.info(f"{stats['older_reads']:,} of {stats['creatives']:,} creatives were read by an earlier version of the app: "
+                "**Refresh the ads' reads** (below) gives them this version's picture and text words.", icon=":material/autorenew:")
 if progress is not None:
     ui.job_panel(str(library.path))
 else:
@@ -201,9 +204,9 @@ if stats["ads"] >= 1 and progress is None:
         except Exception as e:  # noqa: BLE001
             ui.friendly(e, "start the build")
     if c_refresh.button("Refresh the ads' reads", key=K.REFRESH, icon=":material/autorenew:",
-                        help="Analyse every stored ad again with this version's picture and text reads (after an "
-                             "upgrade: ads uploaded earlier get the new words), then rebuild the taxonomy. Takes as "
-                             "long as uploading them did."):
+                        help="Compute every stored ad's picture and text words again with this version (after an "
+                             "upgrade: ads uploaded earlier get the new words), then rebuild the taxonomy. Images keep "
+                             "their OCR and model reads (about half the time of reading them again: `python -m core refresh --full`)."):
         try:
             views.start_refresh(library)
             st.rerun()
