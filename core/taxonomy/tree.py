@@ -211,7 +211,7 @@ class ClusterTree:
                 if ctr is not None:
                     extra.append(f"CTR {ctr:.2%}")
                 tail = f"  [{'; '.join(extra)}]" if extra else ""
-                lines.append(f"{prefix}{'└─ ' if last else '├─ '}{node.label or cid} ({cid}, {node.size} ads){tail}")
+                lines.append(f"{prefix}{'└─ ' if last else '├─ '}{node.label or cid} ({cid}, {node.size} ad{'' if node.size == 1 else 's'}){tail}")
                 if depth < max_depth:
                     walk(cid, prefix + ("   " if last else "│  "), depth + 1)
 
