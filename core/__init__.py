@@ -136,7 +136,8 @@ def info(library) -> dict[str, Any]:
     counts = library.counts()
     by_reason = dict(library.execute(
         "SELECT reason, count(*) FROM errors WHERE severity = 'error' GROUP BY reason ORDER BY reason").fetchall())
-    out = {**counts, "errors_by_reason": by_reason, "warnings": library.scalar("SELECT count(*) FROM errors WHERE severity = 'warning'")}
+    out = {**counts, "errors_by_reason": by_reason, "warnings": library.scalar("SELECT count(*) FROM errors WHERE severity = 'warning'"),
+           "older_reads": library.older_reads()}   # creatives `refresh` would give this version's words
     if current_build_key(library) is None:
         out.update({"levels": 0, "clusters_by_level": [], "outlier_share": 0.0, "build_id": None})
     else:

@@ -322,6 +322,16 @@ class Library:
         ).fetchone()
         return {"ads": row[0], "creatives": row[1], "videos": row[2], "errors": row[3]}
 
+    def older_reads(self) -> int:
+        """Creatives read by an earlier version of the signals (signals.base.READS_VERSION): `refresh` gives
+        them this version's words. A read-only library from before versions has no such column: all of them."""
+        from .signals.base import READS_VERSION
+
+        if "reads_version" not in {r[0] for r in self.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'creatives'").fetchall()}:
+            return self.scalar("SELECT count(*) FROM creatives") or 0
+        return self.scalar("SELECT count(*) FROM creatives WHERE reads_version IS NULL OR reads_version < ?", [READS_VERSION]) or 0
+
     def creative_by_sha(self, sha: str) -> int | None:
         return self.scalar("SELECT id FROM creatives WHERE sha256 = ?", [sha])
 

@@ -36,18 +36,11 @@ def library_stats(library) -> dict[str, Any]:
         tax["outliers"] = library.scalar("SELECT count(*) FROM assignments WHERE build_key = ? AND is_outlier", [key]) or 0
         tax["built_at"] = str(library.scalar("SELECT created_at FROM runs WHERE key = ?", [key]))
     kinds = dict(library.execute("SELECT kind, count(*) FROM creatives GROUP BY kind").fetchall())
-    from ..signals.base import READS_VERSION
-
-    has_version = library.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'creatives' "
-                                 "AND column_name = 'reads_version'")
-    older_reads = library.scalar(   # creatives read by an earlier version of the signals: a refresh gives them today's words
-        "SELECT count(*) FROM creatives" + (" WHERE reads_version IS NULL OR reads_version < ?" if has_version else ""),
-        [READS_VERSION] if has_version else None) or 0
     return {
         "name": library.path.name, "path": str(library.path), **counts,
         "images": kinds.get("image", 0), "with_copy": row[6] or 0,
         "date_min": row[0], "date_max": row[1], "spend": row[2], "impressions": row[3], "clicks": row[4],
-        "campaigns": row[5] or 0, "taxonomy": tax, "older_reads": older_reads,
+        "campaigns": row[5] or 0, "taxonomy": tax, "older_reads": library.older_reads(),
         "warnings": library.scalar("SELECT count(*) FROM errors WHERE severity = 'warning'") or 0,
     }
 
