@@ -59,6 +59,17 @@ def test_visual_concepts_only_when_common():
     assert _concept_word("web site") is None           # what the model calls any graphic
 
 
+@pytest.mark.parametrize("capture_share, form", [(0.86, "social posts"), (0.5, "social posts"), (0.4, "text cards")])
+def test_feed_captures_are_named_social_posts_before_their_layout(capture_share, form):
+    # a capture of a blacked-out feed post also reads as a text-only graphic; the capture says more
+    lab = RuleLabeller()
+    ev = NodeEvidence("f1", 1, 7, layout=[("text-only graphic", 1.0), ("social media screenshot", capture_share)],
+                      layout_rest=[("text-only graphic", 0.2)], name_terms=[("police", 2.0, 0.8), ("terror", 1.5, 0.7)])
+    assert lab.label(ev).name == f"Police terror {form}"
+    ev.level, ev.size = 3, 1
+    assert lab.label(ev).name == f"Police terror {form[:-1]}"
+
+
 def test_catch_all_is_named_mixed_and_clusters_never_say_variants():
     lab = RuleLabeller()
     terms = [("veterans", 2.0, 0.15), ("police", 1.5, 0.12), ("church", 1.0, 0.1)]

@@ -115,6 +115,26 @@ def test_strip_banners_and_posts_never_share_a_family(tree, ads):
     assert (mixed_kinds == 1).all(), mixed_kinds[mixed_kinds > 1]
 
 
+def test_groups_of_feed_captures_are_named_social_posts(real_library, tree):
+    # 22 real ads are captures of Facebook / Instagram posts (all 22 checked by eye); a group of them said
+    # "text cards" or "photos" before
+    caps = set(real_library.query_df("SELECT a.id FROM ads a JOIN creatives c ON c.id = a.creative_id "
+                                     "WHERE c.composition_words LIKE '%social media screenshot%'")["id"])
+    assert len(caps) >= 15
+    named = 0
+    for node in tree.nodes.values():
+        if node.level == 0 or (node.level == 3 and node.size > 1):   # a micro-pattern of several ads: "… variants"
+            continue
+        members = set(tree.members(node.id))
+        share = len(members & caps) / max(len(members), 1)
+        if share >= 0.5:
+            assert "social post" in node.label.lower(), (node.id, node.label, share)
+            named += 1
+        elif share == 0:
+            assert "social post" not in node.label.lower(), (node.id, node.label)
+    assert named >= 3
+
+
 def test_every_leaf_is_one_micro_pattern(real_library, tree):
     from core.taxonomy.build import prepare
 

@@ -12,6 +12,10 @@ import numpy as np
 import pandas as pd
 
 from ..documents import label_words
+
+# composition words that say what an ad is as much as a layout word does: in names and tags only (the
+# clustering's layout axis reads the layout words alone, features.py)
+FORM_COMPOSITION_WORDS = ("social media screenshot",)
 from ..store import json_cell
 
 
@@ -57,7 +61,7 @@ AD_SQL = """
 SELECT a.id AS ad_id, a.creative_id, a.file, a.headline, a.copy, a.cta, a.tags, a.format, a.placement, a.campaign,
        a.spend, a.impressions, a.clicks, a.conversions, a.ctr, a.document,
        c.kind, c.width, c.height, c.phash, c.colors, c.color_words, c.ocr_text, c.text_area_share, c.labels,
-       c.layout_words, c.extra
+       c.layout_words, c.composition_words, c.extra
 FROM ads a JOIN creatives c ON c.id = a.creative_id ORDER BY a.id
 """
 
@@ -116,6 +120,10 @@ def _ad_table(library) -> tuple[pd.DataFrame, np.ndarray]:
     frame["extra"] = [json_cell(v, {}) for v in frame["extra"]]
     frame["color_list"] = [_split(v) for v in frame["color_words"]]
     frame["layout_list"] = [_split(v) for v in frame["layout_words"]]
+    # what names and tags say the ads look like: the layout words, and a feed capture (composition's word).
+    # Names only: the clustering's layout axis reads layout_list (features.py)
+    frame["form_list"] = [lay + [w for w in _split(comp) if w in FORM_COMPOSITION_WORDS]
+                          for lay, comp in zip(frame["layout_list"], frame["composition_words"])]
     frame["object_list"] = [label_words(v) for v in frame["labels"]]
     frame["ocr_text"] = frame["ocr_text"].fillna("").astype(str)
     return frame, text_matrix(library, n)

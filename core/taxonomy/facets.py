@@ -50,7 +50,7 @@ def build_facets(corpus) -> Facets:
         cols.append(j)
 
     for r, (tags, layout, colours, objects, fmt, placement, cta, kind) in enumerate(zip(
-            f["tags"], f["layout_list"], f["color_list"], f["object_list"], f["format"], f["placement"], f["cta"], f["kind"])):
+            f["tags"], f["form_list"], f["color_list"], f["object_list"], f["format"], f["placement"], f["cta"], f["kind"])):
         for t in tags:
             add(r, "tag", t)
         for w in layout:

@@ -30,7 +30,7 @@ CLUSTER_ENCODE_MAX = 500
 # the word is common (Zipf ≥ 3.5): on the real ads p ≥ 0.3 gives "web site" for 67 text banners,
 # "stage", "jigsaw puzzle"; on the sample "bell cote" (Zipf 3.0) for a church photo.
 FORM_WORDS = frozenset("text texts video videos photo photos banner banners graphic graphics illustration image "
-                       "illustrations images picture pictures card cards story stories".split())
+                       "illustrations images picture pictures card cards story stories post posts screenshot screenshots".split())
 CONCEPT_MIN_P = 0.5
 CONCEPT_MIN_ZIPF = 3.5
 # classes the image model gives to graphics and screenshots: they say "text on a picture", not what it shows

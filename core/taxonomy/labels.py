@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
+from .corpus import FORM_COMPOSITION_WORDS
 from .features import COLOR_NAMES, LAYOUT_VOCAB
 
 GENERIC_WORDS = frozenset("""
@@ -28,7 +29,8 @@ aqui aquÃ­ clic haz haga pulsa pulse entra ici cliquez klicken hier clicca qui ç
 """.split())
 
 # words that describe the look: they go into the form part of a name, never its head
-LOOK_WORDS = frozenset(COLOR_NAMES) | frozenset(w for phrase in LAYOUT_VOCAB for w in phrase.replace("-", " ").split()) | frozenset(
+LOOK_WORDS = frozenset(COLOR_NAMES) | frozenset(w for phrase in LAYOUT_VOCAB + FORM_COMPOSITION_WORDS
+                                                for w in phrase.replace("-", " ").split()) | frozenset(
     "pastel vibrant dark bright background monochrome black white text heavy graphic design only".split())
 
 # (facet word, what a strategist calls such ads), in order of how much they say
@@ -38,7 +40,8 @@ FORM_NOUNS = (
     ("photo", "photos"), ("graphic design", "graphics"),
 )
 MICRO_FORM = "variants"
-SINGULAR = {"videos": "video", "split-screen comparisons": "split-screen comparison", "text cards": "text card",
+SOCIAL_POSTS = ("social media screenshot", "social posts")   # captures of feed posts (composition signal)
+SINGULAR = {"social posts": "social post", "videos": "video", "split-screen comparisons": "split-screen comparison", "text cards": "text card",
             "banners": "banner", "stories": "story", "illustrations": "illustration", "photos": "photo",
             "graphics": "graphic"}
 FORM_MIN_SHARE = 0.5
@@ -177,6 +180,9 @@ class RuleLabeller:
         if ev.video_share >= FORM_MIN_SHARE:
             return "videos"
         shares, rest = dict(ev.layout), dict(ev.layout_rest)
+        # a capture of a feed post is that before it is a photo or a text card (their pictures are blacked out)
+        if shares.get(SOCIAL_POSTS[0], 0.0) >= FORM_MIN_SHARE:
+            return SOCIAL_POSTS[1]
         # the look most of the node has and its siblings have least (photo is everywhere; split screen is not)
         options = [(shares[w] - rest.get(w, 0.0), -i, noun) for i, (w, noun) in enumerate(FORM_NOUNS)
                    if shares.get(w, 0.0) >= FORM_MIN_SHARE]

@@ -201,7 +201,7 @@ def _own_leaves(nodes: dict, rows: np.ndarray, results: list, corpus) -> list:
         words.sort(key=lambda w: lex.ads_with[w])   # the ad's rarest real words say most about it
         row = corpus.frame.iloc[r]
         ev = NodeEvidence(nid, 3, 1, name_terms=[(w, float(np.log(n_ads / max(lex.ads_with[w], 1))), 1.0) for w in words[:6]],
-                          layout=[(w, 1.0) for w in row["layout_list"]], colours=[(c, 1.0) for c in row["color_list"]],
+                          layout=[(w, 1.0) for w in row["form_list"]], colours=[(c, 1.0) for c in row["color_list"]],
                           video_share=1.0 if row["kind"] == "video" else 0.0)
         label = labeller.label(ev)
         name = unique_name(label.name, ev, {n.label.lower() for n in kids})
