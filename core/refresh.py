@@ -2,9 +2,10 @@
 media (the same worker pass as an ingest), then every ad's document, text vector and the vector
 indexes rebuilt from the new reads.
 
-By default (`bench/refresh.py`: 0.47 of a full refresh's time on the real ads) an image keeps its model reads (visual vector, ImageNet labels, OCR text and boxes) and only
+By default an image keeps its model reads (visual vector, ImageNet labels, OCR text and boxes) and only
 the signals computed from them and the pixels run again (layout, colours, people, composition …): those
-are what changes between versions, and OCR is ~70% of an ingest. `full=True` (`refresh --full`) runs the
+are what changes between versions, and OCR is ~70% of an ingest (`bench/refresh.py`: 0.47 of a full
+refresh's time on the real ads). `full=True` (`refresh --full`) runs the
 models too, for a change to the models or OCR. A video is always analysed in full (its signals read its
 hook frame, which only the full pass finds).
 
@@ -28,8 +29,8 @@ from .compute import CreativeTask
 from .documents import signal_document
 from .limits import DEFAULT_LIMITS, IngestLimits
 from .signals import base as signals
-from .store import BUMP_TREE_REVISION, Library
-from .writer import _AD_COLS, _boxes_table, _creatives_table, _thumb_rel
+from .store import BUMP_TREE_REVISION, Library, registered
+from .writer import _AD_COLS, _boxes_table, _creatives_table, _thumb_rel, insert_arrow
 
 COMMIT_EVERY = 24            # creatives per transaction, as the ingest writes them
 _KEEP = {"sha256", "kind", "media_path", "thumb_path", "ext", "bytes"}   # what the media file itself fixes
@@ -42,7 +43,7 @@ class RefreshSummary:
     refreshed: int = 0                 # analysed again and rewritten
     failed: list[dict] = field(default_factory=list)   # {file, reason, message}: kept their earlier reads
     changed_words: int = 0             # creatives whose document words changed
-    documents_changed: int = 0         # ads whose document changed (their text vectors were recomputed)
+    documents_changed: int = 0         # ads whose document changed (every text vector is recomputed)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -157,12 +158,9 @@ def _rewrite_signals(library: Library, batch) -> None:
 
 def _update_creatives(cur, table, cols: list[str]) -> None:
     """`cols` of the creatives in the Arrow `table` (matched by sha256), and their label vectors cleared."""
-    cur.register("_refresh", table)
-    try:
-        sets = ", ".join(f"{c} = _refresh.{c}" for c in cols)
+    sets = ", ".join(f"{c} = _refresh.{c}" for c in cols)
+    with registered(cur, "_refresh", table):
         cur.execute(f"UPDATE creatives SET {sets}, label_vec = NULL FROM _refresh WHERE creatives.sha256 = _refresh.sha256")
-    finally:
-        cur.unregister("_refresh")
 
 
 def _rewrite_analysed(library: Library, batch) -> None:
@@ -178,8 +176,6 @@ def _rewrite_analysed(library: Library, batch) -> None:
         cur.execute("DELETE FROM ocr_boxes WHERE creative_id IN (SELECT unnest(?))", [list(ids.values())])
         boxes = [(ids[t.sha256], i, *box) for t, res, _ in batch for i, box in enumerate(res.ocr_boxes)]
         if boxes:
-            from .writer import insert_arrow
-
             insert_arrow(cur, "ocr_boxes", _boxes_table(boxes))
 
 
@@ -213,12 +209,8 @@ def _rewrite_documents(library: Library) -> int:
             changed_ids.append(r[0])
             changed_docs.append(doc)
     table = pa.table({"id": pa.array(changed_ids, pa.int32()), "document": pa.array(changed_docs, pa.string())})
-    with library.transaction() as cur:
-        cur.register("_docs", table)
-        try:
-            cur.execute("UPDATE ads SET document = _docs.document FROM _docs WHERE ads.id = _docs.id")
-        finally:
-            cur.unregister("_docs")
+    with library.transaction() as cur, registered(cur, "_docs", table):
+        cur.execute("UPDATE ads SET document = _docs.document FROM _docs WHERE ads.id = _docs.id")
         cur.execute("UPDATE ads SET text_vec = NULL")
     return len(changed_ids)
 

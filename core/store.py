@@ -111,6 +111,16 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+@contextmanager
+def registered(cur, name: str, table) -> Iterator[None]:
+    """An Arrow table or DataFrame visible to SQL on `cur` as `name` for the block."""
+    cur.register(name, table)
+    try:
+        yield
+    finally:
+        cur.unregister(name)
+
+
 def json_cell(v, default):
     """A JSON column's value as Python: DuckDB hands back text (or NaN/None through pandas)."""
     if v is None or (isinstance(v, float) and v != v):
