@@ -111,6 +111,7 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+
 @contextmanager
 def registered(cur, name: str, table) -> Iterator[None]:
     """An Arrow table or DataFrame visible to SQL on `cur` as `name` for the block."""
