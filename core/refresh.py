@@ -4,8 +4,8 @@ indexes rebuilt from the new reads.
 
 By default an image keeps its model reads (visual vector, ImageNet labels, OCR text and boxes) and only
 the signals computed from them and the pixels run again (layout, colours, people, composition …): those
-are what changes between versions, and OCR is ~70% of an ingest (`bench/refresh.py`: 0.47 of a full
-refresh's time on the real ads). `full=True` (`refresh --full`) runs the
+are what changes between versions, and OCR is ~70% of an ingest (`bench/refresh.py`: 0.47–0.56 of a
+full refresh's time on the real ads). `full=True` (`refresh --full`) runs the
 models too, for a change to the models or OCR. A video is always analysed in full (its signals read its
 hook frame, which only the full pass finds).
 

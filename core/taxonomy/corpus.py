@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from ..documents import label_words
+from ..store import json_cell
 
 # composition words that say what an ad is as much as a layout word does: in names and tags only (the
 # clustering's layout axis reads the layout words alone, features.py)
 FORM_COMPOSITION_WORDS = ("social media screenshot",)
-from ..store import json_cell
 
 
 @dataclass
