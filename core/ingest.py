@@ -28,7 +28,7 @@ from .compute import CreativeResult, CreativeTask, analyze_creative, init_worker
 from .documents import signal_document
 from .signals import base as signals
 from .limits import DEFAULT_LIMITS, IngestLimits
-from .store import Library
+from .store import Library, registered
 from .writer import Writer, insert_arrow
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -75,7 +75,7 @@ class _PlannedAd:
     attributes: dict
 
 
-def _noop(stage: str, done: int, total: int) -> None:
+def no_progress(stage: str, done: int, total: int) -> None:
     pass
 
 
@@ -88,7 +88,7 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
     from .sources import open_source
 
     check_engine(engine)  # an unknown or uninstalled engine fails before any job row or file
-    progress = progress or _noop
+    progress = progress or no_progress
     t_start = time.perf_counter()
     source = Path(source).resolve()
     if not source.exists():  # before any job row or file: nothing to ingest
@@ -106,8 +106,7 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
     def skip(file: str, reason: str, message: str, row: int | None = None) -> None:
         summary.skipped.append({"file": file, "reason": reason, "message": message})
         sev = "notice" if reason in NOT_ERRORS else "error"
-        library.execute("INSERT INTO errors (job_id, file, row_number, reason, message, severity) VALUES (?, ?, ?, ?, ?, ?)",
-                        [job_id, file, row, reason, message, sev])
+        jobs.record_error(library, job_id, file, reason, message, row=row, severity=sev)
 
     try:
         progress("scanning", 0, 1)
@@ -196,7 +195,7 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
         total = len(to_compute)
         progress("analysing", 0, total)
         done = 0
-        n_workers = _worker_count(workers, len(to_compute))
+        n_workers = worker_count(workers, len(to_compute))
         if n_workers > 1:
             import torch
 
@@ -209,7 +208,7 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
 
             results = ray_engine.run_tasks(list(to_compute.values()), n_workers, limits, ray_address)
         else:
-            results = _run_tasks(list(to_compute.values()), n_workers, limits, summary)
+            results = run_tasks(list(to_compute.values()), n_workers, limits, summary)
         for result in results:
             done += 1
             task = to_compute[result.sha256]
@@ -228,7 +227,7 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
 
         # -- text embeddings last, with every core: during analysis they would only fight the workers
         t = time.perf_counter()
-        _embed_pending(library, text_encoder, progress)
+        embed_pending(library, text_encoder, progress)
         stage_t["text"] += time.perf_counter() - t
 
         t = time.perf_counter()
@@ -323,12 +322,12 @@ def _document_of(library: Library, creative_id: int, fields: dict) -> str:
     return signal_document(fields, dict(zip(cols, sig)))
 
 
-def _worker_count(requested: int | None, n_tasks: int) -> int:
+def worker_count(requested: int | None, n_tasks: int) -> int:
     workers = requested if requested is not None else min(2, os.cpu_count() or 1)
     return max(1, min(workers, n_tasks))  # always at least one worker process: never analysed in this process
 
 
-def _run_tasks(tasks: list[CreativeTask], workers: int, limits: IngestLimits, summary: "IngestSummary | None" = None):
+def run_tasks(tasks: list[CreativeTask], workers: int, limits: IngestLimits, summary: "IngestSummary | None" = None):
     """Yield results in a deterministic order (task order) while workers run ahead (see core.pool)."""
     if not tasks:
         return
@@ -361,11 +360,11 @@ def _preload_text_encoder() -> None:
 
     try:
         text_encoder()
-    except Exception:  # _embed_pending loads it again and reports the error where it matters
+    except Exception:  # embed_pending loads it again and reports the error where it matters
         pass
 
 
-def _embed_pending(library: Library, encoder, progress: Progress, batch: int = 64) -> None:
+def embed_pending(library: Library, encoder, progress: Progress, batch: int = 64) -> None:
     """Fill every missing text vector: ad documents and creatives' label vectors.
 
     Resumable by construction: it only looks at rows whose vector is still NULL.
@@ -415,9 +414,8 @@ def _update_vectors(library: Library, table: str, column: str, ids: list[int], v
     batch = pa.table({"id": pa.array(ids, pa.int32()),
                       "v": pa.FixedSizeListArray.from_arrays(pa.array(vecs.ravel()), vecs.shape[1]).cast(pa.list_(pa.float32()))})
     with library.transaction() as cur:
-        cur.register("_vec_batch", batch)
-        cur.execute(f"UPDATE {table} SET {column} = _vec_batch.v FROM _vec_batch WHERE {table}.id = _vec_batch.id")
-        cur.unregister("_vec_batch")
+        with registered(cur, "_vec_batch", batch):
+            cur.execute(f"UPDATE {table} SET {column} = _vec_batch.v FROM _vec_batch WHERE {table}.id = _vec_batch.id")
 
 
 _LABEL_CACHE: dict[str, np.ndarray] = {}

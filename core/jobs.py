@@ -82,6 +82,13 @@ def finish(library, job_id: int, status: str, summary: dict) -> None:
                     [status, status, json.dumps(summary, default=str), job_id])
 
 
+def record_error(library, job_id: int, file: str, reason: str, message: str, *,
+                 row: int | None = None, severity: str = "error") -> None:
+    """One per-file row of a job's report (the upload reports list them with the job)."""
+    library.execute("INSERT INTO errors (job_id, file, row_number, reason, message, severity) VALUES (?, ?, ?, ?, ?, ?)",
+                    [job_id, file, row, reason, message, severity])
+
+
 class RowProgress:
     """A progress callback that writes to one row — at every stage change, at the end of a stage and at
     most every `every_s` in between — and forwards every call to `forward`."""

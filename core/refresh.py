@@ -30,7 +30,7 @@ from .documents import signal_document
 from .limits import DEFAULT_LIMITS, IngestLimits
 from .signals import base as signals
 from .store import BUMP_TREE_REVISION, Library, registered
-from .writer import _AD_COLS, _boxes_table, _creatives_table, _thumb_rel, insert_arrow
+from .writer import AD_COLS, boxes_table, creatives_table, thumb_rel, insert_arrow
 
 COMMIT_EVERY = 24            # creatives per transaction, as the ingest writes them
 _KEEP = {"sha256", "kind", "media_path", "thumb_path", "ext", "bytes"}   # what the media file itself fixes
@@ -52,10 +52,10 @@ class RefreshSummary:
 
 def refresh(library: Library, progress=None, workers: int | None = None,
             limits: IngestLimits = DEFAULT_LIMITS, full: bool = False) -> RefreshSummary:
-    from .ingest import _embed_pending, _noop, _run_tasks, _worker_count
+    from .ingest import embed_pending, no_progress, run_tasks, worker_count
     from .vectors import rebuild_indexes
 
-    progress = progress or _noop
+    progress = progress or no_progress
     t0 = time.perf_counter()
     library.backup()   # the last good copy, restored by `python -m core check --repair`
     library.ensure_signal_columns()
@@ -68,12 +68,12 @@ def refresh(library: Library, progress=None, workers: int | None = None,
         before = _signal_rows(library)
         progress("analysing", 0, len(tasks))
         batch = []
-        n_workers = _worker_count(workers, len(tasks))
+        n_workers = worker_count(workers, len(tasks))
         if n_workers > 1:
             import torch
 
             torch.set_num_threads(1)  # the workers own the cores
-        for done, result in enumerate(_run_tasks(list(tasks.values()), n_workers, limits), 1):
+        for done, result in enumerate(run_tasks(list(tasks.values()), n_workers, limits), 1):
             task = tasks[result.sha256]
             if result.ok:
                 batch.append((task, result, []))
@@ -91,7 +91,7 @@ def refresh(library: Library, progress=None, workers: int | None = None,
         after = _signal_rows(library)
         summary.changed_words = sum(1 for cid, row in after.items() if before.get(cid) != row)
         summary.documents_changed = _rewrite_documents(library)
-        _embed_pending(library, None, progress)
+        embed_pending(library, None, progress)
         progress("indexing", 0, 1)
         rebuild_indexes(library)
         _bump_revision(library)
@@ -130,8 +130,7 @@ def _tasks(library: Library, full: bool) -> tuple[dict[str, CreativeTask], dict[
 def _fail(library: Library, summary: RefreshSummary, file: str, reason: str, message: str) -> None:
     message = f"{message} Its earlier reads were kept."
     summary.failed.append({"file": file, "reason": reason, "message": message})
-    library.execute("INSERT INTO errors (job_id, file, row_number, reason, message, severity) VALUES (?, ?, NULL, ?, ?, 'error')",
-                    [summary.job_id, file, reason, message])
+    jobs.record_error(library, summary.job_id, file, reason, message)
 
 
 def _rewrite_creatives(library: Library, batch) -> None:
@@ -165,18 +164,18 @@ def _update_creatives(cur, table, cols: list[str]) -> None:
 
 def _rewrite_analysed(library: Library, batch) -> None:
     """Creatives analysed again in full: signal columns, visual vector, OCR boxes, thumbnail."""
-    table = _creatives_table(library, batch)
+    table = creatives_table(library, batch)
     cols = [c for c in table.column_names if c not in _KEEP]
     shas = [t.sha256 for t, _, _ in batch]
     for task, res, _ in batch:
-        library.write_file_atomic(_thumb_rel(task.sha256), res.thumb)
+        library.write_file_atomic(thumb_rel(task.sha256), res.thumb)
     with library.transaction() as cur:
         ids = dict(cur.execute("SELECT sha256, id FROM creatives WHERE sha256 IN (SELECT unnest(?))", [shas]).fetchall())
         _update_creatives(cur, table, cols)
         cur.execute("DELETE FROM ocr_boxes WHERE creative_id IN (SELECT unnest(?))", [list(ids.values())])
         boxes = [(ids[t.sha256], i, *box) for t, res, _ in batch for i, box in enumerate(res.ocr_boxes)]
         if boxes:
-            insert_arrow(cur, "ocr_boxes", _boxes_table(boxes))
+            insert_arrow(cur, "ocr_boxes", boxes_table(boxes))
 
 
 def _signal_rows(library: Library) -> dict[int, tuple]:
@@ -198,12 +197,12 @@ def _rewrite_documents(library: Library) -> int:
     import pyarrow as pa
 
     cols = library.signal_columns()
-    rows = library.execute(f"""SELECT a.id, a.document, {', '.join('a.' + c for c in _AD_COLS)}, {', '.join('c.' + c for c in cols)}
+    rows = library.execute(f"""SELECT a.id, a.document, {', '.join('a.' + c for c in AD_COLS)}, {', '.join('c.' + c for c in cols)}
                                FROM ads a JOIN creatives c ON c.id = a.creative_id ORDER BY a.id""").fetchall()
     changed_ids, changed_docs = [], []
-    n_ad = len(_AD_COLS)
+    n_ad = len(AD_COLS)
     for r in rows:
-        fields = {k: v for k, v in zip(_AD_COLS, r[2:2 + n_ad]) if v is not None}
+        fields = {k: v for k, v in zip(AD_COLS, r[2:2 + n_ad]) if v is not None}
         doc = signal_document(fields, dict(zip(cols, r[2 + n_ad:])))
         if doc != r[1]:
             changed_ids.append(r[0])

@@ -17,7 +17,7 @@ import numpy as np
 from .compute import CreativeResult, CreativeTask
 from .documents import signal_document
 from .signals import base as signals
-from .store import Library
+from .store import Library, registered
 
 if TYPE_CHECKING:
     from .ingest import IngestSummary, _PlannedAd
@@ -57,17 +57,17 @@ class Writer:
             for ad in ads:
                 rows.append((sig[0], ad, signal_document(ad.fields, stored)))
         for task, res, _ in self.creatives:
-            lib.write_file_atomic(_thumb_rel(task.sha256), res.thumb)
+            lib.write_file_atomic(thumb_rel(task.sha256), res.thumb)
         # Set-based inserts over Arrow batches: row-by-row DuckDB inserts of 3,840-float vectors and
         # executemany of OCR boxes cost more parent CPU than the workers' visual model.
         with lib.transaction() as cur:
             if self.creatives:
-                insert_arrow(cur, "creatives", _creatives_table(lib, self.creatives), conflict="DO NOTHING")
+                insert_arrow(cur, "creatives", creatives_table(lib, self.creatives), conflict="DO NOTHING")
             shas = sorted({sha for sha, _, _ in rows} | {task.sha256 for task, _, _ in self.creatives})
             ids = dict(cur.execute("SELECT sha256, id FROM creatives WHERE sha256 IN (SELECT unnest(?))", [shas]).fetchall())
             boxes = [(ids[task.sha256], i, *box) for task, res, _ in self.creatives for i, box in enumerate(res.ocr_boxes)]
             if boxes:
-                insert_arrow(cur, "ocr_boxes", _boxes_table(boxes), conflict="DO NOTHING")
+                insert_arrow(cur, "ocr_boxes", boxes_table(boxes), conflict="DO NOTHING")
             if rows:
                 ad_ids = _insert_ads(cur, [(ids[sha], ad, doc) for sha, ad, doc in rows], self.summary.source, self.job_id)
                 attrs = [(ad_id, k, str(v)) for ad_id, (_, ad, _) in zip(ad_ids, rows) for k, v in ad.attributes.items()]
@@ -82,26 +82,23 @@ class Writer:
         self.creatives, self.existing = [], []
 
 
-def _thumb_rel(sha256: str) -> str:
+def thumb_rel(sha256: str) -> str:
     return f"thumbs/{sha256[:2]}/{sha256}.jpg"
 
 
 def insert_arrow(cur, table: str, batch, conflict: str | None = None, returning: str | None = None):
     """INSERT every row of an Arrow table, columns by name (the table's own names)."""
     cols = ", ".join(batch.column_names)
-    cur.register("_batch", batch)
-    try:
-        sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _batch"
-        if conflict:
-            sql += f" ON CONFLICT {conflict}"
+    sql = f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _batch"
+    if conflict:
+        sql += f" ON CONFLICT {conflict}"
+    with registered(cur, "_batch", batch):
         if returning:
             return cur.execute(sql + f" RETURNING {returning}").fetchall()
         cur.execute(sql)
-    finally:
-        cur.unregister("_batch")
 
 
-def _creatives_table(lib: Library, creatives):
+def creatives_table(lib: Library, creatives):
     import pyarrow as pa
 
     vecs = np.stack([res.visual.astype(np.float32) for _, res, _ in creatives])
@@ -109,7 +106,7 @@ def _creatives_table(lib: Library, creatives):
         "sha256": [t.sha256 for t, _, _ in creatives],
         "kind": [t.kind for t, _, _ in creatives],
         "media_path": [Path(t.path).relative_to(lib.path).as_posix() for t, _, _ in creatives],
-        "thumb_path": [_thumb_rel(t.sha256) for t, _, _ in creatives],
+        "thumb_path": [thumb_rel(t.sha256) for t, _, _ in creatives],
         "ext": [Path(t.path).suffix.lower() for t, _, _ in creatives],
         "bytes": pa.array([Path(t.path).stat().st_size for t, _, _ in creatives], pa.int64()),
         "width": pa.array([r.width for _, r, _ in creatives], pa.int32()),
@@ -125,7 +122,7 @@ def _creatives_table(lib: Library, creatives):
     })
 
 
-def _boxes_table(boxes):
+def boxes_table(boxes):
     import pyarrow as pa
 
     cols = list(zip(*boxes))
@@ -148,7 +145,7 @@ def _insert_ads(cur, rows, source: str, job_id: int) -> list[int]:
         "source": [source] * len(rows),
         "meta_key": [ad.meta_key for _, ad, _ in rows],
     }
-    for col in _AD_COLS:
+    for col in AD_COLS:
         values = [_ad_value(ad.fields, col) for _, ad, _ in rows]
         if col == "tags":
             data[col] = pa.array(values, pa.list_(pa.string()))
@@ -163,12 +160,9 @@ def _insert_ads(cur, rows, source: str, job_id: int) -> list[int]:
     batch = pa.table(data)
     cols = [c for c in batch.column_names if c != "_ord"]
     select = ", ".join(f"CAST({c} AS DATE)" if c in ("date", "end_date") else c for c in cols)
-    cur.register("_ads_batch", batch)
-    try:
+    with registered(cur, "_ads_batch", batch):
         got = cur.execute(f"INSERT INTO ads ({', '.join(cols)}) SELECT {select} FROM _ads_batch ORDER BY _ord "
                           "RETURNING id, file, creative_id, meta_key").fetchall()
-    finally:
-        cur.unregister("_ads_batch")
     by_key = {(f, c, m): i for i, f, c, m in got}
     return [by_key[(ad.file, cid, ad.meta_key)] for cid, ad, _ in rows]
 
@@ -176,7 +170,7 @@ def _insert_ads(cur, rows, source: str, job_id: int) -> list[int]:
 _NUMERIC_AD_COLS = {"spend", "impressions", "clicks", "conversions", "revenue", "ctr"}
 
 
-_AD_COLS = ("headline", "copy", "cta", "tags", "format", "placement", "campaign", "date", "end_date",
+AD_COLS = ("headline", "copy", "cta", "tags", "format", "placement", "campaign", "date", "end_date",
             "spend", "impressions", "clicks", "conversions", "revenue", "ctr")
 
 

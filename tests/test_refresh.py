@@ -41,12 +41,12 @@ def _age(lib) -> None:
                 [STALE["layout_words"], STALE["composition_words"]])
     lib.execute("UPDATE creatives SET ocr_text = ? WHERE id = (SELECT creative_id FROM ads WHERE file = ?)", [MISREAD[1], MISREAD[0]])
     cols = lib.signal_columns()
-    from core.writer import _AD_COLS
+    from core.writer import AD_COLS
 
-    for ad_id, *rest in lib.execute(f"""SELECT a.id, {', '.join('a.' + c for c in _AD_COLS)}, {', '.join('c.' + c for c in cols)}
+    for ad_id, *rest in lib.execute(f"""SELECT a.id, {', '.join('a.' + c for c in AD_COLS)}, {', '.join('c.' + c for c in cols)}
                                         FROM ads a JOIN creatives c ON c.id = a.creative_id""").fetchall():
-        fields = {k: v for k, v in zip(_AD_COLS, rest[:len(_AD_COLS)]) if v is not None}
-        lib.execute("UPDATE ads SET document = ? WHERE id = ?", [signal_document(fields, dict(zip(cols, rest[len(_AD_COLS):]))), ad_id])
+        fields = {k: v for k, v in zip(AD_COLS, rest[:len(AD_COLS)]) if v is not None}
+        lib.execute("UPDATE ads SET document = ? WHERE id = ?", [signal_document(fields, dict(zip(cols, rest[len(AD_COLS):]))), ad_id])
 
 
 @pytest.fixture(scope="module")

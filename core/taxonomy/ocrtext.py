@@ -7,6 +7,8 @@ import threading
 
 import numpy as np
 
+from ..store import registered
+
 MIN_OCR_CHARS = 12          # below this, OCR on a product shot is mostly stray letters
 MAX_EMBED_CHARS = 200       # a text-heavy ad's first lines decide whether two texts are one message
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -110,8 +112,5 @@ def _write_cache(library, keys: list[str], vecs: np.ndarray, model: str) -> None
 
     frame = pd.DataFrame({"text_hash": keys, "model": model, "vec": list(vecs)})
     with library.transaction() as cur:
-        cur.register("_ocr_cache", frame)
-        try:
+        with registered(cur, "_ocr_cache", frame):
             cur.execute("INSERT OR IGNORE INTO ocr_vectors SELECT text_hash, model, vec::FLOAT[] FROM _ocr_cache")
-        finally:
-            cur.unregister("_ocr_cache")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..store import BUMP_TREE_REVISION, json_cell
+from ..store import BUMP_TREE_REVISION, json_cell, registered
 from .tree import ASSIGNMENT_COLUMNS, ClusterTree, Node, id_sort_key, json_default
 
 RUN_KIND = "taxonomy"
@@ -91,17 +91,12 @@ def write_tree(library, tree: ClusterTree, build_key: str, replace: bool = False
         if replace:
             cur.execute("DELETE FROM nodes WHERE build_key = ?", [build_key])
             cur.execute("DELETE FROM assignments WHERE build_key = ?", [build_key])
-        cur.register("_tx_nodes", nodes)
-        cur.register("_tx_assign", a)
-        try:
+        with registered(cur, "_tx_nodes", nodes), registered(cur, "_tx_assign", a):
             cur.execute(f"""INSERT INTO nodes ({', '.join(NODE_COLUMNS)})
                 SELECT build_key, id, parent_id, level, label, keywords::JSON, description, tags::JSON, representatives::JSON,
                        rep_strategy, rep_trace::JSON, fidelity, size, x, y, perf::JSON,
                        text_centroid::FLOAT[], label_vec::FLOAT[] FROM _tx_nodes""")
             cur.execute(f"INSERT INTO assignments (build_key, {', '.join(ASSIGNMENT_COLUMNS)}) SELECT * FROM _tx_assign")
-        finally:
-            cur.unregister("_tx_nodes")
-            cur.unregister("_tx_assign")
         # an edit rewrites a build under its own key: readers that cache a tree (search) key on this too
         cur.execute(BUMP_TREE_REVISION)
 

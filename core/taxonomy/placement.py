@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..store import registered
 from .persist import RUN_KIND, read_tree, write_tree
 from .tree import ASSIGNMENT_COLUMNS, ROOT_ID, ClusterTree, Node
 
@@ -220,12 +221,9 @@ def _record(library, build_key: str, ad_ids, results) -> None:
                           "fit": [fit for _, fit, _ in results], "how": [how for _, _, how in results]})
     with library.transaction() as cur:
         cur.execute(PLACEMENTS_DDL)
-        cur.register("_tx_place", frame)
-        try:
+        with registered(cur, "_tx_place", frame):
             cur.execute("""INSERT OR REPLACE INTO placements (build_key, ad_id, placed, fit, how)
                            SELECT build_key, ad_id, placed, fit, how FROM _tx_place""")
-        finally:
-            cur.unregister("_tx_place")
 
 
 def placements(library, build_key: str | None = None) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..documents import ad_document
+from ..store import registered
 
 _WORDS = ("coffee beans roast espresso morning sneaker running trail marathon laptop battery screen travel "
           "beach hotel flight skincare serum glow vegan burger pizza delivery insurance savings loan fitness "
@@ -117,12 +118,12 @@ def write_synthetic_library(library, spec: SyntheticSpec = SyntheticSpec(), chun
                          "ocr_text": ocr, "text_area_share": 0.3 if ocr else 0.0, "labels": json.dumps([["web site", 0.3]]),
                          "layout_words": ", ".join(lay), "extra": "{}", "visual": vis[k]})
         frame = pd.DataFrame(rows)
-        con.register("_synth_creatives", frame)
-        con.execute("""INSERT INTO creatives (id, sha256, kind, media_path, width, height, phash, colors, color_words, ocr_text,
-                       text_area_share, labels, layout_words, extra, visual, visual_model)
-                       SELECT id, sha256, kind, media_path, width, height, phash, colors::JSON, color_words, ocr_text,
-                       text_area_share, labels::JSON, layout_words, extra::JSON, visual::FLOAT[], 'synthetic' FROM _synth_creatives""")
-        con.unregister("_synth_creatives")
+        with registered(con, "_synth_creatives", frame):
+            con.execute("""INSERT INTO creatives (id, sha256, kind, media_path, width, height, phash, colors, color_words, ocr_text,
+                           text_area_share, labels, layout_words, extra, visual, visual_model)
+                           SELECT id, sha256, kind, media_path, width, height, phash, colors::JSON, color_words, ocr_text,
+                           text_area_share, labels::JSON, layout_words, extra::JSON, visual::FLOAT[], 'synthetic'
+                           FROM _synth_creatives""")
 
     truth = []
     for start in range(0, n_ads, chunk):
@@ -145,10 +146,9 @@ def write_synthetic_library(library, spec: SyntheticSpec = SyntheticSpec(), chun
                          "document": doc, "text_vec": text[k]})
             truth.append((int(a) + 1, f, f"{f}.{s}", int(group[c]) + 1))
         frame = pd.DataFrame(rows)
-        con.register("_synth_ads", frame)
-        con.execute("""INSERT INTO ads (id, file, creative_id, copy, cta, tags, format, placement, spend, impressions, clicks,
-                       conversions, document, text_vec)
-                       SELECT id, file, creative_id, copy, cta, tags::VARCHAR[], format, placement, spend, impressions, clicks,
-                       conversions, document, text_vec::FLOAT[] FROM _synth_ads""")
-        con.unregister("_synth_ads")
+        with registered(con, "_synth_ads", frame):
+            con.execute("""INSERT INTO ads (id, file, creative_id, copy, cta, tags, format, placement, spend, impressions, clicks,
+                           conversions, document, text_vec)
+                           SELECT id, file, creative_id, copy, cta, tags::VARCHAR[], format, placement, spend, impressions, clicks,
+                           conversions, document, text_vec::FLOAT[] FROM _synth_ads""")
     return pd.DataFrame(truth, columns=["ad_id", "family", "sub", "variant_group"])
