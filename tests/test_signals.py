@@ -284,6 +284,30 @@ def test_labels_read_the_face_detector_once_per_frame():
     assert [lbl for lbl, _ in ObjectLabels().compute(told)["labels"]] == ["space shuttle"]
 
 
+def _astronaut_face_on(size, face_size, at):
+    import skimage.data
+
+    face = Image.fromarray(skimage.data.astronaut()).crop((150, 30, 330, 230)).resize(face_size)
+    img = Image.new("RGB", size, (250, 250, 250))
+    img.paste(face, at)
+    return img
+
+
+@pytest.mark.parametrize("size,face_size,at,words", [
+    ((180, 200), (180, 200), (0, 0), ["person", "face", "face close-up", "portrait"]),   # the face fills the frame
+    ((468, 60), (54, 60), (400, 0), ["person", "face"]),   # as tall as a banner strip: a thumbnail, not a close-up
+    ((1920, 1080), (500, 560), (700, 260), ["person", "face", "portrait"]),
+])
+def test_face_size_is_read_against_the_long_side(size, face_size, at, words):
+    """Real detector, real pixels: 15 real 468×60 banners with a small headshot were called "face close-up"."""
+    from core.signals.people import available, people_signal
+
+    if not available():
+        pytest.skip("mtcnn weights not installed")
+    found, faces = people_signal(_astronaut_face_on(size, face_size, at))
+    assert len(faces) == 1 and found == words
+
+
 # -- the layout signal's photo / illustration split (composition's "cartoon" follows it) -------------------------
 
 def _washed_out_crowd(size=(480, 270)):

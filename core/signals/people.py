@@ -26,7 +26,7 @@ from PIL import Image
 DETECT_SIDE = 384
 MIN_FACE_SHARE = 0.04     # smallest face searched for, as a share of the image's short side
 FACE_CONFIDENCE = 0.95    # ONet score a face must reach to count
-CLOSE_UP_SHARE = 0.30     # a face this tall (share of image height) is a close-up
+CLOSE_UP_SHARE = 0.30     # a face this tall (share of the image's long side) is a close-up
 PORTRAIT_SHARE = 0.15
 _LOCK = threading.Lock()
 # every word people_words can say (the ad document puts them under "shows:")
@@ -249,8 +249,11 @@ def detect_faces(image: Image.Image, side: int = DETECT_SIDE, confidence: float 
     return sorted(out, key=lambda f: -(f[2] - f[0]) * (f[3] - f[1]))
 
 
-def people_words(faces: list[tuple]) -> list[str]:
-    """Words for the faces found: count, and how big the largest is (close-up / portrait)."""
+def people_words(faces: list[tuple], aspect: float = 1.0) -> list[str]:
+    """Words for the faces found: count, and how big the largest is (close-up / portrait).
+
+    Size is measured against the image's long side (`aspect` is width / height): a face as tall as a
+    468×60 banner is a thumbnail on a strip, not a close-up."""
     n = len(faces)
     if n == 0:
         return []
@@ -261,7 +264,7 @@ def people_words(faces: list[tuple]) -> list[str]:
         words.append("group of people")
     elif n >= 5:
         words += ["group of people", "crowd"]
-    tallest = max(f[3] - f[1] for f in faces)
+    tallest = max(f[3] - f[1] for f in faces) * min(1.0, 1.0 / aspect)  # face boxes are shares of each side
     if n <= 2 and tallest >= CLOSE_UP_SHARE:
         words.append("face close-up")
     if n == 1 and tallest >= PORTRAIT_SHARE:
@@ -274,7 +277,7 @@ def people_signal(image: Image.Image) -> tuple[list[str], list[tuple]]:
     if not available():
         return [], []
     faces = detect_faces(image)
-    return people_words(faces), faces
+    return people_words(faces, image.width / max(1, image.height)), faces
 
 
 from .base import Column, FrameReads, Signal, split_words  # noqa: E402  (the plug-in point; kept below the detector)
