@@ -35,6 +35,11 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 COMMIT_EVERY = 24          # creatives per transaction: small enough to lose little on a kill
 NOT_ERRORS = {"unsupported_type", "hidden_or_system"}  # not ads at all: reported, not counted as errors
+# Up to this many ads and creatives to embed, the numpy MiniLM (core/search/query_encoder.py: the same weights,
+# vectors within 3e-7 of the torch model's on the real ads' documents) embeds them: it loads in 0.2 s where
+# importing torch and sentence-transformers took 7-10 s, which was most of a small CLI upload or CSV update.
+# Above it torch's batches are ~4x faster. Chosen by count alone, so one upload gets the same vectors anywhere.
+SMALL_EMBEDDING = 32
 
 
 @dataclass
@@ -197,10 +202,8 @@ def ingest(library: Library, source: str | os.PathLike, metadata: list[str | os.
         done = 0
         n_workers = worker_count(workers, len(to_compute))
         if n_workers > 1:
-            import torch
-
-            torch.set_num_threads(1)  # the workers own the cores; the parent only embeds short documents
-        if text_encoder is None and n_workers > 1 and to_compute:
+            parent_threads(1)  # the workers own the cores; the parent only embeds short documents
+        if text_encoder is None and n_workers > 1 and len(to_compute) > SMALL_EMBEDDING:
             # the workers spend their first seconds loading models: load the text model meanwhile
             threading.Thread(target=_preload_text_encoder, daemon=True).start()
         if engine == "ray":  # the same results, in task order, from Ray actors (core/engines)
@@ -355,6 +358,14 @@ def _remove_media(library: Library, task: CreativeTask) -> None:
         pass
 
 
+def parent_threads(n: int) -> None:
+    """torch's thread count in this process, where torch is loaded (a small upload never loads it)."""
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+
+
 def _preload_text_encoder() -> None:
     from .models import text_encoder
 
@@ -374,14 +385,16 @@ def embed_pending(library: Library, encoder, progress: Progress, batch: int = 64
     creatives = library.execute("SELECT id, labels, ocr_text FROM creatives WHERE label_vec IS NULL ORDER BY id").fetchall()
     if not ads and not creatives:
         return
-    import torch
+    total = len(ads) + len(creatives)
+    if encoder is None and total <= SMALL_EMBEDDING:
+        from .search.query_encoder import query_encoder
 
-    torch.set_num_threads(os.cpu_count() or 1)
-    if encoder is None:
+        encoder = query_encoder()
+    elif encoder is None:
         from .models import text_encoder
 
+        parent_threads(os.cpu_count() or 1)
         encoder = text_encoder()
-    total = len(ads) + len(creatives)
     progress("embedding", 0, total)
     by_doc: dict[str, list[int]] = defaultdict(list)  # ads of one creative with the same metadata share a document
     for ad_id, doc in ads:

@@ -52,7 +52,7 @@ class RefreshSummary:
 
 def refresh(library: Library, progress=None, workers: int | None = None,
             limits: IngestLimits = DEFAULT_LIMITS, full: bool = False) -> RefreshSummary:
-    from .ingest import embed_pending, no_progress, run_tasks, worker_count
+    from .ingest import embed_pending, no_progress, parent_threads, run_tasks, worker_count
     from .vectors import rebuild_indexes
 
     progress = progress or no_progress
@@ -70,9 +70,7 @@ def refresh(library: Library, progress=None, workers: int | None = None,
         batch = []
         n_workers = worker_count(workers, len(tasks))
         if n_workers > 1:
-            import torch
-
-            torch.set_num_threads(1)  # the workers own the cores
+            parent_threads(1)  # the workers own the cores
         for done, result in enumerate(run_tasks(list(tasks.values()), n_workers, limits), 1):
             task = tasks[result.sha256]
             if result.ok:

@@ -200,3 +200,26 @@ def test_info_and_export_cli(tmp_path):
     assert len(df) == 5 and {"file", "headline", "spend", "brand_voice"} <= set(df.columns)
     r = run("export", "--library", str(lib_path), "--format", "json", "--out", str(tmp_path / "ads.json"))
     assert len(json.loads((tmp_path / "ads.json").read_text())) == 5
+
+
+def test_a_small_upload_embeds_without_torch_and_gets_the_torch_models_vectors(tmp_path):
+    """Up to SMALL_EMBEDDING texts the numpy MiniLM embeds them: an upload of five ads never imports torch in
+    the uploading process (importing it was 7-10 s of a 9 s CLI upload), and its vectors are the torch
+    model's; past the limit torch embeds (the sample and real-ads ingests)."""
+    from core.ingest import SMALL_EMBEDDING
+    from core.models import text_encoder
+
+    src = make_ads(tmp_path / "src", 5)
+    code = ("import sys, core; lib = core.open_library(sys.argv[1]); core.ingest_source(lib, sys.argv[2], build=False); "
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "lib"), str(src)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip().splitlines()[-1] == "False"
+    lib = Library(tmp_path / "lib")
+    rows = lib.execute("SELECT document, text_vec FROM ads ORDER BY id").fetchall()
+    lib.close()
+    assert 2 * len(rows) <= SMALL_EMBEDDING   # five ads and five creatives
+    got = np.asarray([v for _, v in rows], dtype=np.float32)
+    want = text_encoder().encode([d for d, _ in rows])
+    assert np.all(np.sum(got * want, axis=1) >= 0.9999)
