@@ -52,7 +52,8 @@ class RefreshSummary:
 
 def refresh(library: Library, progress=None, workers: int | None = None,
             limits: IngestLimits = DEFAULT_LIMITS, full: bool = False) -> RefreshSummary:
-    from .ingest import embed_pending, no_progress, parent_threads, run_tasks, worker_count
+    from .embedding import embed_pending, parent_threads
+    from .ingest import no_progress, run_tasks, worker_count
     from .vectors import rebuild_indexes
 
     progress = progress or no_progress

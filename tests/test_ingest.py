@@ -206,7 +206,7 @@ def test_a_small_upload_embeds_without_torch_and_gets_the_torch_models_vectors(t
     """Up to SMALL_EMBEDDING texts the numpy MiniLM embeds them: an upload of five ads never imports torch in
     the uploading process (importing it was 7-10 s of a 9 s CLI upload), and its vectors are the torch
     model's; past the limit torch embeds (the sample and real-ads ingests)."""
-    from core.ingest import SMALL_EMBEDDING
+    from core.embedding import SMALL_EMBEDDING
     from core.models import text_encoder
 
     src = make_ads(tmp_path / "src", 5)
