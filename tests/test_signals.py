@@ -300,12 +300,65 @@ def _astronaut_face_on(size, face_size, at):
 ])
 def test_face_size_is_read_against_the_long_side(size, face_size, at, words):
     """Real detector, real pixels: 15 real 468×60 banners with a small headshot were called "face close-up"."""
-    from core.signals.people import available, people_signal
+    from core.signals.people import GENDER_WORDS, available, people_signal
 
     if not available():
         pytest.skip("mtcnn weights not installed")
     found, faces = people_signal(_astronaut_face_on(size, face_size, at))
-    assert len(faces) == 1 and found == words
+    assert len(faces) == 1 and [w for w in found if w not in GENDER_WORDS] == words
+
+
+def _side_by_side(*images, height=320):
+    parts = [im.convert("RGB").resize((round(im.width * height / im.height), height)) for im in images]
+    out = Image.new("RGB", (sum(p.width for p in parts) + 40 * len(parts), height + 40), (250, 250, 250))
+    x = 20
+    for part in parts:
+        out.paste(part, (x, 20))
+        x += part.width + 40
+    return out
+
+
+def _astronaut():
+    import skimage.data
+
+    return Image.fromarray(skimage.data.astronaut())
+
+
+def _cameraman():
+    import skimage.data
+
+    return Image.fromarray(skimage.data.camera()).convert("RGB")
+
+
+@pytest.mark.parametrize("picture,word", [
+    (_astronaut, "woman"), (_cameraman, "man"),
+    (lambda: _side_by_side(_astronaut(), _cameraman()), "man and woman"),
+    (lambda: _side_by_side(_astronaut(), _astronaut()), "two women"),
+])
+def test_faces_read_as_men_and_women(picture, word):
+    """Real detector and dlib's gender network on real pixels: scikit-image's astronaut (Eileen Collins) and its
+    cameraman; each face carries P(male) as its sixth value and the words say who is there."""
+    from core.signals.face_gender import available as gender_available
+    from core.signals.people import GENDER_WORDS, available, people_signal
+
+    if not (available() and gender_available()):
+        pytest.skip("mtcnn or the gender weights are not installed")
+    words, faces = people_signal(picture())
+    assert all(len(f) == 6 and 0.0 <= f[5] <= 1.0 for f in faces)
+    assert [w for w in words if w in GENDER_WORDS] == [word], (words, faces)
+
+
+@pytest.mark.parametrize("male,words", [
+    ([0.97], ["man"]), ([0.03], ["woman"]), ([0.5], []), ([None], []), ([], []),
+    ([0.9, 0.95], ["two men"]), ([0.1, 0.0], ["two women"]), ([0.9, 0.1], ["man and woman"]),
+    ([0.9, 0.5], ["man"]), ([0.9, 0.95, 0.99], ["men"]), ([0.9, 0.05, 0.5], ["men and women"]),
+])
+def test_gender_words_follow_the_confident_faces(male, words):
+    """A face between the cut-offs (or read before the gender network, five values) says nothing."""
+    from core.signals.people import gender_words
+
+    faces = [(0.1, 0.1, 0.3, 0.3, 0.99) + (() if p is None else (p,)) for p in male]
+    assert gender_words(faces) == words
 
 
 # -- the layout signal's photo / illustration split (composition's "cartoon" follows it) -------------------------

@@ -1,4 +1,5 @@
-"""People in an ad: faces found by MTCNN, as the words a strategist types ("two people", "face close-up").
+"""People in an ad: faces found by MTCNN, as the words a strategist types ("two people", "face close-up",
+"woman", "man and woman": each face's gender read by face_gender.py from MTCNN's eye landmarks).
 
 Weights: the `mtcnn` package (MIT) ships the three small MTCNN networks as joblib/lz4 arrays and
 needs only joblib + lz4 to read them; its own code runs them through TensorFlow, which we do not
@@ -23,14 +24,20 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
+from . import face_gender
+
 DETECT_SIDE = 384
 MIN_FACE_SHARE = 0.04     # smallest face searched for, as a share of the image's short side
 FACE_CONFIDENCE = 0.95    # ONet score a face must reach to count
 CLOSE_UP_SHARE = 0.30     # a face this tall (share of the image's long side) is a close-up
 PORTRAIT_SHARE = 0.15
+MAN_AT = 0.8              # P(male) of a face (face_gender) at or over this: a man; at or under WOMAN_AT: a woman;
+WOMAN_AT = 0.2            # between: no word for that face
 _LOCK = threading.Lock()
 # every word people_words can say (the ad document puts them under "shows:")
-WORDS = ("person", "face", "people", "faces", "two people", "group of people", "crowd", "face close-up", "portrait")
+GENDER_WORDS = ("man", "woman", "two men", "two women", "man and woman", "men", "women", "men and women")
+WORDS = ("person", "face", "people", "faces", "two people", "group of people", "crowd", "face close-up",
+         "portrait") + GENDER_WORDS
 
 
 def available() -> bool:
@@ -131,7 +138,7 @@ def _onet(x):
     x = _pool_same(_prelu(F.conv2d(x, *n[4]), n[5]), 2, 2)
     x = _prelu(F.conv2d(x, *n[6]), n[7])
     x = _prelu(_dense(_flatten_whc(x), n[8]), n[9])
-    return _dense(x, n[10]), F.softmax(_dense(x, n[12]), dim=1)
+    return _dense(x, n[10]), _dense(x, n[11]), F.softmax(_dense(x, n[12]), dim=1)   # box, 5 landmarks, face
 
 
 def _nms(boxes: np.ndarray, thr: float, method: str = "union") -> np.ndarray:
@@ -190,12 +197,14 @@ def _refine(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
     return b
 
 
-def detect_faces(image: Image.Image, side: int = DETECT_SIDE, confidence: float = FACE_CONFIDENCE) -> list[tuple]:
-    """Faces as (x1, y1, x2, y2, score) in shares of the image's width/height (0–1)."""
+def detect_faces(image: Image.Image, side: int = DETECT_SIDE, confidence: float = FACE_CONFIDENCE,
+                 genders: bool = False) -> list[tuple]:
+    """Faces as (x1, y1, x2, y2, score) in shares of the image's width/height (0–1), largest first; with
+    genders, a sixth value: how likely the face reads as a man's (face_gender; None without its weights)."""
     import cv2
     import torch
 
-    rgb = np.asarray(image.convert("RGB"))
+    full = rgb = np.asarray(image.convert("RGB"))
     H, W = rgb.shape[:2]
     scale0 = min(1.0, side / max(H, W))
     if scale0 < 1.0:
@@ -235,22 +244,36 @@ def detect_faces(image: Image.Image, side: int = DETECT_SIDE, confidence: float 
         if not len(b):
             return []
         b = _square(b[_nms(b, 0.7)])
-        reg, cls = _onet(_patches(img, b, 48))
+        reg, marks, cls = _onet(_patches(img, b, 48))
+        size = np.stack([b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1], axis=1)   # landmarks: shares of the box fed in
+        marks = marks.numpy()
+        eyes = np.stack([size[:, :1] * marks[:, 0:2] + b[:, 0:1] - 1, size[:, 1:] * marks[:, 5:7] + b[:, 1:2] - 1],
+                        axis=2)                                              # (n, 2 eyes, xy) in pixels
         b[:, 4] = cls[:, 1].numpy()
         b = _refine(b, reg.numpy())
-        b = b[b[:, 4] > confidence]
-        b = b[_nms(b, 0.7, "min")]
+        keep = b[:, 4] > confidence
+        b, eyes = b[keep], eyes[keep]
+        keep = _nms(b, 0.7, "min")
+        b, eyes = b[keep], eyes[keep]
     out = []
-    for x1, y1, x2, y2, sc in b.tolist():
+    for (x1, y1, x2, y2, sc), pair in zip(b.tolist(), eyes):
         x1, x2 = max(0.0, x1 / w), min(1.0, x2 / w)
         y1, y2 = max(0.0, y1 / h), min(1.0, y2 / h)
         if x2 > x1 and y2 > y1:
-            out.append((round(x1, 4), round(y1, 4), round(x2, 4), round(y2, 4), round(float(sc), 4)))
-    return sorted(out, key=lambda f: -(f[2] - f[0]) * (f[3] - f[1]))
+            out.append(((round(x1, 4), round(y1, 4), round(x2, 4), round(y2, 4), round(float(sc), 4)), pair))
+    out.sort(key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
+    if not genders:
+        return [face for face, _ in out]
+    if not face_gender.available():
+        return [face + (None,) for face, _ in out]
+    # chips from the full-size picture: a face of 30 px at the detection size may have 80 at its own
+    eyes = [np.asarray(p) / scale0 for _, p in out]
+    male = face_gender.male_probability([face_gender.face_chip(full, tuple(p[0]), tuple(p[1])) for p in eyes])
+    return [face + (pm,) for (face, _), pm in zip(out, male)]
 
 
 def people_words(faces: list[tuple], aspect: float = 1.0) -> list[str]:
-    """Words for the faces found: count, and how big the largest is (close-up / portrait).
+    """Words for the faces found: count, how big the largest is (close-up / portrait), men and women.
 
     Size is measured against the image's long side (`aspect` is width / height): a face as tall as a
     468×60 banner is a thumbnail on a strip, not a close-up."""
@@ -269,14 +292,29 @@ def people_words(faces: list[tuple], aspect: float = 1.0) -> list[str]:
         words.append("face close-up")
     if n == 1 and tallest >= PORTRAIT_SHARE:
         words.append("portrait")
-    return words
+    return words + gender_words(faces)
+
+
+def gender_words(faces: list[tuple]) -> list[str]:
+    """"man", "two women", "man and woman", "men and women" … from the faces' sixth value, P(male); faces
+    without it (older reads, no weights) or between the cut-offs give nothing."""
+    male = [f[5] for f in faces if len(f) > 5 and f[5] is not None]
+    men, women = sum(p >= MAN_AT for p in male), sum(p <= WOMAN_AT for p in male)
+    if men and women:
+        return ["man and woman"] if len(faces) == 2 else ["men and women"]
+    if men or women:
+        count, one, two, many = (men, "man", "two men", "men") if men else (women, "woman", "two women", "women")
+        if count == 1:
+            return [one]
+        return [two] if len(faces) == 2 else [many]
+    return []
 
 
 def people_signal(image: Image.Image) -> tuple[list[str], list[tuple]]:
     """(words, faces) for one frame; ([], []) when the weights are not installed."""
     if not available():
         return [], []
-    faces = detect_faces(image)
+    faces = detect_faces(image, genders=True)
     return people_words(faces, image.width / max(1, image.height)), faces
 
 
