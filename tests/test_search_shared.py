@@ -93,7 +93,8 @@ def test_feed_captures_are_found_by_what_they_are(shared_library, query, word):
                                        ("ira_facebook_ads/images/c_1911.png", "man"),       # Donald Trump, thumbs up
                                        ("ira_facebook_ads/images/c_529.png", "woman"),      # Hillary Clinton
                                        ("ira_facebook_ads/images/n_3313.png", "woman"),     # the self-defence boxer
-                                       ("persuasion_strategy_examples/images/cheerful2.jpg", "two women")])
+                                       ("persuasion_strategy_examples/images/cheerful2.jpg", "two women"),
+                                       ("ira_facebook_ads/images/l_107.png", "man")])   # in shadow: ONet 0.85–0.95
 def test_real_faces_read_as_men_and_women(shared_library, file, word):
     """The people signal's words on real ads, checked by eye on a contact sheet of all 131 faces it finds."""
     from core.signals.people import GENDER_WORDS
