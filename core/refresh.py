@@ -29,7 +29,7 @@ from .compute import CreativeTask
 from .documents import signal_document
 from .limits import DEFAULT_LIMITS, IngestLimits
 from .signals import base as signals
-from .store import BUMP_TREE_REVISION, Library, registered
+from .store import BUMP_TREE_REVISION, Library, json_cell, registered
 from .writer import AD_COLS, boxes_table, creatives_table, thumb_rel, insert_arrow
 
 COMMIT_EVERY = 24            # creatives per transaction, as the ingest writes them
@@ -108,8 +108,6 @@ def refresh(library: Library, progress=None, workers: int | None = None,
 def _tasks(library: Library, full: bool) -> tuple[dict[str, CreativeTask], dict[str, str]]:
     """One task per stored creative (its first ad's file names it in messages), and sha → that file.
     Unless `full`, an image's task carries its stored model reads (compute._resignal_image)."""
-    from .store import json_cell
-
     specs = signals.specs()
     rows = library.execute("""SELECT c.sha256, c.media_path, c.kind, c.visual_model, c.labels, c.ocr_text, c.text_area_share,
                                      c.visual IS NOT NULL, (SELECT min(a.file) FROM ads a WHERE a.creative_id = c.id)
