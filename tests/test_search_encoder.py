@@ -89,7 +89,7 @@ def test_a_search_gets_the_blas_lock_between_an_uploads_passes():
 
     encoder._encode_batch = counted   # the instance is the cached one: put the method back below
     try:
-        docs = [f"ad {i}: " + "new summer sale on running shoes with free delivery " * 25 for i in range(20)]
+        docs = [f"ad {i}: " + "new summer sale on running shoes with free delivery " * 25 for i in range(40)]
         upload = threading.Thread(target=encoder.encode, args=(docs,))
         upload.start()
         started.wait(30)
@@ -98,7 +98,7 @@ def test_a_search_gets_the_blas_lock_between_an_uploads_passes():
         upload.join(60)
     finally:
         del encoder._encode_batch
-    assert len(passes_done) == len(qe._batches(docs)) >= 5
+    assert len(passes_done) == len(qe._batches(docs)) >= 10   # ten chances to step in: no flake on a busy machine
     assert got_in[0] < len(passes_done), "the search waited for every pass of the upload"
 
 

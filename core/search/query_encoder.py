@@ -23,20 +23,21 @@ MAX_TOKENS = 256  # sentence_bert_config.json's max_seq_length
 LAYERS, HEADS, LN_EPS = 6, 12, 1e-12  # config.json
 _LOCK = threading.Lock()
 _BATCH = 64  # texts per forward pass: a batch of 1,000 label words stays small in memory
-_BATCH_CHARS = 3000  # … and at most this many characters (a text counts up to 1,200, ~MAX_TOKENS): the BLAS lock
-                     # is let go between passes, so a search typed while an upload's documents embed waits for one
-                     # pass (≤ ~0.4 s), not for all of them (~3 s for 32 long documents)
+_BATCH_CHARS = 3000  # … and at most this many characters (a text counts up to _TEXT_CHARS): the BLAS lock is let
+                     # go between passes, so a search typed while an upload's documents embed waits for one pass
+                     # (≤ ~0.4 s), not for all of them (~3 s for 32 long documents)
+_TEXT_CHARS = 1200   # ~MAX_TOKENS of English: the rest of a longer text is cut off and costs nothing
 
 
 def _batches(texts: list[str]) -> list[list[str]]:
     """Consecutive runs of at most _BATCH texts and _BATCH_CHARS characters (a longer text alone)."""
     out, run, size = [], [], 0
     for text in texts:
-        if run and (len(run) == _BATCH or size + min(len(text), 1200) > _BATCH_CHARS):
+        if run and (len(run) == _BATCH or size + min(len(text), _TEXT_CHARS) > _BATCH_CHARS):
             out.append(run)
             run, size = [], 0
         run.append(text)
-        size += min(len(text), 1200)
+        size += min(len(text), _TEXT_CHARS)
     return out + [run] if run else out
 
 
