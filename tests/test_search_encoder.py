@@ -69,7 +69,7 @@ def test_documents_are_encoded_in_passes_of_bounded_size(lengths, runs):
     assert [len(p) for p in passes] == runs and [t for p in passes for t in p] == texts
 
 
-def test_a_search_gets_the_blas_lock_between_an_uploads_passes():
+def test_a_search_gets_the_blas_lock_between_an_uploads_passes(monkeypatch):
     """A small upload's documents are embedded by the numpy MiniLM under the process's BLAS lock; a search typed
     meanwhile used to wait for the whole upload (~3 s for 32 long documents), now for one pass."""
     import threading
@@ -87,17 +87,14 @@ def test_a_search_gets_the_blas_lock_between_an_uploads_passes():
         passes_done.append(len(batch))
         return out
 
-    encoder._encode_batch = counted   # the instance is the cached one: put the method back below
-    try:
-        docs = [f"ad {i}: " + "new summer sale on running shoes with free delivery " * 25 for i in range(40)]
-        upload = threading.Thread(target=encoder.encode, args=(docs,))
-        upload.start()
-        started.wait(30)
-        with one_blas_thread():
-            got_in.append(len(passes_done))
-        upload.join(60)
-    finally:
-        del encoder._encode_batch
+    monkeypatch.setattr(encoder, "_encode_batch", counted)   # the cached instance: pytest puts the method back
+    docs = [f"ad {i}: " + "new summer sale on running shoes with free delivery " * 25 for i in range(40)]
+    upload = threading.Thread(target=encoder.encode, args=(docs,))
+    upload.start()
+    started.wait(30)
+    with one_blas_thread():
+        got_in.append(len(passes_done))
+    upload.join(60)
     assert len(passes_done) == len(qe._batches(docs)) >= 10   # ten chances to step in: no flake on a busy machine
     assert got_in[0] < len(passes_done), "the search waited for every pass of the upload"
 

@@ -267,9 +267,9 @@ def detect_faces(image: Image.Image, side: int = DETECT_SIDE, confidence: float 
     if not face_gender.available():
         return [face + (None,) for face, _ in out]
     # chips from the full-size picture: a face of 30 px at the detection size may have 80 at its own
-    eyes = [np.asarray(p) / scale0 for _, p in out]
-    male = face_gender.male_probability([face_gender.face_chip(full, tuple(p[0]), tuple(p[1])) for p in eyes])
-    return [face + (pm,) for (face, _), pm in zip(out, male)]
+    chips = [face_gender.face_chip(full, *(np.asarray(p) / scale0)) for _, p in out]
+    male = iter(face_gender.male_probability([c for c in chips if c is not None]))
+    return [face + (None if c is None else next(male),) for (face, _), c in zip(out, chips)]
 
 
 def people_words(faces: list[tuple], aspect: float = 1.0) -> list[str]:
