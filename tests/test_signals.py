@@ -305,7 +305,7 @@ def test_face_size_is_read_against_the_long_side(size, face_size, at, words):
     if not available():
         pytest.skip("mtcnn weights not installed")
     found, faces = people_signal(_astronaut_face_on(size, face_size, at))
-    assert len(faces) == 1 and [w for w in found if w not in GENDER_WORDS] == words
+    assert len(faces) == 1 and [w for w in found if w not in GENDER_WORDS and w != "smiling"] == words
 
 
 def _side_by_side(*images, height=320):
@@ -344,8 +344,34 @@ def test_faces_read_as_men_and_women(picture, word):
     if not (available() and gender_available()):
         pytest.skip("mtcnn or the gender weights are not installed")
     words, faces = people_signal(picture())
-    assert all(len(f) == 6 and 0.0 <= f[5] <= 1.0 for f in faces)
+    assert all(len(f) == 7 and 0.0 <= f[5] <= 1.0 for f in faces)
     assert [w for w in words if w in GENDER_WORDS] == [word], (words, faces)
+
+
+@pytest.mark.parametrize("picture,smiling", [(_astronaut, True), (_cameraman, False)])
+def test_faces_read_as_smiling_or_not(picture, smiling):
+    """Real detector and the FER-2013 mini-Xception on real pixels: Eileen Collins smiles for her portrait, the
+    cameraman does not; each face carries P(happy) as its seventh value."""
+    from core.signals.face_expression import available as expression_available
+    from core.signals.people import SMILING_AT, available, people_signal
+
+    if not (available() and expression_available()):
+        pytest.skip("mtcnn or the expression weights are not installed")
+    words, faces = people_signal(picture())
+    assert len(faces) == 1 and 0.0 <= faces[0][6] <= 1.0
+    assert ("smiling" in words) == smiling and (faces[0][6] >= SMILING_AT) == smiling, (words, faces)
+
+
+@pytest.mark.parametrize("happy,words", [
+    ([0.95], ["smiling"]), ([0.5], []), ([None], []), ([0.1, 0.85], ["smiling"]), ([0.79, 0.3], []),
+])
+def test_smiling_words_follow_the_confident_faces(happy, words):
+    """One face at or over the cut is enough; a face read before the expression network (six values) says nothing."""
+    from core.signals.people import smiling_words
+
+    faces = [(0.1, 0.1, 0.3, 0.3, 0.99, 0.5, h) for h in happy]
+    assert smiling_words(faces) == words
+    assert smiling_words([f[:6] for f in faces]) == []
 
 
 @pytest.mark.parametrize("male,words", [

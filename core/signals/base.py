@@ -57,8 +57,8 @@ SQL_TYPES = ("VARCHAR", "DOUBLE", "BIGINT", "INTEGER", "BOOLEAN", "JSON")
 # Stored with every creative's reads (creatives.reads_version). Bump it when a change to the signals changes
 # the words they give: the Library page then offers older ads a refresh (core.refresh). 19: session 19's
 # code (the illustration and collage rules of session 18). 20: face sizes read against the long side.
-# 21: men and women (people.gender_words).
-READS_VERSION = 21
+# 21: men and women (people.gender_words). 22: smiling faces (people.smiling_words).
+READS_VERSION = 22
 
 
 @dataclass(frozen=True)

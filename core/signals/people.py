@@ -1,5 +1,6 @@
 """People in an ad: faces found by MTCNN, as the words a strategist types ("two people", "face close-up",
-"woman", "man and woman": each face's gender read by face_gender.py from MTCNN's eye landmarks).
+"woman", "man and woman": each face's gender read by face_gender.py from MTCNN's eye landmarks; "smiling":
+its expression read by face_expression.py).
 
 Weights: the `mtcnn` package (MIT) ships the three small MTCNN networks as joblib/lz4 arrays and
 needs only joblib + lz4 to read them; its own code runs them through TensorFlow, which we do not
@@ -24,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from . import face_gender
+from . import face_expression, face_gender
 
 DETECT_SIDE = 384
 MIN_FACE_SHARE = 0.04     # smallest face searched for, as a share of the image's short side
@@ -33,11 +34,12 @@ CLOSE_UP_SHARE = 0.30     # a face this tall (share of the image's long side) is
 PORTRAIT_SHARE = 0.15
 MAN_AT = 0.8              # P(male) of a face (face_gender) at or over this: a man; at or under WOMAN_AT: a woman;
 WOMAN_AT = 0.2            # between: no word for that face
+SMILING_AT = 0.8          # P(happy) of a face (face_expression) at or over this: "smiling"
 _LOCK = threading.Lock()
 # every word people_words can say (the ad document puts them under "shows:")
 GENDER_WORDS = ("man", "woman", "two men", "two women", "man and woman", "men", "women", "men and women")
 WORDS = ("person", "face", "people", "faces", "two people", "group of people", "crowd", "face close-up",
-         "portrait") + GENDER_WORDS
+         "portrait") + GENDER_WORDS + ("smiling",)
 
 
 def available() -> bool:
@@ -200,7 +202,8 @@ def _refine(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
 def detect_faces(image: Image.Image, side: int = DETECT_SIDE, confidence: float = FACE_CONFIDENCE,
                  genders: bool = False) -> list[tuple]:
     """Faces as (x1, y1, x2, y2, score) in shares of the image's width/height (0–1), largest first; with
-    genders, a sixth value: how likely the face reads as a man's (face_gender; None without its weights)."""
+    genders, a sixth value: how likely the face reads as a man's (face_gender; None without its weights), and a
+    seventh: how likely it is smiling (face_expression; None without its weights)."""
     import cv2
     import torch
 
@@ -264,12 +267,18 @@ def detect_faces(image: Image.Image, side: int = DETECT_SIDE, confidence: float 
     out.sort(key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
     if not genders:
         return [face for face, _ in out]
-    if not face_gender.available():
-        return [face + (None,) for face, _ in out]
     # chips from the full-size picture: a face of 30 px at the detection size may have 80 at its own
-    chips = [face_gender.face_chip(full, *(np.asarray(p) / scale0)) for _, p in out]
-    male = iter(face_gender.male_probability([c for c in chips if c is not None]))
-    return [face + (None if c is None else next(male),) for (face, _), c in zip(out, chips)]
+    male = [None] * len(out)
+    if face_gender.available():
+        chips = [face_gender.face_chip(full, *(np.asarray(p) / scale0)) for _, p in out]
+        read = iter(face_gender.male_probability([c for c in chips if c is not None]))
+        male = [None if c is None else next(read) for c in chips]
+    happy = [None] * len(out)
+    if face_expression.available():
+        gray = cv2.cvtColor(full, cv2.COLOR_RGB2GRAY)
+        happy = face_expression.happy_probability(
+            [face_expression.face_crop(gray, (f[0] * W, f[1] * H, f[2] * W, f[3] * H)) for f, _ in out])
+    return [face + (m, h) for (face, _), m, h in zip(out, male, happy)]
 
 
 def people_words(faces: list[tuple], aspect: float = 1.0) -> list[str]:
@@ -292,7 +301,12 @@ def people_words(faces: list[tuple], aspect: float = 1.0) -> list[str]:
         words.append("face close-up")
     if n == 1 and tallest >= PORTRAIT_SHARE:
         words.append("portrait")
-    return words + gender_words(faces)
+    return words + gender_words(faces) + smiling_words(faces)
+
+
+def smiling_words(faces: list[tuple]) -> list[str]:
+    """["smiling"] when a face's seventh value, P(happy), reaches SMILING_AT; faces read before it say nothing."""
+    return ["smiling"] if any(len(f) > 6 and f[6] is not None and f[6] >= SMILING_AT for f in faces) else []
 
 
 def gender_words(faces: list[tuple]) -> list[str]:
