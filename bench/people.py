@@ -53,10 +53,10 @@ def main(argv=None) -> int:
     frames = [Image.open(lib.abspath(p)).convert("RGB") for p in with_faces]
     if not frames:
         return 0
-    people.detect_faces(frames[0], genders=True)   # networks loaded before anything is timed
+    people.detect_faces(frames[0], face_reads=True)   # networks loaded before anything is timed
     faces = sum(len(people.detect_faces(f)) for f in frames)
     reference = _median_ms(people.detect_faces, frames)
-    reads = _median_ms(lambda f: people.detect_faces(f, genders=True), frames)
+    reads = _median_ms(lambda f: people.detect_faces(f, face_reads=True), frames)
     boxes = {id(f): people.detect_faces(f) for f in frames}
 
     def expression(frame):

@@ -200,9 +200,9 @@ def _refine(boxes: np.ndarray, reg: np.ndarray) -> np.ndarray:
 
 
 def detect_faces(image: Image.Image, side: int = DETECT_SIDE, confidence: float = FACE_CONFIDENCE,
-                 genders: bool = False) -> list[tuple]:
+                 face_reads: bool = False) -> list[tuple]:
     """Faces as (x1, y1, x2, y2, score) in shares of the image's width/height (0–1), largest first; with
-    genders, a sixth value: how likely the face reads as a man's (face_gender; None without its weights), and a
+    face_reads, a sixth value: how likely the face reads as a man's (face_gender; None without its weights), and a
     seventh: how likely it is smiling (face_expression; None without its weights)."""
     import cv2
     import torch
@@ -265,7 +265,7 @@ def detect_faces(image: Image.Image, side: int = DETECT_SIDE, confidence: float 
         if x2 > x1 and y2 > y1:
             out.append(((round(x1, 4), round(y1, 4), round(x2, 4), round(y2, 4), round(float(sc), 4)), pair))
     out.sort(key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
-    if not genders:
+    if not face_reads:
         return [face for face, _ in out]
     # chips from the full-size picture: a face of 30 px at the detection size may have 80 at its own
     male = [None] * len(out)
@@ -328,7 +328,7 @@ def people_signal(image: Image.Image) -> tuple[list[str], list[tuple]]:
     """(words, faces) for one frame; ([], []) when the weights are not installed."""
     if not available():
         return [], []
-    faces = detect_faces(image, genders=True)
+    faces = detect_faces(image, face_reads=True)
     return people_words(faces, image.width / max(1, image.height)), faces
 
 
