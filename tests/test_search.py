@@ -74,6 +74,18 @@ def test_char_grams_bridge_glued_words():
     assert "ﾃｽﾄ" not in words("テスト")  # NFKC folds half-width kana
 
 
+@pytest.mark.parametrize("query,tokens", [
+    ("laughing woman", ["laughing", "woman", "smiling"]), ("big smile", ["big", "smile", "smiling"]),
+    ("woman smiling", ["woman", "smiling"]), ("grin and laugh", ["grin", "laugh", "smiling"]),
+    ("paper smiley face", ["paper", "smiley", "face"]), ("happy holidays", ["happy", "holidays"]),
+])
+def test_the_words_channel_asks_for_the_people_signals_own_form_of_a_face_word(query, tokens):
+    """The words channel does not stem: "smile" met no ad whose picture the people signal calls "smiling"."""
+    from core.search.lexical import query_words
+
+    assert query_words(query) == tokens
+
+
 def test_filters_narrow_results_and_are_bound(sample_library):
     df = _ads(sample_library)
     tag = df.tags.explode().dropna().value_counts().index[0]

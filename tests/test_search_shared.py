@@ -125,3 +125,16 @@ def test_people_asked_for_by_gender_or_smile_come_first(shared_library, query, w
         "SELECT a.id, coalesce(c.people_words, '') FROM ads a JOIN creatives c ON a.creative_id = c.id").fetchall())
     hits = search_ads(shared_library, query, top_k=10)["ads"]
     assert all(word in said[h["ad_id"]].split(", ") for h in hits[:3]), [(h["file"], said[h["ad_id"]]) for h in hits[:3]]
+
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("query", ["smile", "grinning man"])
+def test_other_words_for_a_smile_find_smiling_faces(shared_library, query):
+    """Before the words channel asked for "smiling", one of the top 5 carried it for either query."""
+    from core import search_ads
+
+    said = dict(shared_library.execute(
+        "SELECT a.id, coalesce(c.people_words, '') FROM ads a JOIN creatives c ON a.creative_id = c.id").fetchall())
+    hits = search_ads(shared_library, query, top_k=10)["ads"][:5]
+    assert sum("smiling" in said[h["ad_id"]].split(", ") for h in hits) >= 3, [(h["file"], said[h["ad_id"]]) for h in hits]

@@ -39,6 +39,19 @@ def words(text: str) -> list[str]:
     return out
 
 
+# a query word for what a face shows, mapped to the form the people signal writes (signals/people.py): the
+# words channel does not stem, so "smile" or "laughing woman" met no "smiling" in any document ("smiley" and
+# "happy" are left out: a paper smiley face, "Happy Holidays")
+FACE_WORD_FORMS = {w: "smiling" for w in ("smile", "smiles", "laugh", "laughs", "laughing", "grin", "grins", "grinning",
+                                          "beaming")}
+
+
+def query_words(query: str) -> list[str]:
+    """The words channel's query: its words, plus the signal's own form of any face word among them."""
+    found = words(query)
+    return found + [f for f in dict.fromkeys(FACE_WORD_FORMS[w] for w in found if w in FACE_WORD_FORMS) if f not in found]
+
+
 def compact(text: str) -> str:
     return "".join(_WORD.findall(normalize(text))).replace("_", "")
 
@@ -132,7 +145,7 @@ class Lexical:
         return lex
 
     def query_tokens(self, query: str) -> list[str]:
-        return words(query) if self.kind == "words" else query_char_grams(query)
+        return query_words(query) if self.kind == "words" else query_char_grams(query)
 
     def scores(self, query: str) -> np.ndarray:
         r = self.retriever
