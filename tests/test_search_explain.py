@@ -116,6 +116,18 @@ def test_cli_search_image_json_puts_the_ad_first(sample_library, tmp_path):
     assert "error: 'notes.png' is not an image" in bad.stderr and "export it as JPG/PNG" in bad.stderr
 
 
+@pytest.mark.parametrize("query,doc,hit,cover", [
+    ("smile", "Join us. shows: person, face, woman, smiling", ["smiling"], 1.0),   # the signal's form, said as such
+    ("laughing dog", "shows: dog", ["dog"], 0.5),
+    ("smile", "click here to SMILE. shows: smiling", ["smile"], 1.0),            # the word itself comes first
+])
+def test_a_face_word_is_found_in_the_form_the_document_holds(query, doc, hit, cover):
+    from core.search.explain import coverage
+
+    found, word_cover, _, _ = coverage(query, doc)
+    assert found == hit and word_cover == cover
+
+
 def test_why_lines_are_plain_words(sample_library):
     for q in ("summer sale", "coffee", "woman smiling", "blue background"):
         res = search(sample_library, q, top_k=8)

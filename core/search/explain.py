@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from .fusion import match_score
-from .lexical import compact, normalize, words
+from .lexical import FACE_WORD_FORMS, compact, normalize, words
 
 SAME_IMAGE = "the same picture"
 
@@ -55,11 +55,13 @@ def coverage(query: str, doc: str) -> tuple[list[str], float, float, str]:
     """(matched words, word coverage, 4-gram coverage, longest common stretch)."""
     qw = list(dict.fromkeys(words(query)))
     dw = set(words(doc))
-    hit = [w for w in qw if w in dw]
+    # a query word counts as found in the form the document holds it: "smile" as the people signal's "smiling"
+    found = [w if w in dw else FACE_WORD_FORMS.get(w) for w in qw]
+    hit = list(dict.fromkeys(w for w in found if w in dw))
     dc = compact(doc)
     grams = query_grams(query)
     gcov = sum(g in dc for g in grams) / len(grams) if grams else 0.0
-    return hit, (len(hit) / len(qw) if qw else 0.0), gcov, common_stretch(query, dc)
+    return hit, (sum(w in dw for w in found) / len(qw) if qw else 0.0), gcov, common_stretch(query, dc)
 
 
 _LABEL_VECS: dict[str, np.ndarray] = {}
