@@ -12,22 +12,14 @@ from __future__ import annotations
 import argparse
 import collections
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from timing import median_ms  # noqa: E402  (bench/, beside this script)
 
-def _median_ms(fn, items) -> float:
-    runs = []
-    for it in items:
-        t = time.perf_counter()
-        fn(it)
-        runs.append((time.perf_counter() - t) * 1000)
-    return float(np.median(runs))
 
 
 def main(argv=None) -> int:
@@ -48,9 +40,9 @@ def main(argv=None) -> int:
     pictures = ads[ads["kind"] == "image"].drop_duplicates("creative_id")
     frames = [(Image.open(lib.abspath(p)).convert("RGB"), str(t or ""), float(s or 0.0))
               for p, t, s in zip(pictures["media_path"], pictures["ocr_text"], pictures["text_area_share"])]
-    reference = _median_ms(lambda f: comp._gray(f[0], 96), frames)
-    whole = _median_ms(lambda f: comp.composition_words(f[0], ["photo"], f[2], f[1]), frames)
-    box = _median_ms(lambda f: comp.black_box(f[0]), frames)
+    reference = median_ms(lambda f: comp._gray(f[0], 96), frames)
+    whole = median_ms(lambda f: comp.composition_words(f[0], ["photo"], f[2], f[1]), frames)
+    box = median_ms(lambda f: comp.black_box(f[0]), frames)
     print(f"{len(frames)} pictures, median ms a picture: composition words {whole:.2f}, black box alone {box:.2f}; "
           f"reference (96² grey read) {reference:.2f}; ratios {whole / reference:.1f}× / {box / reference:.1f}×")
     return 0

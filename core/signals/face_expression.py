@@ -105,3 +105,14 @@ def happy_probability(crops: list[np.ndarray]) -> list[float]:
         probs = _forward(torch.cat([x, x.flip(-1)])).numpy()
     happy = (probs[:len(crops), LABELS.index("happy")] + probs[len(crops):, LABELS.index("happy")]) / 2
     return [round(float(p), 4) for p in happy]
+
+
+def faces_happy(rgb: np.ndarray, boxes: list) -> list[float]:
+    """P(happy) of each face on an RGB picture; boxes (x1, y1, x2, y2, …) in shares of its width and height."""
+    if not boxes:
+        return []
+    import cv2
+
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+    h, w = gray.shape
+    return happy_probability([face_crop(gray, (b[0] * w, b[1] * h, b[2] * w, b[3] * h)) for b in boxes])

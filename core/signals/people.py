@@ -265,7 +265,7 @@ def detect_faces(image: Image.Image, side: int = DETECT_SIDE, confidence: float 
         if x2 > x1 and y2 > y1:
             out.append(((round(x1, 4), round(y1, 4), round(x2, 4), round(y2, 4), round(float(sc), 4)), pair))
     out.sort(key=lambda f: -(f[0][2] - f[0][0]) * (f[0][3] - f[0][1]))
-    if not face_reads:
+    if not face_reads or not out:
         return [face for face, _ in out]
     # chips from the full-size picture: a face of 30 px at the detection size may have 80 at its own
     male = [None] * len(out)
@@ -273,11 +273,7 @@ def detect_faces(image: Image.Image, side: int = DETECT_SIDE, confidence: float 
         chips = [face_gender.face_chip(full, *(np.asarray(p) / scale0)) for _, p in out]
         read = iter(face_gender.male_probability([c for c in chips if c is not None]))
         male = [None if c is None else next(read) for c in chips]
-    happy = [None] * len(out)
-    if face_expression.available():
-        gray = cv2.cvtColor(full, cv2.COLOR_RGB2GRAY)
-        happy = face_expression.happy_probability(
-            [face_expression.face_crop(gray, (f[0] * W, f[1] * H, f[2] * W, f[3] * H)) for f, _ in out])
+    happy = face_expression.faces_happy(full, [face for face, _ in out]) if face_expression.available() else [None] * len(out)
     return [face + (m, h) for (face, _), m, h in zip(out, male, happy)]
 
 
